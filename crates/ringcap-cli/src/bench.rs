@@ -1,0 +1,8 @@
+//! `ringcap bench` (to be written).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`ringcap bench` is not implemented yet")
+}

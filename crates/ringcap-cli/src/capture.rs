@@ -1,0 +1,8 @@
+//! `ringcap capture` (to be written).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`ringcap capture` is not implemented yet")
+}

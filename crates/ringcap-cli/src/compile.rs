@@ -1,0 +1,8 @@
+//! `ringcap compile` (to be written).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`ringcap compile` is not implemented yet")
+}

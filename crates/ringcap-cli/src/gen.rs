@@ -1,0 +1,8 @@
+//! `ringcap gen` (to be written).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`ringcap gen` is not implemented yet")
+}

@@ -1,0 +1,8 @@
+//! `ringcap ifstat` (to be written).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`ringcap ifstat` is not implemented yet")
+}

@@ -1,0 +1,8 @@
+//! `ringcap info` (to be written).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`ringcap info` is not implemented yet")
+}

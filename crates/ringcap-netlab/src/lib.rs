@@ -1,0 +1,380 @@
+//! Private test networks for ringcap's tests, demo and bench.
+//!
+//! A [`TestNet`] is a fresh network namespace holding a veth pair: the capture end
+//! ([`TestNet::capture_if`]) and the far end ([`TestNet::peer_if`]) that traffic is sent from.
+//! IPv6 is off and no addresses are set, so the kernel sends no chatter of its own and every frame
+//! on the wire is one the test sent. Nothing leaves the namespace; dropping the `TestNet` deletes
+//! the namespace and with it both interfaces, also when a test panics.
+//!
+//! Namespaces are named `ringcap-<pid>-<n>`; ones left by a process that no longer exists (a
+//! killed run) are removed by [`TestNet::new`].
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ringcap_sys as sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("building a test network needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)")]
+    NotRoot,
+    #[error("`{cmd}` failed: {stderr}")]
+    Command { cmd: String, stderr: String },
+    #[error("could not run `ip` (iproute2): {0}")]
+    Spawn(std::io::Error),
+    #[error(transparent)]
+    Sys(#[from] sys::Error),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// True when the caller can build test networks. Otherwise prints why the test skips.
+pub fn can_run(test: &str) -> bool {
+    if sys::geteuid() == 0 {
+        true
+    } else {
+        eprintln!("skipping {test}: needs root to build a network namespace (CI runs as root)");
+        false
+    }
+}
+
+/// A network namespace with a veth pair inside it.
+pub struct TestNet {
+    ns: String,
+    capture_if: String,
+    peer_if: String,
+    deleted: bool,
+}
+
+/// Options for [`TestNet::with_options`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub capture_if: String,
+    pub peer_if: String,
+    /// Put the peer end in a namespace of its own (`<ns>-peer`), like a separate host.
+    pub split: bool,
+    pub mtu: Option<u32>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            capture_if: "rc0".into(),
+            peer_if: "rc1".into(),
+            split: false,
+            mtu: None,
+        }
+    }
+}
+
+impl TestNet {
+    /// A namespace with `rc0` (capture end) and `rc1` (peer end), both up.
+    pub fn new() -> Result<TestNet> {
+        Self::with_options(Options::default())
+    }
+
+    pub fn with_options(opts: Options) -> Result<TestNet> {
+        if sys::geteuid() != 0 {
+            return Err(Error::NotRoot);
+        }
+        remove_stale();
+        let ns = format!(
+            "ringcap-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &ns])?;
+        let net = TestNet {
+            ns: ns.clone(),
+            capture_if: opts.capture_if.clone(),
+            peer_if: opts.peer_if.clone(),
+            deleted: false,
+        };
+        net.sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")?;
+        net.ip(&[
+            "link",
+            "add",
+            &opts.capture_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &opts.peer_if,
+        ])?;
+        if let Some(mtu) = opts.mtu {
+            net.ip(&["link", "set", &opts.capture_if, "mtu", &mtu.to_string()])?;
+            net.ip(&["link", "set", &opts.peer_if, "mtu", &mtu.to_string()])?;
+        }
+        net.ip(&["link", "set", &opts.capture_if, "up"])?;
+        net.ip(&["link", "set", &opts.peer_if, "up"])?;
+        net.ip(&["link", "set", "lo", "up"])?;
+        Ok(net)
+    }
+
+    /// The namespace's name, for `ip netns exec`.
+    pub fn ns(&self) -> &str {
+        &self.ns
+    }
+
+    pub fn capture_if(&self) -> &str {
+        &self.capture_if
+    }
+
+    pub fn peer_if(&self) -> &str {
+        &self.peer_if
+    }
+
+    /// Runs `ip ARGS` inside the namespace.
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["-n", &self.ns];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// Runs a shell snippet inside the namespace (with its own /sys).
+    pub fn sh(&self, script: &str) -> Result<String> {
+        run(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", script]))
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns, program]);
+        c
+    }
+
+    /// Moves the calling thread into the namespace until the guard drops. Threads spawned
+    /// meanwhile stay in it for their whole life.
+    pub fn enter(&self) -> Result<NsGuard> {
+        let back = File::open("/proc/thread-self/ns/net")
+            .map_err(|e| Error::Io("/proc/thread-self/ns/net".into(), e))?;
+        let path = format!("/run/netns/{}", self.ns);
+        let target = File::open(&path).map_err(|e| Error::Io(path, e))?;
+        sys::setns_net(target.as_fd())?;
+        Ok(NsGuard {
+            back: OwnedFd::from(back),
+        })
+    }
+
+    /// A raw socket on the peer end, to send frames that arrive at the capture end.
+    pub fn sender(&self) -> Result<Sender> {
+        let _in = self.enter()?;
+        Sender::open(&self.peer_if)
+    }
+
+    /// Reads one of the capture end's statistics counters (e.g. `rx_packets`).
+    pub fn counter(&self, ifname: &str, name: &str) -> Result<u64> {
+        let out = self.sh(&format!("cat /sys/class/net/{ifname}/statistics/{name}"))?;
+        Ok(out.trim().parse().unwrap_or(0))
+    }
+
+    /// Sets rps_cpus on the capture end's RX queue (hex mask), like spreading a NIC's IRQs.
+    pub fn set_rps(&self, mask: u64) -> Result<()> {
+        self.sh(&format!(
+            "echo {mask:x} > /sys/class/net/{}/queues/rx-0/rps_cpus",
+            self.capture_if
+        ))
+        .map(drop)
+    }
+
+    /// Deletes the capture end (and with it the peer), as if the interface disappeared.
+    pub fn delete_capture_if(&self) -> Result<()> {
+        self.ip(&["link", "del", &self.capture_if]).map(drop)
+    }
+
+    /// Removes the namespace now (also done on drop).
+    pub fn destroy(mut self) -> Result<()> {
+        self.deleted = true;
+        ip(&["netns", "del", &self.ns]).map(drop)
+    }
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        if !self.deleted {
+            let _ = ip(&["netns", "del", &self.ns]);
+        }
+    }
+}
+
+/// Returns the thread to the namespace it was in before [`TestNet::enter`].
+pub struct NsGuard {
+    back: OwnedFd,
+}
+
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        let _ = sys::setns_net(self.back.as_fd());
+    }
+}
+
+/// An AF_PACKET socket bound to one interface, sending whole Ethernet frames.
+pub struct Sender {
+    fd: OwnedFd,
+}
+
+impl Sender {
+    pub fn open(ifname: &str) -> Result<Sender> {
+        let idx = sys::if_nametoindex(ifname).ok_or(Error::Command {
+            cmd: format!("if_nametoindex {ifname}"),
+            stderr: "no such interface".into(),
+        })?;
+        // Protocol 0: a send-only socket that never queues received packets.
+        let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        sys::bind_packet(fd.as_fd(), idx, 0)?;
+        Ok(Sender { fd })
+    }
+
+    /// Sends one frame (retrying while the device queue is full).
+    pub fn send(&self, frame: &[u8]) -> Result<()> {
+        loop {
+            match sys::send(self.fd.as_fd(), frame, 0) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.errno() == Some(libc::ENOBUFS) => std::thread::yield_now(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<String> {
+    run(Command::new("ip").args(args))
+}
+
+fn run(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(Error::Spawn)?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            cmd: format!("{cmd:?}"),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Deletes `ringcap-<pid>-*` namespaces whose process is gone.
+fn remove_stale() {
+    let Ok(dir) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("ringcap-") else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = ip(&["netns", "del", &name]);
+            }
+        }
+    }
+}
+
+/// Test frames: Ethernet/IPv4/UDP, `size` bytes in all (60..=1514), carrying `seq` in the
+/// payload so a receiver can tell every frame apart; the UDP source port varies with `flow`
+/// so hash fanout spreads them. Checksums are valid.
+pub fn udp_frame(seq: u32, flow: u16, size: usize) -> Vec<u8> {
+    let size = size.clamp(60, 9014);
+    let mut f = vec![0u8; size];
+    f[0..6].copy_from_slice(&[0x02, 0x00, 0x00, 0x00, 0x00, 0x02]);
+    f[6..12].copy_from_slice(&[0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip_len = (size - 14) as u16;
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[4..6].copy_from_slice(&(seq as u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, (flow >> 8) as u8, flow as u8]);
+    ip[16..20].copy_from_slice(&[10, 1, 0, 1]);
+    let csum = checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&csum.to_be_bytes());
+    let udp_len = ip_len - 20;
+    f[34..36].copy_from_slice(&(10000u16.wrapping_add(flow)).to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[38..40].copy_from_slice(&udp_len.to_be_bytes());
+    f[42..46].copy_from_slice(&seq.to_be_bytes());
+    for (i, b) in f[46..].iter_mut().enumerate() {
+        *b = (seq as usize + i) as u8;
+    }
+    // UDP checksum over the pseudo header.
+    let mut pseudo = Vec::with_capacity(12 + udp_len as usize);
+    pseudo.extend_from_slice(&f[26..34]);
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&udp_len.to_be_bytes());
+    pseudo.extend_from_slice(&f[34..]);
+    let mut c = checksum(&pseudo);
+    if c == 0 {
+        c = 0xffff;
+    }
+    f[40..42].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+/// The sequence number [`udp_frame`] put in a frame (None if it is not one of ours).
+pub fn frame_seq(frame: &[u8]) -> Option<u32> {
+    if frame.len() < 46 || frame[12..14] != [0x08, 0x00] || frame[23] != 17 {
+        return None;
+    }
+    Some(u32::from_be_bytes(frame[42..46].try_into().ok()?))
+}
+
+/// Inserts an 802.1Q (0x8100) or 802.1ad (0x88a8) tag after the MAC addresses.
+pub fn with_vlan(frame: &[u8], tpid: u16, tci: u16) -> Vec<u8> {
+    let mut f = Vec::with_capacity(frame.len() + 4);
+    f.extend_from_slice(&frame[..12]);
+    f.extend_from_slice(&tpid.to_be_bytes());
+    f.extend_from_slice(&tci.to_be_bytes());
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// The Internet checksum (RFC 1071).
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    if let [b] = chunks.remainder() {
+        sum += (*b as u32) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_their_sequence_and_valid_ip_checksum() {
+        for size in [60, 61, 100, 1514] {
+            let f = udp_frame(12345, 7, size);
+            assert_eq!(f.len(), size);
+            assert_eq!(frame_seq(&f), Some(12345));
+            assert_eq!(checksum(&f[14..34]), 0);
+        }
+    }
+
+    #[test]
+    fn vlan_tag_goes_after_the_addresses() {
+        let f = udp_frame(1, 1, 60);
+        let t = with_vlan(&f, 0x8100, 100);
+        assert_eq!(&t[12..16], &[0x81, 0x00, 0x00, 100]);
+        assert_eq!(&t[16..], &f[12..]);
+    }
+}

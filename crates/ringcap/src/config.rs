@@ -1,0 +1,475 @@
+//! What a capture is asked to do, validated before any socket is opened.
+
+use std::time::Duration;
+
+use ringcap_sys::packet as pk;
+
+use crate::{Error, Result};
+
+/// The receive path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One `recvmsg` per packet: the copying baseline.
+    Recv,
+    /// A TPACKET_V3 mmap ring per worker: no copy, one `poll` per block at most.
+    Ring,
+    /// AF_XDP sockets, one per RX queue (see [`crate::xdp`]).
+    Xdp,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "recv" => Ok(Mode::Recv),
+            "ring" => Ok(Mode::Ring),
+            "xdp" => Ok(Mode::Xdp),
+            _ => Err(format!("unknown mode {s:?} (recv, ring, xdp)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Recv => "recv",
+            Mode::Ring => "ring",
+            Mode::Xdp => "xdp",
+        })
+    }
+}
+
+/// How the kernel spreads packets over the workers of one fanout group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FanoutMode {
+    /// By flow hash: a flow always lands on one worker.
+    Hash,
+    /// Round robin.
+    Lb,
+    /// By the CPU that received the packet (pairs with IRQ/RPS spreading).
+    Cpu,
+    /// Random.
+    Rnd,
+    /// Fill one socket, then the next.
+    Rollover,
+    /// By the NIC's RX queue.
+    Qm,
+}
+
+impl FanoutMode {
+    pub(crate) fn kernel_value(self) -> u16 {
+        match self {
+            FanoutMode::Hash => pk::PACKET_FANOUT_HASH,
+            FanoutMode::Lb => pk::PACKET_FANOUT_LB,
+            FanoutMode::Cpu => pk::PACKET_FANOUT_CPU,
+            FanoutMode::Rnd => pk::PACKET_FANOUT_RND,
+            FanoutMode::Rollover => pk::PACKET_FANOUT_ROLLOVER,
+            FanoutMode::Qm => pk::PACKET_FANOUT_QM,
+        }
+    }
+}
+
+impl std::str::FromStr for FanoutMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "hash" => Ok(FanoutMode::Hash),
+            "lb" => Ok(FanoutMode::Lb),
+            "cpu" => Ok(FanoutMode::Cpu),
+            "rnd" => Ok(FanoutMode::Rnd),
+            "rollover" => Ok(FanoutMode::Rollover),
+            "qm" => Ok(FanoutMode::Qm),
+            _ => Err(format!(
+                "unsupported fanout mode {s:?} (hash, lb, cpu, rnd, rollover, qm)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for FanoutMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FanoutMode::Hash => "hash",
+            FanoutMode::Lb => "lb",
+            FanoutMode::Cpu => "cpu",
+            FanoutMode::Rnd => "rnd",
+            FanoutMode::Rollover => "rollover",
+            FanoutMode::Qm => "qm",
+        })
+    }
+}
+
+/// Fanout group settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    pub mode: FanoutMode,
+    /// Reassemble IP fragments before hashing (PACKET_FANOUT_FLAG_DEFRAG).
+    pub defrag: bool,
+    /// Move packets to another worker when one's ring is full (PACKET_FANOUT_FLAG_ROLLOVER).
+    pub rollover: bool,
+    /// A fixed group id; `None` lets the kernel pick a free one (PACKET_FANOUT_FLAG_UNIQUEID), so
+    /// two captures never join each other's group by accident.
+    pub group: Option<u16>,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Fanout {
+            mode: FanoutMode::Cpu,
+            defrag: false,
+            rollover: false,
+            group: None,
+        }
+    }
+}
+
+/// TPACKET_V3 ring geometry.
+///
+/// Defaults are sized for a busy 10 GbE port: 64 blocks of 1 MiB per worker (64 MiB) hold about
+/// half a million minimum-size frames, a quarter of a second of a worker's share of 14.88 Mpps
+/// on 8 cores, so a worker can be descheduled briefly without loss. The 4 ms block timeout hands
+/// a partly filled block to user space at low rates, so a single ping shows within ~10 ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub block_size: u32,
+    pub blocks: u32,
+    pub frame_size: u32,
+    pub block_timeout_ms: u32,
+}
+
+impl Default for Geometry {
+    fn default() -> Self {
+        Geometry {
+            block_size: 1 << 20,
+            blocks: 64,
+            frame_size: 2048,
+            block_timeout_ms: 4,
+        }
+    }
+}
+
+impl Geometry {
+    /// Bytes of one ring.
+    pub fn ring_bytes(&self) -> u64 {
+        self.block_size as u64 * self.blocks as u64
+    }
+
+    /// Checks what the kernel would refuse with a bare EINVAL, and says why.
+    pub fn validate(&self) -> Result<()> {
+        let page = ringcap_sys::page_size() as u32;
+        if self.block_size < page
+            || self.block_size % page != 0
+            || !(self.block_size / page).is_power_of_two()
+        {
+            return Err(Error::Geometry(format!(
+                "--block-size {} must be a power-of-two multiple of the page size ({page})",
+                self.block_size
+            )));
+        }
+        if self.blocks == 0 {
+            return Err(Error::Geometry("--blocks must be at least 1".into()));
+        }
+        let align = pk::TPACKET_ALIGNMENT as u32;
+        if self.frame_size == 0 || self.frame_size % align != 0 {
+            return Err(Error::Geometry(format!(
+                "--frame-size {} must be a non-zero multiple of TPACKET_ALIGNMENT ({align})",
+                self.frame_size
+            )));
+        }
+        if self.frame_size < 64 + pk::TP3_HDRLEN as u32 {
+            return Err(Error::Geometry(format!(
+                "--frame-size {} is too small to hold a header and a minimum frame (at least {})",
+                self.frame_size,
+                64 + pk::TP3_HDRLEN
+            )));
+        }
+        if self.frame_size > self.block_size {
+            return Err(Error::Geometry(format!(
+                "--frame-size {} is larger than --block-size {}",
+                self.frame_size, self.block_size
+            )));
+        }
+        let frames = (self.block_size / self.frame_size) as u64 * self.blocks as u64;
+        if frames > u32::MAX as u64 {
+            return Err(Error::Geometry(format!(
+                "{} blocks of {} frames is more frames than the kernel can count",
+                self.blocks,
+                self.block_size / self.frame_size
+            )));
+        }
+        if self.block_timeout_ms == 0 {
+            return Err(Error::Geometry(
+                "--block-timeout-ms must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// AF_XDP attach options (used by [`Mode::Xdp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct XdpOptions {
+    /// `Some(true)` native (driver) mode, `Some(false)` generic (skb) mode, `None` native with a
+    /// fallback to generic.
+    pub native: Option<bool>,
+    pub zero_copy: bool,
+    pub busy_poll: bool,
+}
+
+/// Everything a capture is asked to do.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub iface: String,
+    pub mode: Mode,
+    pub workers: usize,
+    /// Worker i runs on `cpus[i]`; default: CPU i.
+    pub cpus: Option<Vec<usize>>,
+    pub pin: bool,
+    pub fanout: Fanout,
+    pub geometry: Geometry,
+    pub promisc: bool,
+    pub snaplen: u32,
+    /// A classic BPF program to run in the kernel on every socket (its accept value should be
+    /// the snap length). `None`: everything, truncated to `snaplen`.
+    pub filter: Option<Vec<pk::SockFilter>>,
+    /// Refuse rings above this many bytes in total.
+    pub max_memory: u64,
+    /// Stop after exactly this many packets in total.
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    pub stats_interval: Duration,
+    pub xdp: XdpOptions,
+}
+
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
+
+impl Config {
+    pub fn new(iface: &str) -> Config {
+        Config {
+            iface: iface.to_string(),
+            mode: Mode::Ring,
+            workers: ringcap_sys::online_cpus(),
+            cpus: None,
+            pin: true,
+            fanout: Fanout::default(),
+            geometry: Geometry::default(),
+            promisc: true,
+            snaplen: DEFAULT_SNAPLEN,
+            filter: None,
+            max_memory: DEFAULT_MAX_MEMORY,
+            count: None,
+            duration: None,
+            stats_interval: Duration::from_secs(1),
+            xdp: XdpOptions::default(),
+        }
+    }
+
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+    pub fn cpus(mut self, cpus: Option<Vec<usize>>) -> Self {
+        self.cpus = cpus;
+        self
+    }
+    pub fn pin(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+    pub fn fanout(mut self, fanout: Fanout) -> Self {
+        self.fanout = fanout;
+        self
+    }
+    pub fn geometry(mut self, g: Geometry) -> Self {
+        self.geometry = g;
+        self
+    }
+    pub fn promisc(mut self, on: bool) -> Self {
+        self.promisc = on;
+        self
+    }
+    pub fn snaplen(mut self, n: u32) -> Self {
+        self.snaplen = n;
+        self
+    }
+    pub fn filter(mut self, prog: Option<Vec<pk::SockFilter>>) -> Self {
+        self.filter = prog;
+        self
+    }
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+    pub fn count(mut self, n: Option<u64>) -> Self {
+        self.count = n;
+        self
+    }
+    pub fn duration(mut self, d: Option<Duration>) -> Self {
+        self.duration = d;
+        self
+    }
+
+    /// The CPU worker `i` is pinned to, if pinning.
+    pub fn cpu_of(&self, i: usize) -> Option<usize> {
+        if !self.pin {
+            return None;
+        }
+        Some(match &self.cpus {
+            Some(list) => list[i % list.len()],
+            None => i,
+        })
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.workers == 0 {
+            return Err(Error::Config("--threads must be at least 1".into()));
+        }
+        if self.workers > 1024 {
+            return Err(Error::Config(format!(
+                "--threads {} is more than 1024",
+                self.workers
+            )));
+        }
+        if self.snaplen == 0 {
+            return Err(Error::Config("-s must be at least 1".into()));
+        }
+        if let Some(list) = &self.cpus {
+            if list.is_empty() {
+                return Err(Error::Config("--cpus is empty".into()));
+            }
+            if self.pin && list.len() < self.workers {
+                return Err(Error::Config(format!(
+                    "--cpus names {} CPUs for {} workers",
+                    list.len(),
+                    self.workers
+                )));
+            }
+        }
+        if self.pin {
+            let allowed = ringcap_sys::allowed_cpus().unwrap_or_default();
+            for i in 0..self.workers {
+                let cpu = self.cpu_of(i).unwrap_or(0);
+                if !allowed.is_empty() && !allowed.contains(&cpu) {
+                    return Err(Error::Config(format!(
+                        "worker {i} would be pinned to CPU {cpu}, which this process may not use (allowed: {}); use --cpus, fewer --threads, or --no-pin",
+                        format_cpu_list(&allowed)
+                    )));
+                }
+            }
+        }
+        if self.mode == Mode::Ring {
+            self.geometry.validate()?;
+            let total = self.geometry.ring_bytes() * self.workers as u64;
+            if total > self.max_memory {
+                return Err(Error::TooMuchMemory {
+                    total,
+                    max: self.max_memory,
+                    workers: self.workers,
+                    blocks: self.geometry.blocks,
+                    block_size: self.geometry.block_size,
+                });
+            }
+        }
+        if self.mode == Mode::Recv && self.count == Some(0) {
+            return Err(Error::Config("-c must be at least 1".into()));
+        }
+        if self.count == Some(0) {
+            return Err(Error::Config("-c must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a CPU list such as `0-3,8`.
+pub fn parse_cpu_list(s: &str) -> std::result::Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("invalid CPU list {s:?} (expected e.g. 0-3,8)");
+        if let Some((a, b)) = part.split_once('-') {
+            let a: usize = a.trim().parse().map_err(|_| bad())?;
+            let b: usize = b.trim().parse().map_err(|_| bad())?;
+            if b < a || b - a > 4096 {
+                return Err(bad());
+            }
+            out.extend(a..=b);
+        } else {
+            out.push(part.parse().map_err(|_| bad())?);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("empty CPU list {s:?}"));
+    }
+    Ok(out)
+}
+
+/// Formats CPUs compactly: `0-3,8`.
+pub fn format_cpu_list(cpus: &[usize]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,8").unwrap(), vec![0, 1, 2, 3, 8]);
+        assert_eq!(parse_cpu_list("5").unwrap(), vec![5]);
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        assert!(parse_cpu_list("").is_err());
+        assert_eq!(format_cpu_list(&[0, 1, 2, 3, 8]), "0-3,8");
+    }
+
+    #[test]
+    fn geometry_rules() {
+        assert!(Geometry::default().validate().is_ok());
+        let bad_block = Geometry {
+            block_size: 3 * 4096,
+            ..Default::default()
+        };
+        assert!(bad_block.validate().is_err());
+        let bad_frame = Geometry {
+            frame_size: 2050,
+            ..Default::default()
+        };
+        assert!(bad_frame.validate().is_err());
+        let big_frame = Geometry {
+            block_size: 4096,
+            frame_size: 8192,
+            ..Default::default()
+        };
+        assert!(big_frame.validate().is_err());
+    }
+
+    #[test]
+    fn memory_cap() {
+        let cfg = Config::new("x")
+            .workers(4)
+            .pin(false)
+            .max_memory(100 << 20);
+        match cfg.validate() {
+            Err(Error::TooMuchMemory { total, .. }) => assert_eq!(total, 256 << 20),
+            other => panic!("{other:?}"),
+        }
+    }
+}

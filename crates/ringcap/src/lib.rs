@@ -1,0 +1,45 @@
+//! ringcap's capture engine: AF_PACKET receive paths (one packet per `recv`, or TPACKET_V3 mmap
+//! rings) on every core, joined in one PACKET_FANOUT group, with per-worker counters and the
+//! kernel's statistics reconciled at the end (kernel-seen = received + dropped, exactly).
+//!
+//! ```no_run
+//! use ringcap::{Capture, Config, Flow, Handler, Batch, Mode};
+//!
+//! struct Count(u64);
+//! impl Handler for Count {
+//!     fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
+//!         for pkt in batch {
+//!             self.0 += pkt.len() as u64;
+//!         }
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let cfg = Config::new("eth0").mode(Mode::Ring).workers(4).count(Some(1_000_000));
+//! let capture = Capture::open(cfg)?; // sockets, rings, fanout: errors surface here
+//! let handlers = (0..capture.workers()).map(|_| Count(0)).collect();
+//! let report = capture.run(handlers, |tick| eprintln!("{} pkt/s", tick.total_pps()))?;
+//! assert_eq!(report.total.kernel_packets, report.total.received + report.total.past_count
+//!            + report.total.drops);
+//! # Ok::<(), ringcap::Error>(())
+//! ```
+//!
+//! Layers: [`ringcap_sys`] (system calls) → [`ring`] and [`socket`] (one receive path each) →
+//! [`engine`] (workers, pinning, fanout, stats) ; the CLI sits on top.
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod packet;
+pub mod ring;
+pub mod socket;
+pub mod stats;
+pub mod xdp;
+
+pub use config::{Config, Fanout, FanoutMode, Geometry, Mode};
+pub use engine::{Batch, Capture, Flow, Handler};
+pub use error::Error;
+pub use packet::{Packet, PacketType, Vlan};
+pub use stats::{EndReason, Report, Tick, WorkerReport};
+
+pub type Result<T> = std::result::Result<T, Error>;

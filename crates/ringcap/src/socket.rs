@@ -1,0 +1,117 @@
+//! One AF_PACKET socket of a capture: opened, filtered, bound and joined to the fanout group in
+//! an order that never lets an unfiltered or un-fanned-out packet in; plus the one-packet-per-
+//! `recvmsg` receive path.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use ringcap_sys as sys;
+use ringcap_sys::packet as pk;
+
+use crate::packet::{Packet, Vlan};
+use crate::{Error, Result};
+
+/// Opens a packet socket that receives nothing yet (protocol 0, not bound).
+pub fn open() -> Result<Arc<OwnedFd>> {
+    let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)
+        .map_err(|e| Error::from_socket(e, "opening an AF_PACKET socket"))?;
+    Ok(Arc::new(fd))
+}
+
+/// Binds to the interface for all protocols with a reject-all program in place, so the socket
+/// starts receiving only when [`start_intake`] installs the real program: packets that would
+/// otherwise arrive before the fanout join or the user's filter never enter.
+pub fn bind_closed(fd: &OwnedFd, ifindex: u32) -> Result<()> {
+    pk::attach_filter(fd.as_fd(), &pk::REJECT_ALL)?;
+    sys::bind_packet(fd.as_fd(), ifindex, pk::ETH_P_ALL)?;
+    Ok(())
+}
+
+/// Installs the capture's program (or a snap-length-only one, or none) in place of reject-all.
+pub fn start_intake(fd: &OwnedFd, filter: Option<&[pk::SockFilter]>, snaplen: u32) -> Result<()> {
+    match filter {
+        Some(prog) => pk::attach_filter(fd.as_fd(), prog)?,
+        None if snaplen < crate::config::DEFAULT_SNAPLEN => {
+            let prog = [pk::SockFilter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: snaplen,
+            }];
+            pk::attach_filter(fd.as_fd(), &prog)?
+        }
+        None => pk::detach_filter(fd.as_fd())?,
+    }
+    Ok(())
+}
+
+/// Stops new packets from entering (reject-all) so the final statistics and a drain agree.
+pub fn stop_intake(fd: &OwnedFd) -> Result<()> {
+    pk::attach_filter(fd.as_fd(), &pk::REJECT_ALL)?;
+    Ok(())
+}
+
+/// The one-`recvmsg`-per-packet path: one copy into a private buffer, one system call each.
+pub struct RecvSocket {
+    fd: Arc<OwnedFd>,
+    buf: Vec<u8>,
+    cmsg: [u64; 16],
+}
+
+impl RecvSocket {
+    /// Asks for timestamps and auxiliary data (VLAN, original length) with every packet.
+    pub fn setup(fd: Arc<OwnedFd>, snaplen: u32) -> Result<RecvSocket> {
+        pk::set_int(fd.as_fd(), pk::SOL_PACKET, pk::PACKET_AUXDATA, 1)?;
+        pk::set_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+        // Wake up now and then to notice a stop request.
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 100_000,
+        };
+        sys::setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &Timeval(tv))?;
+        Ok(RecvSocket {
+            fd,
+            buf: vec![0u8; snaplen.clamp(64, 262_144) as usize],
+            cmsg: [0; 16],
+        })
+    }
+
+    /// Receives one packet; `None` when the wait timed out. `dontwait` for draining.
+    pub fn recv(&mut self, dontwait: bool) -> std::result::Result<Option<Packet<'_>>, sys::Error> {
+        let flags = if dontwait { libc::MSG_DONTWAIT } else { 0 };
+        match sys::recv_packet(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, flags) {
+            Ok(info) => {
+                let (len, vlan) = match info.aux {
+                    Some(aux) => {
+                        let vlan = (aux.tp_status & pk::TP_STATUS_VLAN_VALID != 0).then(|| Vlan {
+                            tci: aux.tp_vlan_tci,
+                            tpid: if aux.tp_status & pk::TP_STATUS_VLAN_TPID_VALID != 0 {
+                                aux.tp_vlan_tpid
+                            } else {
+                                0x8100
+                            },
+                        });
+                        (aux.tp_len, vlan)
+                    }
+                    None => (info.len as u32, None),
+                };
+                Ok(Some(Packet::new(
+                    info.ts_ns,
+                    len,
+                    vlan,
+                    0,
+                    info.pkttype,
+                    &self.buf[..info.caplen],
+                )))
+            }
+            Err(e) if matches!(e.errno(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct Timeval(libc::timeval);
+// SAFETY: timeval is two integers, valid for any bit pattern.
+unsafe impl sys::Pod for Timeval {}
