@@ -51,7 +51,29 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                let _ = e.print();
+                std::process::exit(if e.use_stderr() { 2 } else { 0 });
+            }
+            // One line, like every other error: clap's first line without its "error: " prefix.
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            let first = first.trim_start_matches("error: ");
+            eprintln!("ringcap: {first} (see ringcap --help)");
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         Command::Capture(a) => capture::run(a),
         Command::Read(a) => read::run(a),

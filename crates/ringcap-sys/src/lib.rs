@@ -681,6 +681,12 @@ pub fn request_stop() {
     STOP.store(true, Ordering::Release);
 }
 
+/// Clears a stop request (a driver that runs several captures in a row, such as a benchmark).
+pub fn clear_stop() {
+    STOP.store(false, Ordering::Release);
+    STOP_SIGNAL.store(0, Ordering::Relaxed);
+}
+
 /// Clock reading in nanoseconds (CLOCK_REALTIME), the time base packet timestamps use.
 pub fn realtime_ns() -> u64 {
     clock_ns(libc::CLOCK_REALTIME)

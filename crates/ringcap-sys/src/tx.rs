@@ -1,1 +1,238 @@
-//! (to be written: TX ring helpers for the generator)
+//! A TPACKET_V2 transmit ring (PACKET_TX_RING): the safe face of the frame handshake.
+//!
+//! Lifecycle, as in netsniff-ng's `ring_tx.c`: open a send-only packet socket → select
+//! TPACKET_V2 → options (qdisc bypass, loss) → create the ring (halving the block count on ENOMEM)
+//! → mmap → bind. Dropping the ring unmaps it and closes the socket.
+//!
+//! The handshake: user space owns a frame while its status is `TP_STATUS_AVAILABLE` (or
+//! `TP_STATUS_WRONG_FORMAT`, a frame the kernel refused and handed back); it writes the frame
+//! and its length, then stores `TP_STATUS_SEND_REQUEST` with release ordering. A `sendto` with no
+//! buffer ([`TxRing::kick`]) makes the kernel transmit every requested frame from its own head
+//! on; each frame turns `TP_STATUS_SENDING` and then `TP_STATUS_AVAILABLE` once the driver is done
+//! with it. The kernel never touches a frame that is not requested, so a `&mut` borrow of an
+//! available frame is exclusive.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::Ordering;
+
+use crate::packet::{
+    self, TpacketReq, PACKET_LOSS, PACKET_QDISC_BYPASS, SOL_PACKET, TP2_LEN, TP2_STATUS,
+    TP_STATUS_AVAILABLE, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING, TP_STATUS_WRONG_FORMAT,
+};
+use crate::{Error, Mmap, Result};
+
+/// Where frame data starts inside a TPACKET_V2 TX frame: `TPACKET2_HDRLEN - sizeof(sockaddr_ll)`
+/// = TPACKET_ALIGN(sizeof(tpacket2_hdr)) = 32 (without PACKET_TX_HAS_OFF).
+pub const TX_DATA_OFFSET: usize = 32;
+
+/// Options for [`TxRing::open`].
+#[derive(Debug, Clone, Copy)]
+pub struct TxRingOptions {
+    /// Bytes per frame slot: a multiple of 16, more than [`TX_DATA_OFFSET`], at most the block.
+    pub frame_size: u32,
+    /// Frame slots wanted (rounded to whole blocks; halved while the kernel says ENOMEM).
+    pub frame_nr: u32,
+    /// Block size: a multiple of the page size.
+    pub block_size: u32,
+    /// PACKET_QDISC_BYPASS: hand frames straight to the driver, skipping the qdisc layer.
+    pub qdisc_bypass: bool,
+    /// PACKET_LOSS: the kernel skips malformed frames (setting them available) instead of
+    /// stopping the ring at them with `TP_STATUS_WRONG_FORMAT`.
+    pub loss: bool,
+}
+
+/// A TPACKET_V2 TX ring bound to one interface.
+pub struct TxRing {
+    // Field order matters for drop: unmap before closing the socket.
+    map: Mmap,
+    fd: OwnedFd,
+    frame_size: usize,
+    frame_nr: usize,
+    head: usize,
+    qdisc_bypass: bool,
+}
+
+/// What a frame slot holds from the user's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// Ours to fill.
+    Free,
+    /// The kernel refused the frame we put there (only without PACKET_LOSS); ours again.
+    Refused,
+    /// Requested or being sent: the kernel's.
+    Busy,
+}
+
+fn state_of(status: u32) -> SlotState {
+    if status & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING) != 0 {
+        SlotState::Busy
+    } else if status & TP_STATUS_WRONG_FORMAT != 0 {
+        SlotState::Refused
+    } else {
+        debug_assert_eq!(status, TP_STATUS_AVAILABLE);
+        SlotState::Free
+    }
+}
+
+impl TxRing {
+    /// Opens a send-only AF_PACKET socket with a TX ring on interface `ifindex`.
+    pub fn open(ifindex: u32, opts: &TxRingOptions) -> Result<TxRing> {
+        let fs = opts.frame_size as usize;
+        if fs % packet::TPACKET_ALIGNMENT != 0
+            || fs <= TX_DATA_OFFSET
+            || opts.block_size == 0
+            || opts.block_size % crate::page_size() as u32 != 0
+            || opts.frame_size > opts.block_size
+        {
+            return Err(Error::from_errno("setsockopt(PACKET_TX_RING)", libc::EINVAL));
+        }
+        // Protocol 0: the socket never queues received packets.
+        let fd = crate::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        packet::set_version(fd.as_fd(), packet::TPACKET_V2)?;
+        // Qdisc bypass exists since Linux 3.14; if refused, frames go through the qdisc.
+        let qdisc_bypass = opts.qdisc_bypass
+            && packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_QDISC_BYPASS, 1).is_ok();
+        if opts.loss {
+            packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_LOSS, 1)?;
+        }
+        let per_block = opts.block_size / opts.frame_size;
+        let mut blocks = opts.frame_nr.div_ceil(per_block).max(1);
+        let req = loop {
+            let req = TpacketReq {
+                tp_block_size: opts.block_size,
+                tp_block_nr: blocks,
+                tp_frame_size: opts.frame_size,
+                tp_frame_nr: blocks * per_block,
+            };
+            match packet::set_tx_ring(fd.as_fd(), &req) {
+                Ok(()) => break req,
+                Err(e) if e.errno() == Some(libc::ENOMEM) && blocks > 1 => blocks /= 2,
+                Err(e) => {
+                    return Err(Error {
+                        call: "setsockopt(PACKET_TX_RING)",
+                        source: e.source,
+                    })
+                }
+            }
+        };
+        let len = req.tp_block_size as usize * req.tp_block_nr as usize;
+        let map = Mmap::shared(fd.as_fd(), len, 0)?;
+        crate::bind_packet(fd.as_fd(), ifindex, 0)?;
+        Ok(TxRing {
+            map,
+            fd,
+            frame_size: fs,
+            frame_nr: req.tp_frame_nr as usize,
+            head: 0,
+            qdisc_bypass,
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Number of frame slots.
+    pub fn frame_nr(&self) -> usize {
+        self.frame_nr
+    }
+
+    /// The largest frame a slot holds.
+    pub fn max_frame_len(&self) -> usize {
+        self.frame_size - TX_DATA_OFFSET
+    }
+
+    /// Ring memory in bytes.
+    pub fn memory(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether PACKET_QDISC_BYPASS took effect.
+    pub fn qdisc_bypass(&self) -> bool {
+        self.qdisc_bypass
+    }
+
+    /// The slot the next [`TxRing::submit`] fills.
+    pub fn head(&self) -> usize {
+        self.head
+    }
+
+    fn status_word(&self, slot: usize) -> &std::sync::atomic::AtomicU32 {
+        // Frames never straddle blocks and block_size is a multiple of frame_size, so
+        // slot * frame_size is the frame's offset.
+        self.map.atomic_u32(slot * self.frame_size + TP2_STATUS)
+    }
+
+    /// The state of one slot (acquire: a free slot's bytes are then ours to write).
+    pub fn state(&self, slot: usize) -> SlotState {
+        state_of(self.status_word(slot).load(Ordering::Acquire))
+    }
+
+    /// The state of the head slot.
+    pub fn head_state(&self) -> SlotState {
+        self.state(self.head)
+    }
+
+    /// Slots the kernel still holds (requested or being sent).
+    pub fn busy(&self) -> usize {
+        (0..self.frame_nr)
+            .filter(|&s| self.state(s) == SlotState::Busy)
+            .count()
+    }
+
+    /// The data area of a slot the kernel does not hold; `None` while it is busy.
+    pub fn data_mut(&mut self, slot: usize) -> Option<&mut [u8]> {
+        if slot >= self.frame_nr || self.state(slot) == SlotState::Busy {
+            return None;
+        }
+        let off = slot * self.frame_size + TX_DATA_OFFSET;
+        let len = self.frame_size - TX_DATA_OFFSET;
+        // SAFETY: the slot is free or refused (checked with acquire above), so the kernel does
+        // not read or write it until we request it; `&mut self` makes this the only borrow.
+        Some(unsafe { self.map.bytes_mut(off, len) })
+    }
+
+    /// Marks the head slot (already filled through [`TxRing::data_mut`]) as `len` bytes to send
+    /// and moves the head on. Returns false (and does nothing) if the head slot is busy or `len`
+    /// does not fit.
+    pub fn submit(&mut self, len: usize) -> bool {
+        if len > self.max_frame_len() || self.head_state() == SlotState::Busy {
+            return false;
+        }
+        let base = self.head * self.frame_size;
+        self.map
+            .atomic_u32(base + TP2_LEN)
+            .store(len as u32, Ordering::Relaxed);
+        // Release: the frame bytes and length are visible before the kernel sees the request.
+        self.map
+            .atomic_u32(base + TP2_STATUS)
+            .store(TP_STATUS_SEND_REQUEST, Ordering::Release);
+        self.head += 1;
+        if self.head == self.frame_nr {
+            self.head = 0;
+        }
+        true
+    }
+
+    /// Clears a refused slot's status back to available (after counting it).
+    pub fn clear_refused(&mut self, slot: usize) {
+        if self.state(slot) == SlotState::Refused {
+            self.status_word(slot)
+                .store(TP_STATUS_AVAILABLE, Ordering::Release);
+        }
+    }
+
+    /// Asks the kernel to send every requested frame. With `wait` false (MSG_DONTWAIT) it returns
+    /// once they are handed to the driver; with `wait` true, once they are all completed.
+    pub fn kick(&self, wait: bool) -> Result<usize> {
+        crate::send_kick(
+            self.fd.as_fd(),
+            if wait { 0 } else { libc::MSG_DONTWAIT },
+        )
+    }
+
+    /// Waits up to `timeout_ms` for the kernel's current frame to become available (POLLOUT).
+    pub fn wait_writable(&self, timeout_ms: i32) -> Result<bool> {
+        Ok(crate::poll(self.fd.as_fd(), libc::POLLOUT, timeout_ms)? & libc::POLLOUT != 0)
+    }
+}

@@ -11,7 +11,7 @@
 //! kernel-counted = received + past-count + dropped, per worker and in total.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,6 +75,13 @@ impl<'a> Batch<'a> {
     /// A batch over packets the caller already holds (AF_XDP descriptors, tests).
     pub fn from_slice(pkts: &'a [Packet<'a>]) -> Self {
         Batch::new(Inner::Slice(pkts.iter()), pkts.len() as u32)
+    }
+
+    /// A batch over a TPACKET_V3 block laid out in memory (benchmarks, tests).
+    pub fn from_block(block: &crate::ring::Block<'a>) -> Self {
+        let it = block.packets();
+        let n = it.remaining();
+        Batch::new(Inner::Block(it), n)
     }
 
     /// Packets still to come in this batch.
@@ -280,6 +287,8 @@ struct Shared {
     budget: Option<AtomicU64>,
     published: Vec<Published>,
     kernel: Vec<Mutex<KernelTotals>>,
+    /// Workers whose intake is open.
+    started: AtomicUsize,
 }
 
 impl Shared {
@@ -422,6 +431,17 @@ impl Capture {
     pub fn run<H: Handler + 'static>(
         self,
         handlers: Vec<H>,
+        on_tick: impl FnMut(&Tick),
+    ) -> Result<Report> {
+        self.run_notify(handlers, || {}, on_tick)
+    }
+
+    /// Like [`Capture::run`], calling `on_ready` once every worker takes packets (so a caller
+    /// can start traffic knowing none will be missed).
+    pub fn run_notify<H: Handler + 'static>(
+        self,
+        handlers: Vec<H>,
+        on_ready: impl FnOnce(),
         mut on_tick: impl FnMut(&Tick),
     ) -> Result<Report> {
         let n = self.sources.len();
@@ -437,6 +457,7 @@ impl Capture {
             budget: self.cfg.count.map(AtomicU64::new),
             published: (0..n).map(|_| Published::default()).collect(),
             kernel: (0..n).map(|_| Mutex::new(KernelTotals::default())).collect(),
+            started: AtomicUsize::new(0),
         });
         let cfg = Arc::new(self.cfg);
         let start = Instant::now();
@@ -451,6 +472,16 @@ impl Capture {
                 .map_err(|e| Error::Config(format!("cannot start worker thread: {e}")))?;
             threads.push(t);
         }
+
+        // Wait until every worker takes packets (or gave up), then say so.
+        let ready_by = Instant::now() + Duration::from_secs(5);
+        while shared.started.load(Ordering::Acquire) < n
+            && !shared.stop.load(Ordering::Acquire)
+            && Instant::now() < ready_by
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        on_ready();
 
         // Statistics loop.
         let mut last = vec![(0u64, 0u64); n];
@@ -601,6 +632,7 @@ fn worker<H: Handler>(
             fail(&shared, format!("worker {idx}: {e}"));
         }
     }
+    shared.started.fetch_add(1, Ordering::AcqRel);
     let published = &shared.published[idx];
     let mut handler_stopped = false;
 

@@ -51,6 +51,9 @@ pub fn stop_intake(fd: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
+/// Receive buffer of the recv path (the kernel doubles it for bookkeeping).
+pub const RECV_BUFFER: i32 = 4 << 20;
+
 /// The one-`recvmsg`-per-packet path: one copy into a private buffer, one system call each.
 pub struct RecvSocket {
     fd: Arc<OwnedFd>,
@@ -69,6 +72,12 @@ impl RecvSocket {
             tv_usec: 100_000,
         };
         sys::setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &Timeval(tv))?;
+        // A 4 MiB receive buffer, as libpcap's default capture buffer is 2 MiB: root may go past
+        // net.core.rmem_max (SO_RCVBUFFORCE); otherwise take what rmem_max allows.
+        let size: i32 = RECV_BUFFER;
+        if pk::set_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size).is_err() {
+            let _ = pk::set_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, size);
+        }
         Ok(RecvSocket {
             fd,
             buf: vec![0u8; snaplen.clamp(64, 262_144) as usize],

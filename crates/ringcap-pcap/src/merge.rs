@@ -1,0 +1,210 @@
+//! A k-way merge of capture files by timestamp, like mergecap.
+//!
+//! Streaming: one record per input is held (in that input's reader buffer) and a heap of their
+//! timestamps picks the earliest, so memory is bounded by the number of inputs, not their size.
+//! Each input is assumed to be in time order already (as captures are); out-of-order inputs
+//! are still merged, record by record, without sorting within an input.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Read;
+
+use crate::{
+    Format, Interface, Output, Precision, ReadError, Reader, RecordMeta, WriteError, Writer,
+    WriterOptions, DEFAULT_SNAPLEN,
+};
+
+/// What a merge did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeStats {
+    pub packets: u64,
+    pub interfaces: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("input {input}: {source}")]
+    Read {
+        input: usize,
+        #[source]
+        source: ReadError,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("a pcap file holds one link type, but the inputs have {0}; write pcapng (--format pcapng)")]
+    LinkTypeMix(String),
+    #[error("no inputs")]
+    NoInputs,
+}
+
+/// Merges `inputs` into `out` in timestamp order. pcap output needs one link type across all
+/// inputs; pcapng output gets one interface description per distinct input interface.
+/// On an input error, what was merged before it is flushed and the error returned.
+pub fn merge<R: Read, O: Output>(
+    inputs: &mut [Reader<R>],
+    out: &mut O,
+    format: Format,
+    precision: Precision,
+) -> Result<MergeStats, MergeError> {
+    if inputs.is_empty() {
+        return Err(MergeError::NoInputs);
+    }
+    let mut heads: Vec<Option<RecordMeta>> = Vec::with_capacity(inputs.len());
+    for (i, r) in inputs.iter_mut().enumerate() {
+        heads.push(
+            r.next_record()
+                .map_err(|source| MergeError::Read { input: i, source })?,
+        );
+    }
+    let mut opts = WriterOptions::new(format, 1, DEFAULT_SNAPLEN);
+    opts.precision = precision;
+    let mut pcap_linktype = None;
+    if format == Format::Pcap {
+        let mut lts: Vec<u32> = inputs
+            .iter()
+            .flat_map(|r| r.interfaces().iter().map(|i| i.linktype))
+            .collect();
+        lts.sort_unstable();
+        lts.dedup();
+        if lts.len() > 1 {
+            return Err(MergeError::LinkTypeMix(describe(&lts)));
+        }
+        let snaplen = inputs
+            .iter()
+            .flat_map(|r| r.interfaces().iter().map(|i| i.snaplen))
+            .max()
+            .filter(|&s| s > 0)
+            .unwrap_or(DEFAULT_SNAPLEN)
+            .min(crate::MAX_RECORD);
+        let lt = lts.first().copied().unwrap_or(1);
+        opts.interfaces = vec![Interface::new(None, lt, snaplen)];
+        pcap_linktype = Some(lt);
+    } else {
+        opts.interfaces.clear();
+    }
+    let mut w = Writer::new(&mut *out, &opts)?;
+    // pcapng: output interface of each (input, input interface).
+    let mut map: Vec<Vec<Option<u32>>> = vec![Vec::new(); inputs.len()];
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = heads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| h.map(|m| Reverse((m.ts_ns, i))))
+        .collect();
+    let mut stats = MergeStats::default();
+    let result = loop {
+        let Some(Reverse((_, i))) = heap.pop() else {
+            break Ok(());
+        };
+        let Some(m) = heads[i] else { continue };
+        let iface = match pcap_linktype {
+            Some(lt) => {
+                if m.linktype != lt {
+                    break Err(MergeError::LinkTypeMix(describe(&[lt, m.linktype])));
+                }
+                0
+            }
+            None => {
+                let slot = &mut map[i];
+                if slot.len() <= m.interface as usize {
+                    slot.resize(m.interface as usize + 1, None);
+                }
+                match slot[m.interface as usize] {
+                    Some(id) => id,
+                    None => {
+                        let info = &inputs[i].interfaces()[m.interface as usize];
+                        let snaplen = match info.snaplen {
+                            0 => DEFAULT_SNAPLEN,
+                            s => s.min(crate::MAX_RECORD),
+                        };
+                        let id = match w.add_interface(&Interface {
+                            name: info.name.clone(),
+                            linktype: info.linktype,
+                            snaplen: snaplen.max(m.caplen),
+                        }) {
+                            Ok(id) => id,
+                            Err(e) => break Err(e.into()),
+                        };
+                        slot[m.interface as usize] = Some(id);
+                        stats.interfaces += 1;
+                        id
+                    }
+                }
+            }
+        };
+        if let Err(e) = w.write_packet_on(iface, m.ts_ns, m.orig_len, &[inputs[i].data()]) {
+            break Err(e.into());
+        }
+        stats.packets += 1;
+        match inputs[i].next_record() {
+            Ok(Some(n)) => {
+                heads[i] = Some(n);
+                heap.push(Reverse((n.ts_ns, i)));
+            }
+            Ok(None) => heads[i] = None,
+            Err(source) => break Err(MergeError::Read { input: i, source }),
+        }
+    };
+    if format == Format::Pcap {
+        stats.interfaces = 1;
+    }
+    let fin = w.finish(&[]);
+    result?;
+    fin?;
+    Ok(stats)
+}
+
+fn describe(lts: &[u32]) -> String {
+    lts.iter()
+        .map(|&l| format!("{} ({l})", crate::linktype::name(l)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(format: Format, lt: u32, times: &[u64]) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), &WriterOptions::new(format, lt, 1000)).unwrap();
+        for &t in times {
+            w.write_packet(t, 60, &[&t.to_le_bytes()]).unwrap();
+        }
+        w.finish(&[]).unwrap();
+        w.get_ref().clone()
+    }
+
+    #[test]
+    fn merges_in_order() {
+        let a = file(Format::Pcap, 1, &[1, 5, 9]);
+        let b = file(Format::Pcapng, 1, &[2, 3, 10]);
+        let mut ins = vec![Reader::new(&a[..]).unwrap(), Reader::new(&b[..]).unwrap()];
+        let mut out = Vec::new();
+        let s = merge(&mut ins, &mut out, Format::Pcap, Precision::Nano).unwrap();
+        assert_eq!(s.packets, 6);
+        let mut r = Reader::new(&out[..]).unwrap();
+        let mut ts = Vec::new();
+        while let Some(m) = r.next_record().unwrap() {
+            ts.push(m.ts_ns);
+            assert_eq!(r.data(), &m.ts_ns.to_le_bytes());
+        }
+        assert_eq!(ts, vec![1, 2, 3, 5, 9, 10]);
+    }
+
+    #[test]
+    fn linktype_mix() {
+        let a = file(Format::Pcap, 1, &[1]);
+        let b = file(Format::Pcap, 113, &[2]);
+        let mk = || vec![Reader::new(&a[..]).unwrap(), Reader::new(&b[..]).unwrap()];
+        let mut out = Vec::new();
+        let e = merge(&mut mk(), &mut out, Format::Pcap, Precision::Nano).unwrap_err();
+        assert!(matches!(e, MergeError::LinkTypeMix(_)), "{e}");
+        let mut out = Vec::new();
+        let s = merge(&mut mk(), &mut out, Format::Pcapng, Precision::Nano).unwrap();
+        assert_eq!(s.interfaces, 2);
+        let mut r = Reader::new(&out[..]).unwrap();
+        let lts: Vec<u32> = std::iter::from_fn(|| r.next_record().unwrap())
+            .map(|m| m.linktype)
+            .collect();
+        assert_eq!(lts, vec![1, 113]);
+    }
+}
