@@ -63,14 +63,6 @@ impl std::str::FromStr for Precision {
     }
 }
 
-impl Precision {
-    fn divisor(self) -> u64 {
-        match self {
-            Precision::Micro => 1_000,
-            Precision::Nano => 1,
-        }
-    }
-}
 
 /// One capture interface: a pcapng interface description block (pcap files have exactly one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +193,9 @@ pub struct Writer<O: Output> {
     out: O,
     buf: Vec<u8>,
     format: Format,
-    divisor: u64,
+    nano: bool,
+    /// The buffer is allocated once at its full size; `buf[..pos]` holds whole records.
+    pos: usize,
     snaplens: Vec<u32>,
     /// Bytes the output holds for sure (whole records).
     file_len: u64,
@@ -222,9 +216,10 @@ impl<O: Output> Writer<O> {
         let cap = opts.buffer_size.clamp(64 << 10, 256 << 20);
         let mut w = Writer {
             out,
-            buf: Vec::with_capacity(cap),
+            buf: vec![0u8; cap],
             format: opts.format,
-            divisor: opts.precision.divisor(),
+            nano: opts.precision == Precision::Nano,
+            pos: 0,
             snaplens: Vec::new(),
             file_len: 0,
             written: 0,
@@ -241,7 +236,7 @@ impl<O: Output> Writer<O> {
                     Precision::Micro => 0xa1b2_c3d4,
                     Precision::Nano => 0xa1b2_3c4d,
                 };
-                let b = &mut w.buf;
+                let mut b = Vec::with_capacity(24);
                 b.extend_from_slice(&magic.to_le_bytes());
                 b.extend_from_slice(&2u16.to_le_bytes());
                 b.extend_from_slice(&4u16.to_le_bytes());
@@ -249,6 +244,7 @@ impl<O: Output> Writer<O> {
                 b.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
                 b.extend_from_slice(&i.snaplen.to_le_bytes());
                 b.extend_from_slice(&i.linktype.to_le_bytes());
+                w.put_block(&b)?;
                 w.snaplens.push(i.snaplen);
             }
             Format::Pcapng => {
@@ -257,7 +253,7 @@ impl<O: Output> Writer<O> {
                 end_opts(&mut opt);
                 let body_len = 16 + opt.len();
                 let blen = (12 + body_len) as u32;
-                let b = &mut w.buf;
+                let mut b = Vec::with_capacity(blen as usize);
                 b.extend_from_slice(&SHB.to_le_bytes());
                 b.extend_from_slice(&blen.to_le_bytes());
                 b.extend_from_slice(&BOM.to_le_bytes());
@@ -266,6 +262,7 @@ impl<O: Output> Writer<O> {
                 b.extend_from_slice(&(-1i64).to_le_bytes());
                 b.extend_from_slice(&opt);
                 b.extend_from_slice(&blen.to_le_bytes());
+                w.put_block(&b)?;
                 for i in &opts.interfaces {
                     w.add_interface(i)?;
                 }
@@ -285,7 +282,7 @@ impl<O: Output> Writer<O> {
         if let Some(name) = &i.name {
             push_opt(&mut opt, 2, name.as_bytes());
         }
-        let tsresol: u8 = if self.divisor == 1 { 9 } else { 6 };
+        let tsresol: u8 = if self.nano { 9 } else { 6 };
         push_opt(&mut opt, 9, &[tsresol]);
         end_opts(&mut opt);
         let blen = (20 + opt.len()) as u32;
@@ -343,7 +340,7 @@ impl<O: Output> Writer<O> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let cap = total.min(snaplen as usize);
         let orig = orig_len.max(cap as u32);
-        let ts = ts_ns / self.divisor;
+        // Constant divisors only: the compiler turns them into multiplications.
         match self.format {
             Format::Pcap => {
                 let need = 16 + cap;
@@ -351,14 +348,16 @@ impl<O: Output> Writer<O> {
                     self.lost += 1;
                     return Err(e);
                 }
-                let per_sec = 1_000_000_000 / self.divisor;
-                let mut hdr = [0u8; 16];
-                hdr[0..4].copy_from_slice(&((ts / per_sec) as u32).to_le_bytes());
-                hdr[4..8].copy_from_slice(&((ts % per_sec) as u32).to_le_bytes());
-                hdr[8..12].copy_from_slice(&(cap as u32).to_le_bytes());
-                hdr[12..16].copy_from_slice(&orig.to_le_bytes());
-                self.buf.extend_from_slice(&hdr);
-                copy_parts(&mut self.buf, parts, cap);
+                let secs = ts_ns / 1_000_000_000;
+                let sub = ts_ns - secs * 1_000_000_000;
+                let frac = if self.nano { sub } else { sub / 1_000 };
+                let b = &mut self.buf[self.pos..self.pos + need];
+                b[0..4].copy_from_slice(&(secs as u32).to_le_bytes());
+                b[4..8].copy_from_slice(&(frac as u32).to_le_bytes());
+                b[8..12].copy_from_slice(&(cap as u32).to_le_bytes());
+                b[12..16].copy_from_slice(&orig.to_le_bytes());
+                copy_parts(&mut b[16..], parts);
+                self.pos += need;
             }
             Format::Pcapng => {
                 let pad = (4 - cap % 4) % 4;
@@ -367,19 +366,20 @@ impl<O: Output> Writer<O> {
                     self.lost += 1;
                     return Err(e);
                 }
-                let mut hdr = [0u8; 28];
-                hdr[0..4].copy_from_slice(&EPB.to_le_bytes());
-                hdr[4..8].copy_from_slice(&(blen as u32).to_le_bytes());
-                hdr[8..12].copy_from_slice(&iface.to_le_bytes());
-                hdr[12..16].copy_from_slice(&((ts >> 32) as u32).to_le_bytes());
-                hdr[16..20].copy_from_slice(&(ts as u32).to_le_bytes());
-                hdr[20..24].copy_from_slice(&(cap as u32).to_le_bytes());
-                hdr[24..28].copy_from_slice(&orig.to_le_bytes());
-                self.buf.extend_from_slice(&hdr);
-                copy_parts(&mut self.buf, parts, cap);
-                let mut tail = [0u8; 8];
-                tail[pad..pad + 4].copy_from_slice(&(blen as u32).to_le_bytes());
-                self.buf.extend_from_slice(&tail[..pad + 4]);
+                let ts = if self.nano { ts_ns } else { ts_ns / 1_000 };
+                let b = &mut self.buf[self.pos..self.pos + blen];
+                b[0..4].copy_from_slice(&EPB.to_le_bytes());
+                b[4..8].copy_from_slice(&(blen as u32).to_le_bytes());
+                b[8..12].copy_from_slice(&iface.to_le_bytes());
+                b[12..16].copy_from_slice(&((ts >> 32) as u32).to_le_bytes());
+                b[16..20].copy_from_slice(&(ts as u32).to_le_bytes());
+                b[20..24].copy_from_slice(&(cap as u32).to_le_bytes());
+                b[24..28].copy_from_slice(&orig.to_le_bytes());
+                copy_parts(&mut b[28..28 + cap], parts);
+                let t = blen - 4;
+                b[28 + cap..t].fill(0);
+                b[t..].copy_from_slice(&(blen as u32).to_le_bytes());
+                self.pos += blen;
             }
         }
         self.buffered += 1;
@@ -390,10 +390,10 @@ impl<O: Output> Writer<O> {
     /// larger than the whole buffer (never with snap lengths up to the buffer's size).
     #[inline]
     fn make_room(&mut self, need: usize) -> Result<(), WriteError> {
-        if self.buf.capacity() - self.buf.len() < need {
+        if self.buf.len() - self.pos < need {
             self.flush_buffer()?;
-            if self.buf.capacity() < need {
-                self.buf.reserve(need);
+            if self.buf.len() < need {
+                self.buf.resize(need, 0);
             }
         }
         Ok(())
@@ -404,14 +404,15 @@ impl<O: Output> Writer<O> {
             return Err(WriteError::Stopped(e.clone()));
         }
         self.make_room(block.len())?;
-        self.buf.extend_from_slice(block);
+        self.buf[self.pos..self.pos + block.len()].copy_from_slice(block);
+        self.pos += block.len();
         Ok(())
     }
 
     /// Bytes of the file so far, including what is still buffered (what `-C` compares).
     #[inline]
     pub fn file_size(&self) -> u64 {
-        self.file_len + self.buf.len() as u64
+        self.file_len + self.pos as u64
     }
 
     /// Packets in the file (written or buffered for writing).
@@ -449,8 +450,8 @@ impl<O: Output> Writer<O> {
 
     fn flush_buffer(&mut self) -> Result<(), WriteError> {
         let mut done = 0;
-        while done < self.buf.len() {
-            match self.out.write(&self.buf[done..]) {
+        while done < self.pos {
+            match self.out.write(&self.buf[done..self.pos]) {
                 Ok(0) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "the output took no bytes");
                     return Err(self.fail_after(done, e));
@@ -460,10 +461,10 @@ impl<O: Output> Writer<O> {
                 Err(e) => return Err(self.fail_after(done, e)),
             }
         }
-        self.file_len += self.buf.len() as u64;
+        self.file_len += self.pos as u64;
         self.written += self.buffered;
         self.buffered = 0;
-        self.buf.clear();
+        self.pos = 0;
         Ok(())
     }
 
@@ -479,7 +480,7 @@ impl<O: Output> Writer<O> {
         self.written += pkts;
         self.lost += self.buffered - pkts;
         self.buffered = 0;
-        self.buf.clear();
+        self.pos = 0;
         let msg = e.to_string();
         self.failed = Some(msg);
         WriteError::Io {
@@ -506,7 +507,7 @@ impl<O: Output> Writer<O> {
     }
 
     fn isb(&self, s: &IfStats) -> Vec<u8> {
-        let unit = |ns: u64| ns / self.divisor;
+        let unit = |ns: u64| if self.nano { ns } else { ns / 1_000 };
         let split = |v: u64| {
             let mut b = [0u8; 8];
             b[..4].copy_from_slice(&((v >> 32) as u32).to_le_bytes());
@@ -553,13 +554,15 @@ fn check_snaplen(s: u32) -> Result<(), WriteError> {
     }
 }
 
+/// Fills `dst` from the concatenation of `parts` (which hold at least `dst.len()` bytes).
 #[inline]
-fn copy_parts(buf: &mut Vec<u8>, parts: &[&[u8]], mut left: usize) {
+fn copy_parts(dst: &mut [u8], parts: &[&[u8]]) {
+    let mut o = 0;
     for p in parts {
-        let n = p.len().min(left);
-        buf.extend_from_slice(&p[..n]);
-        left -= n;
-        if left == 0 {
+        let n = p.len().min(dst.len() - o);
+        dst[o..o + n].copy_from_slice(&p[..n]);
+        o += n;
+        if o == dst.len() {
             break;
         }
     }

@@ -78,10 +78,10 @@ impl TxRing {
     /// Opens a send-only AF_PACKET socket with a TX ring on interface `ifindex`.
     pub fn open(ifindex: u32, opts: &TxRingOptions) -> Result<TxRing> {
         let fs = opts.frame_size as usize;
-        if fs % packet::TPACKET_ALIGNMENT != 0
+        if fs & (packet::TPACKET_ALIGNMENT - 1) != 0
             || fs <= TX_DATA_OFFSET
             || opts.block_size == 0
-            || opts.block_size % crate::page_size() as u32 != 0
+            || opts.block_size & (crate::page_size() as u32 - 1) != 0
             || opts.frame_size > opts.block_size
         {
             return Err(Error::from_errno("setsockopt(PACKET_TX_RING)", libc::EINVAL));
