@@ -1,8 +1,132 @@
-//! `ringcap info` (to be written).
+//! `ringcap info`: the facts about an interface that change what a capture sees (driver, link,
+//! speed, MTU, queue counts, GRO/LRO/VLAN offloads, promiscuous state, RPS), with advice.
+
+use anyhow::Context;
+use ringcap_netinfo::cpulist::{format_cpu_list, online_cpus};
+use ringcap_netinfo::iface::{Info, Offload};
+use ringcap_sys::ethtool::Duplex;
 
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Offloads are read through the ethtool ioctl (like `ethtool -k`); queue counts through ethtool
+channels (`ethtool -l`), or from /sys/class/net/IF/queues when the driver has none.
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`ringcap info` is not implemented yet")
+Examples:
+  ringcap info eth0")]
+pub struct Args {
+    /// Interface to describe.
+    #[arg(value_name = "IFACE")]
+    pub iface: String,
+}
+
+fn offload(o: Option<Offload>) -> String {
+    match o {
+        None => "unknown (the driver does not say)".into(),
+        Some(o) => format!(
+            "{}{}",
+            if o.on { "on" } else { "off" },
+            if o.fixed { " [fixed]" } else { "" }
+        ),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let iface = args.iface.as_str();
+    ringcap_netinfo::check_interface(iface)?;
+    let info = Info::read(iface).with_context(|| format!("reading the facts of {iface}"))?;
+
+    println!("{} (ifindex {})", info.name, info.ifindex);
+    let driver = match &info.driver {
+        Some(d) => {
+            let mut s = d.driver.clone();
+            if !d.version.is_empty() {
+                s.push_str(&format!(" {}", d.version));
+            }
+            if !d.bus_info.is_empty() {
+                s.push_str(&format!(", bus {}", d.bus_info));
+            }
+            if !d.fw_version.is_empty() {
+                s.push_str(&format!(", firmware {}", d.fw_version));
+            }
+            s
+        }
+        None => "unknown (no ethtool driver info)".into(),
+    };
+    let kind = if info.is_virtual {
+        " (virtual device: no IRQs)"
+    } else {
+        ""
+    };
+    println!("  driver:       {driver}{kind}");
+    let carrier = match info.carrier {
+        Some(true) => "carrier",
+        Some(false) => "no carrier",
+        None => "carrier unknown",
+    };
+    println!(
+        "  link:         {}, {carrier} (operstate {})",
+        if info.admin_up { "up" } else { "down" },
+        info.operstate
+    );
+    let speed = match info.link {
+        Some(l) => {
+            let s = l
+                .speed_mbps
+                .map(|m| format!("{m} Mbit/s"))
+                .unwrap_or_else(|| "unknown".into());
+            let d = match l.duplex {
+                Duplex::Full => ", full duplex",
+                Duplex::Half => ", half duplex",
+                Duplex::Unknown => "",
+            };
+            format!("{s}{d}")
+        }
+        None => "unknown (the driver does not say)".into(),
+    };
+    println!("  speed:        {speed}");
+    println!("  mtu:          {}", info.mtu);
+    let max = match info.channels {
+        Some(c) if info.queues_from == "ethtool channels" => {
+            format!("; max {} RX, {} TX", c.max_rx + c.max_combined, c.max_tx + c.max_combined)
+        }
+        _ => String::new(),
+    };
+    println!(
+        "  queues:       {} RX, {} TX ({}{max})",
+        info.rx_queues, info.tx_queues, info.queues_from
+    );
+    println!("  gro:          {}", offload(info.offloads.gro));
+    println!("  rx-gro-hw:    {}", offload(info.offloads.gro_hw));
+    println!("  lro:          {}", offload(info.offloads.lro));
+    println!("  rx-vlan:      {}", offload(info.offloads.rx_vlan));
+    if info.offloads.rx_vlan_stag.is_some() {
+        println!("  rx-vlan-stag: {}", offload(info.offloads.rx_vlan_stag));
+    }
+    let promisc = match (info.promisc.configured, info.promisc.effective) {
+        (true, _) => "on (configured)",
+        (false, true) => "on (asked for by a capture)",
+        (false, false) => "off",
+    };
+    println!("  promiscuous:  {promisc}");
+    let rps: Vec<String> = info
+        .rps
+        .iter()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(q, c)| format!("{q}: {}", format_cpu_list(c)))
+        .collect();
+    if info.rps.is_empty() {
+        println!("  rps:          unknown");
+    } else if rps.is_empty() {
+        println!("  rps:          off");
+    } else {
+        println!("  rps:          {}", rps.join(", "));
+    }
+    let advice = info.advice(online_cpus().len());
+    if !advice.is_empty() {
+        println!("advice:");
+        for a in advice {
+            println!("  - {a}");
+        }
+    }
+    Ok(0)
 }

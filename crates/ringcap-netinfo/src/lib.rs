@@ -38,6 +38,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write {}: {reason}", path.display())]
+    Refused { path: PathBuf, reason: String },
     #[error("{what}: {detail}")]
     Parse { what: String, detail: String },
     #[error(transparent)]

@@ -351,12 +351,14 @@ impl<O: Output> Writer<O> {
                 let secs = ts_ns / 1_000_000_000;
                 let sub = ts_ns - secs * 1_000_000_000;
                 let frac = if self.nano { sub } else { sub / 1_000 };
+                let hdr = (secs as u128 & 0xffff_ffff)
+                    | (frac as u128 & 0xffff_ffff) << 32
+                    | (cap as u128) << 64
+                    | (orig as u128) << 96;
                 let b = &mut self.buf[self.pos..self.pos + need];
-                b[0..4].copy_from_slice(&(secs as u32).to_le_bytes());
-                b[4..8].copy_from_slice(&(frac as u32).to_le_bytes());
-                b[8..12].copy_from_slice(&(cap as u32).to_le_bytes());
-                b[12..16].copy_from_slice(&orig.to_le_bytes());
-                copy_parts(&mut b[16..], parts);
+                let (h, d) = b.split_at_mut(16);
+                h.copy_from_slice(&hdr.to_le_bytes());
+                copy_parts(d, parts);
                 self.pos += need;
             }
             Format::Pcapng => {
@@ -557,6 +559,10 @@ fn check_snaplen(s: u32) -> Result<(), WriteError> {
 /// Fills `dst` from the concatenation of `parts` (which hold at least `dst.len()` bytes).
 #[inline]
 fn copy_parts(dst: &mut [u8], parts: &[&[u8]]) {
+    if let [p] = parts {
+        dst.copy_from_slice(&p[..dst.len()]);
+        return;
+    }
     let mut o = 0;
     for p in parts {
         let n = p.len().min(dst.len() - o);

@@ -1,0 +1,550 @@
+//! From the boolean condition tree to a flow graph of test blocks, the optimizer over that graph,
+//! and the emission of linear cBPF.
+//!
+//! Every test block is built self-contained (it loads what it tests), so a block can be skipped or
+//! shared freely. The optimizer then: numbers the values each block computes; threads jumps along
+//! edges whose outcome is already known from the tests on every path to them; folds tests on
+//! constants; drops tests whose branches meet; merges identical blocks; and, on the final layout,
+//! removes loads whose value every predecessor already left in A or X.
+
+use crate::bpf::*;
+use crate::{CompileError, Insn};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Test {
+    pub stmts: Vec<Insn>,
+    /// JMP opcode (op | K or X).
+    pub code: u16,
+    pub k: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Cond {
+    Const(bool),
+    Test(Rc<Test>),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+}
+
+impl Cond {
+    pub fn test(stmts: Vec<Insn>, code: u16, k: u32) -> Cond {
+        Cond::Test(Rc::new(Test { stmts, code, k }))
+    }
+    pub fn and(self, o: Cond) -> Cond {
+        match (&self, &o) {
+            (Cond::Const(true), _) => o,
+            (_, Cond::Const(true)) => self,
+            _ => Cond::And(Box::new(self), Box::new(o)),
+        }
+    }
+    pub fn or(self, o: Cond) -> Cond {
+        match (&self, &o) {
+            (Cond::Const(false), _) => o,
+            (_, Cond::Const(false)) => self,
+            _ => Cond::Or(Box::new(self), Box::new(o)),
+        }
+    }
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Cond {
+        match self {
+            Cond::Const(b) => Cond::Const(!b),
+            Cond::Not(c) => *c,
+            c => Cond::Not(Box::new(c)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Tgt {
+    Ret(bool),
+    Blk(usize),
+}
+
+#[derive(Debug, Clone)]
+struct Blk {
+    stmts: Vec<Insn>,
+    code: u16,
+    k: u32,
+    jt: Tgt,
+    jf: Tgt,
+    aval: u32,
+    xval: u32,
+}
+
+/// Symbolic values, numbered: equal numbers mean equal values for the same packet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum V {
+    Abs(u16, u32),
+    Ind(u16, u32, u32),
+    Msh(u32),
+    Len,
+    Imm(u32),
+    Alu(u16, u32, u32),
+    Unknown(u32),
+}
+
+#[derive(Default)]
+struct Vn {
+    map: HashMap<V, u32>,
+    vals: Vec<V>,
+}
+
+impl Vn {
+    fn id(&mut self, v: V) -> u32 {
+        if let Some(i) = self.map.get(&v) {
+            return *i;
+        }
+        let i = self.vals.len() as u32;
+        self.vals.push(v.clone());
+        self.map.insert(v, i);
+        i
+    }
+    fn fresh(&mut self) -> u32 {
+        let n = self.vals.len() as u32;
+        self.id(V::Unknown(n))
+    }
+    fn imm(&self, i: u32) -> Option<u32> {
+        match self.vals.get(i as usize) {
+            Some(V::Imm(k)) => Some(*k),
+            _ => None,
+        }
+    }
+    /// Simulates `stmts` from register values (a, x); returns the final (a, x) and, per
+    /// statement, whether it only reloads a value the register already has.
+    fn sim(&mut self, stmts: &[Insn], mut a: u32, mut x: u32) -> (u32, u32, Vec<bool>) {
+        let mut mem: [Option<u32>; 16] = [None; 16];
+        let mut red = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            let k = s.k;
+            let mut r = false;
+            match class(s.code) {
+                LD => {
+                    let v = match mode(s.code) {
+                        IMM => self.id(V::Imm(k)),
+                        ABS => self.id(V::Abs(size(s.code), k)),
+                        IND => self.id(V::Ind(size(s.code), x, k)),
+                        LEN => self.id(V::Len),
+                        MEM => match mem[(k & 15) as usize] {
+                            Some(v) => v,
+                            None => self.fresh(),
+                        },
+                        _ => self.fresh(),
+                    };
+                    r = v == a;
+                    a = v;
+                }
+                LDX => {
+                    let v = match mode(s.code) {
+                        IMM => self.id(V::Imm(k)),
+                        MSH => self.id(V::Msh(k)),
+                        LEN => self.id(V::Len),
+                        MEM => match mem[(k & 15) as usize] {
+                            Some(v) => v,
+                            None => self.fresh(),
+                        },
+                        _ => self.fresh(),
+                    };
+                    r = v == x;
+                    x = v;
+                }
+                ST => mem[(k & 15) as usize] = Some(a),
+                STX => mem[(k & 15) as usize] = Some(x),
+                ALU => {
+                    let o = op(s.code);
+                    let bv = if src(s.code) == X { x } else { self.id(V::Imm(k)) };
+                    let folded = match (self.imm(a), self.imm(bv)) {
+                        (Some(p), Some(q)) => match o {
+                            ADD => Some(p.wrapping_add(q)),
+                            SUB => Some(p.wrapping_sub(q)),
+                            MUL => Some(p.wrapping_mul(q)),
+                            DIV if q != 0 => Some(p / q),
+                            MOD if q != 0 => Some(p % q),
+                            AND => Some(p & q),
+                            OR => Some(p | q),
+                            XOR => Some(p ^ q),
+                            LSH => Some(if q < 32 { p << q } else { 0 }),
+                            RSH => Some(if q < 32 { p >> q } else { 0 }),
+                            NEG => Some(p.wrapping_neg()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    a = match folded {
+                        Some(c) => self.id(V::Imm(c)),
+                        None if o == NEG => self.id(V::Alu(o, a, 0)),
+                        None => self.id(V::Alu(o, a, bv)),
+                    };
+                }
+                MISC => {
+                    if s.code & 0xf8 == TXA {
+                        r = a == x;
+                        a = x;
+                    } else {
+                        r = a == x;
+                        x = a;
+                    }
+                }
+                _ => {}
+            }
+            red.push(r);
+        }
+        (a, x, red)
+    }
+}
+
+/// A known test outcome on an edge: the value tested, the jump op (K operand), k, the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fact {
+    v: u32,
+    op: u16,
+    k: u32,
+    res: bool,
+}
+
+fn eval(op: u16, a: u32, k: u32) -> bool {
+    match op {
+        JEQ => a == k,
+        JGT => a > k,
+        JGE => a >= k,
+        _ => a & k != 0,
+    }
+}
+
+/// What a fact implies for the test `op k` on the same value, if anything.
+fn implied(f: &Fact, op: u16, k: u32) -> Option<bool> {
+    if f.op == op && f.k == k {
+        return Some(f.res);
+    }
+    match (f.op, f.res) {
+        (JEQ, true) => Some(eval(op, f.k, k)),
+        (JEQ, false) => None,
+        (JGT, true) => match op {
+            JGT if k <= f.k => Some(true),
+            JGE if k <= f.k.saturating_add(1) => Some(true),
+            JEQ if k <= f.k => Some(false),
+            _ => None,
+        },
+        (JGT, false) => match op {
+            JGT if k >= f.k => Some(false),
+            JGE if k > f.k => Some(false),
+            JEQ if k > f.k => Some(false),
+            _ => None,
+        },
+        (JGE, true) => match op {
+            JGE if k <= f.k => Some(true),
+            JGT if k < f.k => Some(true),
+            JEQ if k < f.k => Some(false),
+            _ => None,
+        },
+        (JGE, false) => match op {
+            JGE if k >= f.k => Some(false),
+            JGT if f.k > 0 && k >= f.k - 1 => Some(false),
+            JEQ if k >= f.k => Some(false),
+            _ => None,
+        },
+        (JSET, true) => match op {
+            JSET if f.k & k == f.k => Some(true),
+            _ => None,
+        },
+        (JSET, false) => match op {
+            JSET if k & !f.k == 0 => Some(false),
+            JEQ if k & f.k != 0 => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+struct Builder {
+    blocks: Vec<Blk>,
+}
+
+impl Builder {
+    fn gen(&mut self, c: &Cond, t: Tgt, f: Tgt) -> Tgt {
+        match c {
+            Cond::Const(true) => t,
+            Cond::Const(false) => f,
+            Cond::Not(c) => self.gen(c, f, t),
+            Cond::And(a, b) => {
+                let eb = self.gen(b, t, f);
+                self.gen(a, eb, f)
+            }
+            Cond::Or(a, b) => {
+                let eb = self.gen(b, t, f);
+                self.gen(a, t, eb)
+            }
+            Cond::Test(tt) => {
+                if t == f {
+                    return t;
+                }
+                self.blocks.push(Blk {
+                    stmts: tt.stmts.clone(),
+                    code: tt.code,
+                    k: tt.k,
+                    jt: t,
+                    jf: f,
+                    aval: 0,
+                    xval: 0,
+                });
+                Tgt::Blk(self.blocks.len() - 1)
+            }
+        }
+    }
+}
+
+fn topo(blocks: &[Blk], entry: Tgt) -> Vec<usize> {
+    // reverse postorder of a DFS; the graph is acyclic (all jumps go forward)
+    let mut seen = vec![false; blocks.len()];
+    let mut post = Vec::new();
+    let mut stack: Vec<(usize, u8)> = Vec::new();
+    if let Tgt::Blk(e) = entry {
+        stack.push((e, 0));
+        seen[e] = true;
+    }
+    while let Some((b, st)) = stack.pop() {
+        if st == 2 {
+            post.push(b);
+            continue;
+        }
+        stack.push((b, st + 1));
+        let next = if st == 0 { blocks[b].jt } else { blocks[b].jf };
+        if let Tgt::Blk(n) = next {
+            if !seen[n] {
+                seen[n] = true;
+                stack.push((n, 0));
+            }
+        }
+    }
+    post.reverse();
+    post
+}
+
+pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>, CompileError> {
+    let mut b = Builder { blocks: Vec::new() };
+    let mut entry = b.gen(c, Tgt::Ret(true), Tgt::Ret(false));
+    let mut blocks = b.blocks;
+    let mut vn = Vn::default();
+    if optimize {
+        for bl in blocks.iter_mut() {
+            let (ua, ux) = (vn.fresh(), vn.fresh());
+            let (a, x, _) = vn.sim(&bl.stmts, ua, ux);
+            bl.aval = a;
+            bl.xval = x;
+        }
+        for _round in 0..8 {
+            let mut changed = false;
+            // constant tests
+            for i in 0..blocks.len() {
+                if src(blocks[i].code) == K {
+                    if let Some(c) = vn.imm(blocks[i].aval) {
+                        let r = eval(op(blocks[i].code), c, blocks[i].k);
+                        let t = if r { blocks[i].jt } else { blocks[i].jf };
+                        blocks[i].jt = t;
+                        blocks[i].jf = t;
+                    }
+                }
+            }
+            // skip blocks whose branches meet
+            let resolve = |blocks: &[Blk], mut t: Tgt| {
+                while let Tgt::Blk(n) = t {
+                    if blocks[n].jt == blocks[n].jf {
+                        t = blocks[n].jt;
+                    } else {
+                        break;
+                    }
+                }
+                t
+            };
+            entry = resolve(&blocks, entry);
+            for i in 0..blocks.len() {
+                let jt = resolve(&blocks, blocks[i].jt);
+                let jf = resolve(&blocks, blocks[i].jf);
+                blocks[i].jt = jt;
+                blocks[i].jf = jf;
+            }
+            // jump threading with edge facts
+            let order = topo(&blocks, entry);
+            let mut facts_in: Vec<Option<Vec<Fact>>> = vec![None; blocks.len()];
+            if let Tgt::Blk(e) = entry {
+                facts_in[e] = Some(Vec::new());
+            }
+            for &bi in &order {
+                let fin = facts_in[bi].clone().unwrap_or_default();
+                for br in [true, false] {
+                    let bl = &blocks[bi];
+                    let mut facts = fin.clone();
+                    if src(bl.code) == K {
+                        facts.push(Fact { v: bl.aval, op: op(bl.code), k: bl.k, res: br });
+                    }
+                    let mut t = if br { bl.jt } else { bl.jf };
+                    let orig = t;
+                    while let Tgt::Blk(n) = t {
+                        let s = &blocks[n];
+                        if src(s.code) != K {
+                            break;
+                        }
+                        let r = facts
+                            .iter()
+                            .filter(|f| f.v == s.aval)
+                            .find_map(|f| implied(f, op(s.code), s.k));
+                        match r {
+                            Some(true) => t = s.jt,
+                            Some(false) => t = s.jf,
+                            None => break,
+                        }
+                    }
+                    if t != orig {
+                        changed = true;
+                        if br {
+                            blocks[bi].jt = t;
+                        } else {
+                            blocks[bi].jf = t;
+                        }
+                    }
+                    if let Tgt::Blk(n) = t {
+                        facts_in[n] = Some(match facts_in[n].take() {
+                            None => facts,
+                            Some(old) => old.into_iter().filter(|f| facts.contains(f)).collect(),
+                        });
+                    }
+                }
+            }
+            // merge identical blocks, bottom-up
+            let order = topo(&blocks, entry);
+            let mut canon: HashMap<(Vec<Insn>, u16, u32, Tgt, Tgt), usize> = HashMap::new();
+            let mut remap: HashMap<usize, usize> = HashMap::new();
+            for &bi in order.iter().rev() {
+                let m = |t: Tgt| match t {
+                    Tgt::Blk(n) => Tgt::Blk(*remap.get(&n).unwrap_or(&n)),
+                    r => r,
+                };
+                let (jt, jf) = (m(blocks[bi].jt), m(blocks[bi].jf));
+                blocks[bi].jt = jt;
+                blocks[bi].jf = jf;
+                let key = (blocks[bi].stmts.clone(), blocks[bi].code, blocks[bi].k, jt, jf);
+                match canon.get(&key) {
+                    Some(&c) if c != bi => {
+                        remap.insert(bi, c);
+                        changed = true;
+                    }
+                    _ => {
+                        canon.insert(key, bi);
+                    }
+                }
+            }
+            if let Tgt::Blk(e) = entry {
+                entry = Tgt::Blk(*remap.get(&e).unwrap_or(&e));
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+    emit(&blocks, entry, snaplen, optimize, &mut vn)
+}
+
+fn emit(
+    blocks: &[Blk],
+    entry: Tgt,
+    snaplen: u32,
+    optimize: bool,
+    vn: &mut Vn,
+) -> Result<Vec<Insn>, CompileError> {
+    let ret = |acc: bool| Insn {
+        code: RET | K,
+        jt: 0,
+        jf: 0,
+        k: if acc { snaplen } else { 0 },
+    };
+    let e = match entry {
+        Tgt::Ret(acc) => return Ok(vec![ret(acc)]),
+        Tgt::Blk(e) => e,
+    };
+    let order = topo(blocks, Tgt::Blk(e));
+    // predecessor lists and the register state on entry to each block
+    let mut preds: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &b in &order {
+        for t in [blocks[b].jt, blocks[b].jf] {
+            if let Tgt::Blk(n) = t {
+                let p = preds.entry(n).or_default();
+                if !p.contains(&b) {
+                    p.push(b);
+                }
+            }
+        }
+    }
+    let mut out_state: HashMap<usize, (u32, u32)> = HashMap::new();
+    let mut code_of: HashMap<usize, Vec<Insn>> = HashMap::new();
+    for &b in &order {
+        let (mut ia, mut ix) = (vn.fresh(), vn.fresh()); // unknown
+        if optimize && b != e {
+            if let Some(ps) = preds.get(&b) {
+                let st: Vec<(u32, u32)> = ps.iter().map(|p| out_state[p]).collect();
+                if st.iter().all(|s| s.0 == st[0].0) {
+                    ia = st[0].0;
+                }
+                if st.iter().all(|s| s.1 == st[0].1) {
+                    ix = st[0].1;
+                }
+            }
+        }
+        let (a, x, red) = vn.sim(&blocks[b].stmts, ia, ix);
+        out_state.insert(b, (a, x));
+        let mut code: Vec<Insn> = blocks[b]
+            .stmts
+            .iter()
+            .zip(red)
+            .filter(|(_, r)| !(optimize && *r))
+            .map(|(s, _)| *s)
+            .collect();
+        code.push(Insn { code: JMP | blocks[b].code, jt: 0, jf: 0, k: blocks[b].k });
+        code_of.insert(b, code);
+    }
+    let mut pos: HashMap<usize, usize> = HashMap::new();
+    let mut n = 0;
+    for &b in &order {
+        pos.insert(b, n);
+        n += code_of[&b].len();
+    }
+    let mut uses = [false, false];
+    for &b in &order {
+        for t in [blocks[b].jt, blocks[b].jf] {
+            if let Tgt::Ret(a) = t {
+                uses[a as usize] = true;
+            }
+        }
+    }
+    let acc_pos = n;
+    let rej_pos = n + uses[1] as usize;
+    let mut prog = Vec::with_capacity(n + 2);
+    for &b in &order {
+        let mut code = code_of[&b].clone();
+        let here = pos[&b] + code.len() - 1;
+        let target = |t: Tgt| match t {
+            Tgt::Blk(n) => pos[&n],
+            Tgt::Ret(true) => acc_pos,
+            Tgt::Ret(false) => rej_pos,
+        };
+        let (jt, jf) = (target(blocks[b].jt) - here - 1, target(blocks[b].jf) - here - 1);
+        if jt > 255 || jf > 255 {
+            return Err(CompileError {
+                message: "expression too complex: a jump exceeds 255 instructions".into(),
+                offset: None,
+            });
+        }
+        let last = code.last_mut().expect("a block ends with its jump");
+        last.jt = jt as u8;
+        last.jf = jf as u8;
+        prog.extend(code);
+    }
+    if uses[1] {
+        prog.push(ret(true));
+    }
+    if uses[0] {
+        prog.push(ret(false));
+    }
+    Ok(prog)
+}

@@ -1,0 +1,317 @@
+//! AF_XDP capture on a veth pair in a private network namespace: every frame exactly once with
+//! the right bytes, counts that reconcile, the program gone afterwards, refusal to replace a
+//! program ringcap did not attach, filters in user space, and drops that still reconcile.
+//! Needs root (CI is root); otherwise each test says it skips.
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ringcap::config::XdpOptions;
+use ringcap::{Batch, Capture, Config, EndReason, Flow, Handler, Mode, Report};
+use ringcap_netlab::{frame_seq, udp_frame, TestNet};
+use ringcap_sys::bpf;
+use ringcap_sys::netlink::{self as nl, Netlink};
+
+#[derive(Clone, Debug)]
+struct Seen {
+    seq: u32,
+    data: Vec<u8>,
+    len: u32,
+}
+
+struct Collect {
+    out: Arc<Mutex<Vec<Seen>>>,
+    delay: Duration,
+}
+
+impl Handler for Collect {
+    fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
+        let mut out = self.out.lock().unwrap();
+        for p in batch {
+            if let Some(seq) = frame_seq(p.data()) {
+                out.push(Seen {
+                    seq,
+                    data: p.data().to_vec(),
+                    len: p.len(),
+                });
+            }
+        }
+        drop(out);
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        Flow::Continue
+    }
+}
+
+fn base(native: Option<bool>) -> Config {
+    let mut cfg = Config::new("rc0").mode(Mode::Xdp).pin(false);
+    cfg.xdp = XdpOptions {
+        native,
+        zero_copy: false,
+        busy_poll: false,
+    };
+    cfg
+}
+
+fn capture(
+    net: &TestNet,
+    cfg: Config,
+    delay: Duration,
+    traffic: impl FnOnce(&TestNet) + Send,
+) -> (Report, Vec<Seen>) {
+    let _in = net.enter().unwrap();
+    let cap = Capture::open(cfg).expect("open capture");
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let handlers: Vec<Collect> = (0..cap.workers())
+        .map(|_| Collect {
+            out: out.clone(),
+            delay,
+        })
+        .collect();
+    let (tx, rx) = mpsc::channel();
+    let report = std::thread::scope(|s| {
+        let h = s.spawn(move || cap.run_notify(handlers, move || tx.send(()).unwrap(), |_| {}));
+        rx.recv_timeout(Duration::from_secs(10)).expect("capture ready");
+        traffic(net);
+        h.join().unwrap().expect("run")
+    });
+    let seen = out.lock().unwrap().clone();
+    (report, seen)
+}
+
+fn send(net: &TestNet, frames: &[Vec<u8>]) {
+    let tx = net.sender().unwrap();
+    for f in frames {
+        tx.send(f).unwrap();
+    }
+}
+
+fn check_reconciles(r: &Report) {
+    for w in &r.workers {
+        assert_eq!(
+            w.kernel_packets,
+            w.received + w.past_count + w.drops,
+            "worker {} does not reconcile: {w:?} extra {:?}",
+            w.worker,
+            r.extra
+        );
+    }
+    assert!(r.reconciles(), "{:?} {:?}", r.total, r.extra);
+}
+
+fn extra(r: &Report, name: &str) -> u64 {
+    r.extra
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", r.extra))
+}
+
+fn assert_no_xdp(net: &TestNet) {
+    let link = net.ip(&["-d", "link", "show", "rc0"]).unwrap();
+    assert!(!link.contains("xdp"), "an XDP program is still attached:\n{link}");
+}
+
+fn exactly_once(native: Option<bool>, what: &str) {
+    let n = 600u32;
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| udp_frame(i, (i % 97) as u16, 60 + (i as usize * 37) % (1514 - 60 + 1)))
+        .collect();
+    let net = TestNet::new().unwrap();
+    let cfg = base(native).count(Some(n as u64));
+    let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| {
+        // The program is attached in the mode asked for while the capture runs.
+        let link = net.ip(&["link", "show", "rc0"]).unwrap();
+        match native {
+            Some(true) => assert!(link.contains(" xdp ") || link.contains("prog/xdp "), "{link}"),
+            Some(false) => assert!(link.contains("xdpgeneric"), "{link}"),
+            None => assert!(link.contains("xdp"), "{link}"),
+        }
+        send(net, &frames)
+    });
+    assert_eq!(report.reason, EndReason::Count, "{what}");
+    assert_eq!(report.total.received, n as u64, "{what}");
+    assert_eq!(report.total.drops, 0, "{what}");
+    check_reconciles(&report);
+    assert_eq!(extra(&report, "xdp_redirected"), report.total.kernel_packets);
+    let mut by_seq: HashMap<u32, Seen> = HashMap::new();
+    for s in seen {
+        assert!(by_seq.insert(s.seq, s.clone()).is_none(), "{what}: frame {} twice", s.seq);
+    }
+    assert_eq!(by_seq.len(), n as usize, "{what}");
+    for (i, f) in frames.iter().enumerate() {
+        let s = &by_seq[&(i as u32)];
+        assert_eq!(s.data, *f, "{what}: bytes of frame {i}");
+        assert_eq!(s.len as usize, f.len(), "{what}: length of frame {i}");
+    }
+    assert_no_xdp(&net);
+}
+
+#[test]
+fn xdp_native_delivers_every_frame_once_and_detaches() {
+    if !ringcap_netlab::can_run("xdp_native_delivers_every_frame_once") {
+        return;
+    }
+    exactly_once(Some(true), "native");
+}
+
+#[test]
+fn xdp_generic_delivers_every_frame_once_and_detaches() {
+    if !ringcap_netlab::can_run("xdp_generic_delivers_every_frame_once") {
+        return;
+    }
+    exactly_once(Some(false), "generic");
+}
+
+/// Loads a trivial `return XDP_PASS` program and attaches it through netlink, as some other
+/// tool would.
+fn attach_foreign(ifindex: u32, flags: u32) -> std::os::fd::OwnedFd {
+    let insns = [
+        bpf::Insn::new(bpf::BPF_ALU64 | bpf::BPF_MOV | bpf::BPF_K, 0, 0, 0, 2),
+        bpf::Insn::new(bpf::BPF_JMP | bpf::BPF_EXIT, 0, 0, 0, 0),
+    ];
+    let mut log = vec![0u8; 4096];
+    let prog = bpf::prog_load(bpf::BPF_PROG_TYPE_XDP, &insns, c"MIT", "foreign", &mut log)
+        .unwrap_or_else(|e| panic!("{e}: {}", bpf::log_text(&log)));
+    Netlink::open()
+        .unwrap()
+        .set_xdp(ifindex, prog.as_raw_fd(), flags, None)
+        .unwrap();
+    prog
+}
+
+#[test]
+fn xdp_refuses_to_replace_a_foreign_program() {
+    if !ringcap_netlab::can_run("xdp_refuses_to_replace_a_foreign_program") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let _in = net.enter().unwrap();
+    let ifindex = ringcap_sys::if_nametoindex("rc0").unwrap();
+    for (flags, mode) in [(nl::XDP_FLAGS_DRV_MODE, "native"), (nl::XDP_FLAGS_SKB_MODE, "generic")] {
+        let prog = attach_foreign(ifindex, flags);
+        let id = bpf::prog_id(std::os::fd::AsFd::as_fd(&prog)).unwrap();
+        for native in [None, Some(true), Some(false)] {
+            let err = match Capture::open(base(native)) {
+                Ok(_) => panic!("{mode}: replaced a foreign program"),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                err.contains("already has an XDP program") && err.contains(&id.to_string()),
+                "{mode}: unclear refusal: {err}"
+            );
+            // Still there, untouched.
+            let state = Netlink::open().unwrap().link_info(ifindex).unwrap().xdp;
+            assert_eq!(state.prog_ids(), vec![id], "{mode}");
+        }
+        Netlink::open()
+            .unwrap()
+            .set_xdp(ifindex, -1, flags, None)
+            .unwrap();
+    }
+    assert_no_xdp(&net);
+}
+
+#[test]
+fn xdp_program_is_removed_when_open_capture_is_dropped_unused() {
+    if !ringcap_netlab::can_run("xdp_program_is_removed_when_dropped") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let _in = net.enter().unwrap();
+    let cap = Capture::open(base(None)).expect("open");
+    let link = net.ip(&["link", "show", "rc0"]).unwrap();
+    assert!(link.contains("xdp"), "no program attached while open:\n{link}");
+    drop(cap);
+    assert_no_xdp(&net);
+}
+
+#[test]
+fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
+    if !ringcap_netlab::can_run("xdp_filter_runs_in_user_space") {
+        return;
+    }
+    // ldh [12]; jeq #0x800; ldb [23]; jeq #17 -> ret #snaplen; else ret #0 ("udp"),
+    // applied to frames of which every third is turned into TCP.
+    use ringcap_sys::packet::SockFilter as I;
+    let prog = vec![
+        I { code: 0x28, jt: 0, jf: 0, k: 12 },
+        I { code: 0x15, jt: 0, jf: 3, k: 0x0800 },
+        I { code: 0x30, jt: 0, jf: 0, k: 23 },
+        I { code: 0x15, jt: 0, jf: 1, k: 17 },
+        I { code: 0x06, jt: 0, jf: 0, k: 100 },
+        I { code: 0x06, jt: 0, jf: 0, k: 0 },
+    ];
+    let n = 300u32;
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let mut f = udp_frame(i, 3, 400);
+            if i % 3 == 0 {
+                f[23] = 6;
+            }
+            f
+        })
+        .collect();
+    let net = TestNet::new().unwrap();
+    let cfg = base(None)
+        .filter(Some(prog))
+        .duration(Some(Duration::from_millis(800)));
+    let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| send(net, &frames));
+    check_reconciles(&report);
+    assert_eq!(report.total.received, 200);
+    assert_eq!(extra(&report, "xdp_filtered"), 100);
+    assert_eq!(extra(&report, "xdp_redirected"), 300);
+    assert_eq!(seen.len(), 200);
+    for s in &seen {
+        assert_ne!(s.seq % 3, 0);
+        assert_eq!(s.data.len(), 100, "the filter's return value is the snap length");
+        assert_eq!(s.len, 400);
+        assert_eq!(s.data[..], frames[s.seq as usize][..100]);
+    }
+    assert_no_xdp(&net);
+}
+
+#[test]
+fn xdp_slow_reader_drops_and_still_reconciles() {
+    if !ringcap_netlab::can_run("xdp_slow_reader_drops") {
+        return;
+    }
+    let frames: Vec<Vec<u8>> = (0..12000u32).map(|i| udp_frame(i, 1, 200)).collect();
+    let net = TestNet::new().unwrap();
+    let cfg = base(None).duration(Some(Duration::from_millis(2000)));
+    // 64 frames per batch and 20 ms per batch: about 3200 frames/s, far below the sender.
+    let (report, seen) = capture(&net, cfg, Duration::from_millis(20), |net| send(net, &frames));
+    check_reconciles(&report);
+    assert!(report.total.drops > 0, "no drops: {:?} {:?}", report.total, report.extra);
+    assert_eq!(report.total.received as usize, seen.len());
+    assert_eq!(
+        report.total.drops,
+        extra(&report, "rx_ring_full") + extra(&report, "rx_dropped")
+    );
+    let mut seqs: Vec<u32> = seen.iter().map(|s| s.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), seen.len(), "a frame was delivered twice");
+    assert_no_xdp(&net);
+}
+
+#[test]
+fn xdp_count_reached_ends_and_detaches() {
+    if !ringcap_netlab::can_run("xdp_count_reached_ends_and_detaches") {
+        return;
+    }
+    let frames: Vec<Vec<u8>> = (0..500u32).map(|i| udp_frame(i, 1, 100)).collect();
+    let net = TestNet::new().unwrap();
+    let (report, seen) = capture(&net, base(None).count(Some(50)), Duration::ZERO, |net| {
+        send(net, &frames)
+    });
+    assert_eq!(report.reason, EndReason::Count);
+    assert_eq!(report.total.received, 50);
+    assert_eq!(seen.len(), 50);
+    check_reconciles(&report);
+    assert_no_xdp(&net);
+}
