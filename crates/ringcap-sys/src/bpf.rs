@@ -188,7 +188,12 @@ fn obj_info(fd: BorrowedFd<'_>, info: &mut [u32]) -> Result<()> {
     a.u32(0, fd.as_raw_fd() as u32)
         .u32(4, size_of_val(info) as u32)
         .u64(8, info.as_mut_ptr() as u64);
-    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a, "bpf(BPF_OBJ_GET_INFO_BY_FD)").map(drop)
+    bpf(
+        BPF_OBJ_GET_INFO_BY_FD,
+        &mut a,
+        "bpf(BPF_OBJ_GET_INFO_BY_FD)",
+    )
+    .map(drop)
 }
 
 /// BPF_PROG_LOAD. On failure the verifier's explanation is in `log` (NUL-terminated text; see

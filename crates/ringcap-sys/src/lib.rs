@@ -331,7 +331,7 @@ impl Mmap {
     /// A 32-bit word of the mapping for the status handshake with the kernel (ring block or
     /// frame status). Panics if `offset` is out of range or misaligned.
     pub fn atomic_u32(&self, offset: usize) -> &std::sync::atomic::AtomicU32 {
-        assert!(offset + 4 <= self.len && offset % 4 == 0, "status word out of range");
+        assert!(offset + 4 <= self.len && offset.is_multiple_of(4), "status word out of range");
         // SAFETY: in range and aligned (checked above); the mapping lives as long as &self and
         // AtomicU32 has the layout of u32, so concurrent kernel writes are well defined.
         unsafe { &*(self.ptr.add(offset) as *const std::sync::atomic::AtomicU32) }

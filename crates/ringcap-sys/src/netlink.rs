@@ -127,7 +127,7 @@ impl Msg {
         b.extend_from_slice(&flags.to_ne_bytes());
         b.extend_from_slice(&seq.to_ne_bytes());
         b.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel
-        // struct ifinfomsg: family, pad, type, index, flags, change.
+                                                  // struct ifinfomsg: family, pad, type, index, flags, change.
         b.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
         b.extend_from_slice(&(ifindex as i32).to_ne_bytes());
         b.extend_from_slice(&0u32.to_ne_bytes());
@@ -140,7 +140,7 @@ impl Msg {
         self.0.extend_from_slice(&(len as u16).to_ne_bytes());
         self.0.extend_from_slice(&ty.to_ne_bytes());
         self.0.extend_from_slice(payload);
-        while self.0.len() % 4 != 0 {
+        while self.0.len() & 3 != 0 {
             self.0.push(0);
         }
     }

@@ -126,7 +126,12 @@ pub fn socket() -> Result<OwnedFd> {
 /// XDP_UMEM_REG: registers `umem` as the socket's packet buffer, cut into `chunk_size` frames
 /// (a power of two between 2048 and the page size for aligned mode), each with `headroom` bytes
 /// reserved in front of the packet.
-pub fn register_umem(fd: BorrowedFd<'_>, umem: &Mmap, chunk_size: u32, headroom: u32) -> Result<()> {
+pub fn register_umem(
+    fd: BorrowedFd<'_>,
+    umem: &Mmap,
+    chunk_size: u32,
+    headroom: u32,
+) -> Result<()> {
     let reg = UmemReg {
         addr: umem.as_ptr() as u64,
         len: umem.len() as u64,

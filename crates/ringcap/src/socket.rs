@@ -92,7 +92,7 @@ impl RecvSocket {
             Ok(info) => {
                 let (len, vlan) = match info.aux {
                     Some(aux) => {
-                        let vlan = (aux.tp_status & pk::TP_STATUS_VLAN_VALID != 0).then(|| Vlan {
+                        let vlan = (aux.tp_status & pk::TP_STATUS_VLAN_VALID != 0).then_some(Vlan {
                             tci: aux.tp_vlan_tci,
                             tpid: if aux.tp_status & pk::TP_STATUS_VLAN_TPID_VALID != 0 {
                                 aux.tp_vlan_tpid

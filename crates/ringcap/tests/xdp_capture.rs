@@ -75,7 +75,8 @@ fn capture(
     let (tx, rx) = mpsc::channel();
     let report = std::thread::scope(|s| {
         let h = s.spawn(move || cap.run_notify(handlers, move || tx.send(()).unwrap(), |_| {}));
-        rx.recv_timeout(Duration::from_secs(10)).expect("capture ready");
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("capture ready");
         traffic(net);
         h.join().unwrap().expect("run")
     });
@@ -113,7 +114,10 @@ fn extra(r: &Report, name: &str) -> u64 {
 
 fn assert_no_xdp(net: &TestNet) {
     let link = net.ip(&["-d", "link", "show", "rc0"]).unwrap();
-    assert!(!link.contains("xdp"), "an XDP program is still attached:\n{link}");
+    assert!(
+        !link.contains("xdp"),
+        "an XDP program is still attached:\n{link}"
+    );
 }
 
 fn exactly_once(native: Option<bool>, what: &str) {
@@ -127,7 +131,10 @@ fn exactly_once(native: Option<bool>, what: &str) {
         // The program is attached in the mode asked for while the capture runs.
         let link = net.ip(&["link", "show", "rc0"]).unwrap();
         match native {
-            Some(true) => assert!(link.contains(" xdp ") || link.contains("prog/xdp "), "{link}"),
+            Some(true) => assert!(
+                link.contains(" xdp ") || link.contains("prog/xdp "),
+                "{link}"
+            ),
             Some(false) => assert!(link.contains("xdpgeneric"), "{link}"),
             None => assert!(link.contains("xdp"), "{link}"),
         }
@@ -137,10 +144,17 @@ fn exactly_once(native: Option<bool>, what: &str) {
     assert_eq!(report.total.received, n as u64, "{what}");
     assert_eq!(report.total.drops, 0, "{what}");
     check_reconciles(&report);
-    assert_eq!(extra(&report, "xdp_redirected"), report.total.kernel_packets);
+    assert_eq!(
+        extra(&report, "xdp_redirected"),
+        report.total.kernel_packets
+    );
     let mut by_seq: HashMap<u32, Seen> = HashMap::new();
     for s in seen {
-        assert!(by_seq.insert(s.seq, s.clone()).is_none(), "{what}: frame {} twice", s.seq);
+        assert!(
+            by_seq.insert(s.seq, s.clone()).is_none(),
+            "{what}: frame {} twice",
+            s.seq
+        );
     }
     assert_eq!(by_seq.len(), n as usize, "{what}");
     for (i, f) in frames.iter().enumerate() {
@@ -192,7 +206,10 @@ fn xdp_refuses_to_replace_a_foreign_program() {
     let net = TestNet::new().unwrap();
     let _in = net.enter().unwrap();
     let ifindex = ringcap_sys::if_nametoindex("rc0").unwrap();
-    for (flags, mode) in [(nl::XDP_FLAGS_DRV_MODE, "native"), (nl::XDP_FLAGS_SKB_MODE, "generic")] {
+    for (flags, mode) in [
+        (nl::XDP_FLAGS_DRV_MODE, "native"),
+        (nl::XDP_FLAGS_SKB_MODE, "generic"),
+    ] {
         let prog = attach_foreign(ifindex, flags);
         let id = bpf::prog_id(std::os::fd::AsFd::as_fd(&prog)).unwrap();
         for native in [None, Some(true), Some(false)] {
@@ -225,7 +242,10 @@ fn xdp_program_is_removed_when_open_capture_is_dropped_unused() {
     let _in = net.enter().unwrap();
     let cap = Capture::open(base(None)).expect("open");
     let link = net.ip(&["link", "show", "rc0"]).unwrap();
-    assert!(link.contains("xdp"), "no program attached while open:\n{link}");
+    assert!(
+        link.contains("xdp"),
+        "no program attached while open:\n{link}"
+    );
     drop(cap);
     assert_no_xdp(&net);
 }
@@ -239,12 +259,42 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
     // applied to frames of which every third is turned into TCP.
     use ringcap_sys::packet::SockFilter as I;
     let prog = vec![
-        I { code: 0x28, jt: 0, jf: 0, k: 12 },
-        I { code: 0x15, jt: 0, jf: 3, k: 0x0800 },
-        I { code: 0x30, jt: 0, jf: 0, k: 23 },
-        I { code: 0x15, jt: 0, jf: 1, k: 17 },
-        I { code: 0x06, jt: 0, jf: 0, k: 100 },
-        I { code: 0x06, jt: 0, jf: 0, k: 0 },
+        I {
+            code: 0x28,
+            jt: 0,
+            jf: 0,
+            k: 12,
+        },
+        I {
+            code: 0x15,
+            jt: 0,
+            jf: 3,
+            k: 0x0800,
+        },
+        I {
+            code: 0x30,
+            jt: 0,
+            jf: 0,
+            k: 23,
+        },
+        I {
+            code: 0x15,
+            jt: 0,
+            jf: 1,
+            k: 17,
+        },
+        I {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 100,
+        },
+        I {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
     ];
     let n = 300u32;
     let frames: Vec<Vec<u8>> = (0..n)
@@ -268,7 +318,11 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
     assert_eq!(seen.len(), 200);
     for s in &seen {
         assert_ne!(s.seq % 3, 0);
-        assert_eq!(s.data.len(), 100, "the filter's return value is the snap length");
+        assert_eq!(
+            s.data.len(),
+            100,
+            "the filter's return value is the snap length"
+        );
         assert_eq!(s.len, 400);
         assert_eq!(s.data[..], frames[s.seq as usize][..100]);
     }
@@ -284,9 +338,16 @@ fn xdp_slow_reader_drops_and_still_reconciles() {
     let net = TestNet::new().unwrap();
     let cfg = base(None).duration(Some(Duration::from_millis(2000)));
     // 64 frames per batch and 20 ms per batch: about 3200 frames/s, far below the sender.
-    let (report, seen) = capture(&net, cfg, Duration::from_millis(20), |net| send(net, &frames));
+    let (report, seen) = capture(&net, cfg, Duration::from_millis(20), |net| {
+        send(net, &frames)
+    });
     check_reconciles(&report);
-    assert!(report.total.drops > 0, "no drops: {:?} {:?}", report.total, report.extra);
+    assert!(
+        report.total.drops > 0,
+        "no drops: {:?} {:?}",
+        report.total,
+        report.extra
+    );
     assert_eq!(report.total.received as usize, seen.len());
     assert_eq!(
         report.total.drops,

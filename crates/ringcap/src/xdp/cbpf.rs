@@ -171,6 +171,9 @@ mod tests {
         assert_eq!(run(&[ins(0x00, 0, 0, 5)], &f, 100), 0);
         assert_eq!(run(&[ins(0x05, 0, 0, 10), ins(0x06, 0, 0, 1)], &f, 100), 0);
         // Ancillary (negative offset) loads reject.
-        assert_eq!(run(&[ins(0x20, 0, 0, 0xfffff000), ins(0x06, 0, 0, 1)], &f, 100), 0);
+        assert_eq!(
+            run(&[ins(0x20, 0, 0, 0xfffff000), ins(0x06, 0, 0, 1)], &f, 100),
+            0
+        );
     }
 }

@@ -59,7 +59,8 @@ use crate::{Batch, Capture, Config, Error, Result};
 pub use attach::{AttachMode, Attachment};
 
 /// What the CLI prints when the mode starts (and the help and README say).
-pub const HOST_STACK_WARNING: &str = "in xdp mode the frames ringcap takes no longer reach this host's network stack \
+pub const HOST_STACK_WARNING: &str =
+    "in xdp mode the frames ringcap takes no longer reach this host's network stack \
 (right for a mirror port, wrong for a host's own traffic)";
 
 /// UMEM frames per queue (and entries of each ring).
@@ -334,10 +335,22 @@ impl KernelProbe for XdpProbe {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         t.packets = t.packets.wrapping_add(packets.wrapping_sub(last.packets));
         t.drops = t.drops.wrapping_add(drops.wrapping_sub(last.drops));
-        add_extra(t, "xdp_redirected", redirected.wrapping_sub(last.redirected));
+        add_extra(
+            t,
+            "xdp_redirected",
+            redirected.wrapping_sub(last.redirected),
+        );
         add_extra(t, "xdp_filtered", filtered.wrapping_sub(last.filtered));
-        add_extra(t, "rx_dropped", s.rx_dropped.wrapping_sub(last.stats.rx_dropped));
-        add_extra(t, "rx_ring_full", s.rx_ring_full.wrapping_sub(last.stats.rx_ring_full));
+        add_extra(
+            t,
+            "rx_dropped",
+            s.rx_dropped.wrapping_sub(last.stats.rx_dropped),
+        );
+        add_extra(
+            t,
+            "rx_ring_full",
+            s.rx_ring_full.wrapping_sub(last.stats.rx_ring_full),
+        );
         add_extra(
             t,
             "rx_fill_ring_empty_descs",

@@ -83,20 +83,44 @@ pub(crate) fn instructions(xskmap: i32, counters: i32) -> Vec<Insn> {
         XDP_MD_RX_QUEUE_INDEX,
         0,
     ));
-    p.push(Insn::new(bpf::BPF_STX | bpf::BPF_MEM | bpf::BPF_W, R10, R7, -4, 0));
+    p.push(Insn::new(
+        bpf::BPF_STX | bpf::BPF_MEM | bpf::BPF_W,
+        R10,
+        R7,
+        -4,
+        0,
+    ));
     p.extend(ld_map_fd(R1, xskmap));
     p.push(mov_reg(R2, R7));
     p.push(mov_imm(R3, XDP_PASS));
     p.push(call(bpf::BPF_FUNC_REDIRECT_MAP));
     let jne_out = p.len();
-    p.push(Insn::new(bpf::BPF_JMP | bpf::BPF_JNE | bpf::BPF_K, R0, 0, 0, XDP_REDIRECT));
+    p.push(Insn::new(
+        bpf::BPF_JMP | bpf::BPF_JNE | bpf::BPF_K,
+        R0,
+        0,
+        0,
+        XDP_REDIRECT,
+    ));
     p.push(mov_reg(R8, R0));
     p.extend(ld_map_fd(R1, counters));
     p.push(mov_reg(R2, R10));
-    p.push(Insn::new(bpf::BPF_ALU64 | bpf::BPF_ADD | bpf::BPF_K, R2, 0, 0, -4));
+    p.push(Insn::new(
+        bpf::BPF_ALU64 | bpf::BPF_ADD | bpf::BPF_K,
+        R2,
+        0,
+        0,
+        -4,
+    ));
     p.push(call(bpf::BPF_FUNC_MAP_LOOKUP_ELEM));
     let jeq_ret = p.len();
-    p.push(Insn::new(bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K, R0, 0, 0, 0));
+    p.push(Insn::new(
+        bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K,
+        R0,
+        0,
+        0,
+        0,
+    ));
     p.push(mov_imm(R1, 1));
     p.push(Insn::new(
         bpf::BPF_STX | bpf::BPF_ATOMIC | bpf::BPF_DW,
@@ -143,17 +167,23 @@ pub(crate) fn load(queues: u32) -> Result<Program> {
     let mut log = vec![0u8; 64 * 1024];
     // The project's own licence; the two helpers used are not GPL-only.
     let license: &CStr = c"MIT OR Apache-2.0";
-    let prog = bpf::prog_load(bpf::BPF_PROG_TYPE_XDP, &insns, license, "ringcap_xsk", &mut log)
-        .map_err(|e| {
-            let text = bpf::log_text(&log);
-            if text.is_empty() {
-                bpf_error(e, "loading the XDP program")
-            } else {
-                Error::Config(format!(
-                    "the kernel refused the XDP program ({e}); verifier log:\n{text}"
-                ))
-            }
-        })?;
+    let prog = bpf::prog_load(
+        bpf::BPF_PROG_TYPE_XDP,
+        &insns,
+        license,
+        "ringcap_xsk",
+        &mut log,
+    )
+    .map_err(|e| {
+        let text = bpf::log_text(&log);
+        if text.is_empty() {
+            bpf_error(e, "loading the XDP program")
+        } else {
+            Error::Config(format!(
+                "the kernel refused the XDP program ({e}); verifier log:\n{text}"
+            ))
+        }
+    })?;
     let id = bpf::prog_id(prog.as_fd())?;
     Ok(Program {
         prog,
@@ -164,7 +194,10 @@ pub(crate) fn load(queues: u32) -> Result<Program> {
 }
 
 /// Reads counters[queue]: frames the program redirected to that queue's socket so far.
-pub(crate) fn redirected(counters: &OwnedFd, queue: u32) -> std::result::Result<u64, ringcap_sys::Error> {
+pub(crate) fn redirected(
+    counters: &OwnedFd,
+    queue: u32,
+) -> std::result::Result<u64, ringcap_sys::Error> {
     let mut v = [0u8; 8];
     bpf::map_lookup(counters.as_fd(), &queue.to_ne_bytes(), &mut v)?;
     Ok(u64::from_ne_bytes(v))

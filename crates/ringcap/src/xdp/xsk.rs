@@ -49,21 +49,45 @@ impl Xsk {
             ))
         })?;
         let ctx = |what: &'static str| {
-            move |e: sys::Error| Error::Config(format!("AF_XDP socket for {ifname} queue {queue}: {what}: {e}"))
+            move |e: sys::Error| {
+                Error::Config(format!(
+                    "AF_XDP socket for {ifname} queue {queue}: {what}: {e}"
+                ))
+            }
         };
-        x::register_umem(fd.as_fd(), &umem, c.chunk, 0).map_err(ctx("registering the UMEM (XDP_UMEM_REG; locked memory limit?)"))?;
-        for ring in [x::XDP_UMEM_FILL_RING, x::XDP_UMEM_COMPLETION_RING, x::XDP_RX_RING] {
+        x::register_umem(fd.as_fd(), &umem, c.chunk, 0).map_err(ctx(
+            "registering the UMEM (XDP_UMEM_REG; locked memory limit?)",
+        ))?;
+        for ring in [
+            x::XDP_UMEM_FILL_RING,
+            x::XDP_UMEM_COMPLETION_RING,
+            x::XDP_RX_RING,
+        ] {
             x::set_ring_size(fd.as_fd(), ring, c.frames).map_err(ctx("sizing the rings"))?;
         }
         let off = x::mmap_offsets(fd.as_fd()).map_err(ctx("XDP_MMAP_OFFSETS"))?;
         let rx = Ring::map(fd.as_fd(), &off.rx, c.frames, 16, x::XDP_PGOFF_RX_RING)
             .map_err(ctx("mapping the RX ring"))?;
-        let fill = Ring::map(fd.as_fd(), &off.fr, c.frames, 8, x::XDP_UMEM_PGOFF_FILL_RING)
-            .map_err(ctx("mapping the fill ring"))?;
-        let comp = Ring::map(fd.as_fd(), &off.cr, c.frames, 8, x::XDP_UMEM_PGOFF_COMPLETION_RING)
-            .map_err(ctx("mapping the completion ring"))?;
+        let fill = Ring::map(
+            fd.as_fd(),
+            &off.fr,
+            c.frames,
+            8,
+            x::XDP_UMEM_PGOFF_FILL_RING,
+        )
+        .map_err(ctx("mapping the fill ring"))?;
+        let comp = Ring::map(
+            fd.as_fd(),
+            &off.cr,
+            c.frames,
+            8,
+            x::XDP_UMEM_PGOFF_COMPLETION_RING,
+        )
+        .map_err(ctx("mapping the completion ring"))?;
         if c.busy_poll {
-            x::set_busy_poll(fd.as_fd(), 20, 64).map_err(ctx("busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL, SO_BUSY_POLL_BUDGET)"))?;
+            x::set_busy_poll(fd.as_fd(), 20, 64).map_err(ctx(
+                "busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL, SO_BUSY_POLL_BUDGET)",
+            ))?;
         }
         let mut xsk = Xsk {
             rx,
@@ -140,7 +164,9 @@ impl Xsk {
                 .write_addr(self.fill_prod.wrapping_add(i), d.addr & self.chunk_mask);
         }
         self.fill_prod = self.fill_prod.wrapping_add(n);
-        self.fill.producer().store(self.fill_prod, Ordering::Release);
+        self.fill
+            .producer()
+            .store(self.fill_prod, Ordering::Release);
         self.rx_cons = self.rx_cons.wrapping_add(n);
         self.rx.consumer().store(self.rx_cons, Ordering::Release);
         if self.needs_wakeup() {
