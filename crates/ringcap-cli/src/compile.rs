@@ -1,8 +1,50 @@
-//! `ringcap compile` (to be written).
+//! `ringcap compile`: compiles a tcpdump filter expression to classic BPF and prints it in one
+//! of tcpdump's three formats, so programs can be compared with libpcap's and used elsewhere.
+
+use anyhow::bail;
+use ringcap_filter::{compile, LinkType, Target};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print the program as C array entries (like tcpdump -dd); give -ddd for decimal numbers.
+    #[arg(short = 'd', action = clap::ArgAction::Count)]
+    dump: u8,
+    /// Link-layer type the program is for: EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL.
+    #[arg(long = "linktype", short = 'y', default_value = "EN10MB")]
+    linktype: String,
+    /// Snapshot length: the value accepted packets return.
+    #[arg(short = 's', default_value_t = 262144)]
+    snaplen: u32,
+    /// Do not run the optimizer (like tcpdump -O).
+    #[arg(short = 'O')]
+    no_optimize: bool,
+    /// Compile for a live Linux socket (VLAN and direction from kernel metadata).
+    #[arg(long)]
+    live: bool,
+    /// The filter expression (pcap-filter(7)); several words are joined with spaces.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    expr: Vec<String>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`ringcap compile` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let Some(link) = LinkType::from_name(&args.linktype) else {
+        bail!("unknown link type '{}' (EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL)", args.linktype);
+    };
+    let expr = args.expr.join(" ");
+    let target = if args.live { Target::LinuxLive } else { Target::File };
+    let snaplen = if args.snaplen == 0 { 262144 } else { args.snaplen };
+    let prog = match compile(&expr, link, snaplen, target, !args.no_optimize) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ringcap: filter: {}", e.render(&expr));
+            return Ok(1);
+        }
+    };
+    let text = match args.dump {
+        0 | 1 => prog.dump_d(),
+        2 => prog.dump_dd(),
+        _ => prog.dump_ddd(),
+    };
+    print!("{text}");
+    Ok(0)
 }

@@ -1,8 +1,355 @@
-//! `ringcap ifstat` (to be written).
+//! `ringcap ifstat`: per-interval packet and bit rates of interfaces from
+//! /sys/class/net/IF/statistics, with drops, misses and errors; `--cpu` adds per-CPU NET_RX
+//! softirq rates and CPU load, to see one CPU doing all the receive work (or not).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use ringcap_netinfo::cpu::{self, CpuTimes};
+use ringcap_netinfo::stats::Counters;
 
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Counters are the driver's (`ip -s link` shows the same): drop = the stack had no room for a
+received packet, missed = the NIC had no free descriptor (the CPU did not keep up), errors =
+bad frames. A total line follows the last sample (after -c samples or Ctrl-C).
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`ringcap ifstat` is not implemented yet")
+With --cpu: NET_RX softirqs per second and load per CPU (busy %, of which softirq %). Before
+spreading interrupts one CPU does all the receive work; after, the load is even.
+
+--json prints one object per line: {\"type\":\"sample\",...} each interval and
+{\"type\":\"total\",...} at the end, with counts (deltas) and rates.
+
+Examples:
+  ringcap ifstat eth0
+  ringcap ifstat eth0 eth1 --cpu --interval 2
+  ringcap ifstat eth0 -c 10 --json")]
+pub struct Args {
+    /// Interfaces to watch.
+    #[arg(value_name = "IFACE", required = true)]
+    pub ifaces: Vec<String>,
+    /// Seconds between samples (fractions allowed, at least 0.1).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub interval: f64,
+    /// Print COUNT samples, then the total, and exit.
+    #[arg(short = 'c', value_name = "COUNT")]
+    pub count: Option<u64>,
+    /// Add per-CPU NET_RX softirq rates and CPU load.
+    #[arg(long)]
+    pub cpu: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One reading of everything watched.
+#[derive(Clone)]
+struct Snapshot {
+    at: Instant,
+    ifaces: Vec<Counters>,
+    net_rx: BTreeMap<usize, u64>,
+    times: BTreeMap<usize, CpuTimes>,
+}
+
+fn snapshot(names: &[String], with_cpu: bool) -> anyhow::Result<Snapshot> {
+    let mut ifaces = Vec::with_capacity(names.len());
+    for n in names {
+        ifaces.push(Counters::read(n).with_context(|| format!("reading the counters of {n}"))?);
+    }
+    let (net_rx, times) = if with_cpu {
+        (
+            cpu::read_net_rx()?.into_iter().collect(),
+            cpu::read_cpu_times()?
+                .into_iter()
+                .map(|t| (t.cpu, t))
+                .collect(),
+        )
+    } else {
+        (BTreeMap::new(), BTreeMap::new())
+    };
+    Ok(Snapshot {
+        at: Instant::now(),
+        ifaces,
+        net_rx,
+        times,
+    })
+}
+
+/// A rate with an SI prefix, e.g. `1.23M`.
+fn si(v: f64) -> String {
+    if v >= 1e9 {
+        format!("{:.2}G", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "0".into()
+    }
+}
+
+fn json_counts(name: &str, d: &Counters) -> String {
+    format!(
+        "{{\"name\":{},\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},\
+         \"rx_dropped\":{},\"tx_dropped\":{},\"rx_missed\":{},\"rx_errors\":{},\"tx_errors\":{}",
+        json_str(name),
+        d.rx_packets,
+        d.rx_bytes,
+        d.tx_packets,
+        d.tx_bytes,
+        d.rx_dropped,
+        d.tx_dropped,
+        d.rx_missed,
+        d.rx_errors,
+        d.tx_errors
+    )
+}
+
+/// Wall-clock time of day in UTC, `HH:MM:SS`.
+fn clock() -> String {
+    let s = ringcap_sys::realtime_ns() / 1_000_000_000;
+    format!("{:02}:{:02}:{:02}", s / 3600 % 24, s / 60 % 60, s % 60)
+}
+
+fn unix_time() -> f64 {
+    ringcap_sys::realtime_ns() as f64 / 1e9
+}
+
+/// Sleeps until `deadline` or until a stop is requested; true when stopped.
+fn sleep_until(deadline: Instant) -> bool {
+    loop {
+        if ringcap_sys::stop_requested() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        // Short slices: std's sleep resumes after a signal, so Ctrl-C is seen within 100 ms.
+        std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    if !(args.interval >= 0.1 && args.interval <= 3600.0) {
+        bail!(
+            "--interval {} is out of range (0.1 to 3600 seconds)",
+            args.interval
+        );
+    }
+    if args.count == Some(0) {
+        bail!("-c 0: the sample count must be at least 1");
+    }
+    for n in &args.ifaces {
+        ringcap_netinfo::check_interface(n)?;
+    }
+    ringcap_sys::install_stop_handlers().context("installing the Ctrl-C handler")?;
+
+    let names = &args.ifaces;
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
+    let first = snapshot(names, args.cpu)?;
+    let mut prev = first.clone();
+    let mut out = std::io::stdout().lock();
+    if !args.json {
+        writeln!(
+            out,
+            "{:<8}  {:<width$} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "time",
+            "iface",
+            "rx pkt/s",
+            "rx bit/s",
+            "tx pkt/s",
+            "tx bit/s",
+            "rx drop",
+            "missed",
+            "rx err",
+            "tx err"
+        )?;
+        out.flush()?;
+    }
+
+    let interval = Duration::from_secs_f64(args.interval);
+    let mut samples = 0u64;
+    let mut deadline = prev.at + interval;
+    loop {
+        if sleep_until(deadline) {
+            break;
+        }
+        deadline += interval;
+        let now = snapshot(names, args.cpu)?;
+        let secs = now.at.duration_since(prev.at).as_secs_f64();
+        print_sample(&mut out, &args, width, &prev, &now, secs)?;
+        out.flush()?;
+        prev = now;
+        samples += 1;
+        if args.count.is_some_and(|c| samples >= c) {
+            break;
+        }
+    }
+
+    // Totals since the start, including any part of an interval cut short by Ctrl-C.
+    let last = snapshot(names, false)?;
+    let secs = last.at.duration_since(first.at).as_secs_f64();
+    if args.json {
+        let list: Vec<String> = names
+            .iter()
+            .zip(last.ifaces.iter().zip(&first.ifaces))
+            .map(|(n, (b, a))| format!("{}}}", json_counts(n, &b.since(a))))
+            .collect();
+        writeln!(
+            out,
+            "{{\"type\":\"total\",\"seconds\":{},\"samples\":{samples},\"interfaces\":[{}]}}",
+            json_num(secs),
+            list.join(",")
+        )?;
+    } else {
+        for (n, (b, a)) in names.iter().zip(last.ifaces.iter().zip(&first.ifaces)) {
+            let d = b.since(a);
+            writeln!(
+                out,
+                "total {n} over {secs:.2} s: rx {} packets {} bytes, tx {} packets {} bytes, \
+                 rx dropped {}, tx dropped {}, missed {}, rx errors {}, tx errors {}",
+                d.rx_packets,
+                d.rx_bytes,
+                d.tx_packets,
+                d.tx_bytes,
+                d.rx_dropped,
+                d.tx_dropped,
+                d.rx_missed,
+                d.rx_errors,
+                d.tx_errors
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn print_sample(
+    out: &mut impl std::io::Write,
+    args: &Args,
+    width: usize,
+    prev: &Snapshot,
+    now: &Snapshot,
+    secs: f64,
+) -> anyhow::Result<()> {
+    let deltas: Vec<Counters> = now
+        .ifaces
+        .iter()
+        .zip(&prev.ifaces)
+        .map(|(b, a)| b.since(a))
+        .collect();
+    // Per-CPU NET_RX per second and load, for CPUs present in both readings.
+    let cpus: Vec<(usize, f64, u64, cpu::Load)> = now
+        .times
+        .iter()
+        .filter_map(|(&c, t)| {
+            let before = prev.times.get(&c)?;
+            let rx_now = now.net_rx.get(&c).copied().unwrap_or(0);
+            let rx_then = prev.net_rx.get(&c).copied().unwrap_or(0);
+            let d = rx_now.saturating_sub(rx_then);
+            Some((c, d as f64 / secs, d, t.load_since(before)))
+        })
+        .collect();
+
+    if args.json {
+        let ifaces: Vec<String> = args
+            .ifaces
+            .iter()
+            .zip(&deltas)
+            .map(|(n, d)| {
+                let r = d.rates(secs);
+                format!(
+                    "{},\"rx_pps\":{},\"rx_bps\":{},\"tx_pps\":{},\"tx_bps\":{}}}",
+                    json_counts(n, d),
+                    json_num(r.rx_pps),
+                    json_num(r.rx_bps),
+                    json_num(r.tx_pps),
+                    json_num(r.tx_bps)
+                )
+            })
+            .collect();
+        let mut line = format!(
+            "{{\"type\":\"sample\",\"time\":{},\"interval\":{},\"interfaces\":[{}]",
+            json_num(unix_time()),
+            json_num(secs),
+            ifaces.join(",")
+        );
+        if args.cpu {
+            let list: Vec<String> = cpus
+                .iter()
+                .map(|(c, rate, d, l)| {
+                    format!(
+                        "{{\"cpu\":{c},\"net_rx\":{d},\"net_rx_per_s\":{},\"busy_pct\":{},\
+                         \"softirq_pct\":{},\"irq_pct\":{}}}",
+                        json_num(*rate),
+                        json_num(l.busy_pct),
+                        json_num(l.softirq_pct),
+                        json_num(l.irq_pct)
+                    )
+                })
+                .collect();
+            let _ = write!(line, ",\"cpus\":[{}]", list.join(","));
+        }
+        line.push('}');
+        writeln!(out, "{line}")?;
+        return Ok(());
+    }
+
+    let t = clock();
+    for (n, d) in args.ifaces.iter().zip(&deltas) {
+        let r = d.rates(secs);
+        writeln!(
+            out,
+            "{t:<8}  {n:<width$} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            si(r.rx_pps),
+            si(r.rx_bps),
+            si(r.tx_pps),
+            si(r.tx_bps),
+            d.rx_dropped,
+            d.rx_missed,
+            d.rx_errors,
+            d.tx_errors
+        )?;
+    }
+    for (c, rate, _, l) in &cpus {
+        writeln!(
+            out,
+            "{:<8}  {:<width$} NET_RX {:>8}/s  busy {:5.1}%  softirq {:5.1}%  irq {:5.1}%",
+            "",
+            format!("cpu{c}"),
+            si(*rate),
+            l.busy_pct,
+            l.softirq_pct,
+            l.irq_pct
+        )?;
+    }
+    Ok(())
 }

@@ -87,7 +87,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     println!("  mtu:          {}", info.mtu);
     let max = match info.channels {
         Some(c) if info.queues_from == "ethtool channels" => {
-            format!("; max {} RX, {} TX", c.max_rx + c.max_combined, c.max_tx + c.max_combined)
+            format!(
+                "; max {} RX, {} TX",
+                c.max_rx + c.max_combined,
+                c.max_tx + c.max_combined
+            )
         }
         _ => String::new(),
     };

@@ -103,7 +103,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         let numbers: Vec<u32> = queue_irqs.iter().map(|i| i.irq).collect();
         let verb = if args.dry_run { "would set" } else { "set" };
-        for ((irq_no, cpu), info) in irq::spread_plan(&numbers, &cpus).into_iter().zip(&queue_irqs)
+        for ((irq_no, cpu), info) in irq::spread_plan(&numbers, &cpus)
+            .into_iter()
+            .zip(&queue_irqs)
         {
             let before = info
                 .affinity

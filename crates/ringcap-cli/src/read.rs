@@ -569,3 +569,9 @@ mod tests {
         }
     }
 }
+
+/// Until main.rs declares `mod output`, its unit tests are compiled from here.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "output.rs"]
+mod output_unit;

@@ -170,6 +170,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, CompileError> {
                 Tok::V4(v, bits)
             } else if let Some(m) = parse_mac(s) {
                 Tok::Mac(m)
+            } else if let Some(v) = crate::names::constant(s) {
+                Tok::Num(v)
             } else {
                 Tok::Id(s.into())
             };

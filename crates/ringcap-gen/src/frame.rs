@@ -102,7 +102,7 @@ impl FrameSpec {
                 }
             }),
             random: false,
-            seed: 0x5eed_0f_4a11_ca95,
+            seed: 0x5eed_f4a1_1ca9_5000,
         }
     }
 

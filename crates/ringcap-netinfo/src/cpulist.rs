@@ -52,7 +52,12 @@ pub fn format_cpu_list(cpus: &[usize]) -> String {
 
 /// Parses a hex CPU mask as the kernel prints bitmaps: `3`, `00000000,00000001`, `ff`.
 pub fn parse_cpu_mask(s: &str) -> Result<Vec<usize>> {
-    let bad = || Error::parse("CPU mask", format!("{s:?} is not a hex mask like ff,ffffffff"));
+    let bad = || {
+        Error::parse(
+            "CPU mask",
+            format!("{s:?} is not a hex mask like ff,ffffffff"),
+        )
+    };
     let t = s.trim();
     if t.is_empty() {
         return Err(bad());

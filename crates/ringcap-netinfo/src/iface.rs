@@ -177,7 +177,9 @@ impl Info {
                 "{n} is down: nothing will be captured; `ip link set {n} up`"
             ));
         } else if self.carrier == Some(false) {
-            out.push(format!("{n} has no carrier (link down): nothing will arrive"));
+            out.push(format!(
+                "{n} has no carrier (link down): nothing will arrive"
+            ));
         }
         let fixed_note = |o: Offload| {
             if o.fixed {
@@ -297,9 +299,12 @@ mod tests {
             fixed: true,
         });
         let a = i.advice(4);
-        assert!(a[0].starts_with("GRO is on: captures see merged super-frames; `ethtool -K eth0 gro off`"));
+        assert!(a[0]
+            .starts_with("GRO is on: captures see merged super-frames; `ethtool -K eth0 gro off`"));
         assert!(!a.iter().any(|l| l.contains("LRO")));
-        assert!(a.iter().any(|l| l.contains("rxvlan off") && l.contains("fixed")));
+        assert!(a
+            .iter()
+            .any(|l| l.contains("rxvlan off") && l.contains("fixed")));
         assert!(a.iter().any(|l| l.contains("4 RX queues")));
     }
 

@@ -164,12 +164,10 @@ pub fn device_irqs(iface: &str, interrupts: &[InterruptLine]) -> Vec<u32> {
 fn name_mentions(name: &str, iface: &str) -> bool {
     name.split([' ', ',']).any(|handler| {
         handler == iface
-            || handler
-                .split_once(iface)
-                .is_some_and(|(pre, post)| {
-                    (pre.is_empty() || pre.ends_with('-') || pre.ends_with(' '))
-                        && (post.is_empty() || post.starts_with('-') || post.starts_with('@'))
-                })
+            || handler.split_once(iface).is_some_and(|(pre, post)| {
+                (pre.is_empty() || pre.ends_with('-') || pre.ends_with(' '))
+                    && (post.is_empty() || post.starts_with('-') || post.starts_with('@'))
+            })
     })
 }
 
@@ -255,7 +253,12 @@ pub fn irqbalance_running() -> bool {
         return false;
     };
     rd.flatten()
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .any(|e| {
             std::fs::read_to_string(e.path().join("comm"))
                 .map(|c| c.trim() == "irqbalance")
@@ -279,7 +282,10 @@ pub fn queues(iface: &str, kind: &str) -> Result<Vec<String>> {
         source: std::io::Error::from_raw_os_error(2),
     })?;
     let prefix = format!("{kind}-");
-    let mut v: Vec<String> = names.into_iter().filter(|n| n.starts_with(&prefix)).collect();
+    let mut v: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
     sort_queues(&mut v);
     Ok(v)
 }
@@ -296,7 +302,10 @@ pub fn read_rps(iface: &str, queue: &str) -> Result<Vec<usize>> {
 
 /// Sets a RX queue's RPS CPUs (empty turns RPS off for that queue).
 pub fn write_rps(iface: &str, queue: &str, cpus: &[usize]) -> Result<()> {
-    write_file(rps_path(iface, queue), &format!("{}\n", format_cpu_mask(cpus)))
+    write_file(
+        rps_path(iface, queue),
+        &format!("{}\n", format_cpu_mask(cpus)),
+    )
 }
 
 #[cfg(test)]
@@ -353,7 +362,10 @@ ERR:          0
 
     #[test]
     fn msi_dir_entries() {
-        assert_eq!(parse_msi_irq_names(["39", "37", "38", "x"]), vec![37, 38, 39]);
+        assert_eq!(
+            parse_msi_irq_names(["39", "37", "38", "x"]),
+            vec![37, 38, 39]
+        );
     }
 
     #[test]

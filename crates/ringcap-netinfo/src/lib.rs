@@ -11,8 +11,8 @@
 //! Parsing is split from reading: every `parse_*` function takes the file's text and is unit
 //! tested on literal text copied from real machines; the readers add paths and errors.
 
-pub mod cpulist;
 pub mod cpu;
+pub mod cpulist;
 pub mod iface;
 pub mod irq;
 pub mod stats;
@@ -23,7 +23,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no interface named {name:?} (available: {})", available.join(", "))]
-    NoSuchInterface { name: String, available: Vec<String> },
+    NoSuchInterface {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("cannot write {}: permission denied (needs root)", path.display())]
     PermissionDenied { path: PathBuf },
     #[error("{}: {source}", path.display())]

@@ -36,9 +36,12 @@ pub const FILES: [&str; 9] = [
 
 /// Parses one statistics file (a decimal number and a newline).
 pub fn parse_counter(text: &str) -> Result<u64> {
-    text.trim()
-        .parse()
-        .map_err(|_| Error::parse("statistics counter", format!("{:?} is not a number", text.trim())))
+    text.trim().parse().map_err(|_| {
+        Error::parse(
+            "statistics counter",
+            format!("{:?} is not a number", text.trim()),
+        )
+    })
 }
 
 impl Counters {

@@ -35,7 +35,12 @@ const LINK_SETTINGS_HEADER_WORDS: usize = 12;
 fn ethtool(name: &str, buf: &mut [u32], call: &'static str) -> Result<()> {
     // The buffer lives across the call and is sized for the structure the command in buf[0]
     // makes the kernel read and write (checked by each caller below).
-    ioctl_ifreq_data(name, SIOCETHTOOL, buf.as_mut_ptr() as *mut libc::c_void, call)
+    ioctl_ifreq_data(
+        name,
+        SIOCETHTOOL,
+        buf.as_mut_ptr() as *mut libc::c_void,
+        call,
+    )
 }
 
 fn bytes_of(words: &[u32]) -> Vec<u8> {

@@ -98,7 +98,7 @@ impl<'a> Batch<'a> {
 impl<'a> Iterator for Batch<'a> {
     type Item = Packet<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Packet<'a>> {
         if self.left == 0 {
             return None;

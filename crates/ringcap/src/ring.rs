@@ -15,7 +15,7 @@ use ringcap_sys::packet as pk;
 use ringcap_sys::Mmap;
 
 use crate::config::Geometry;
-use crate::packet::{Packet, Vlan};
+use crate::packet::Packet;
 use crate::{Error, Result};
 
 /// A mapped TPACKET_V3 RX ring of one socket; unmapped on drop (before the socket closes).
@@ -103,15 +103,19 @@ pub struct Block<'a> {
     status: u32,
 }
 
+use crate::packet::TP3_SPAN as HDR_SPAN;
+
+#[inline(always)]
+fn rd32(h: &[u8; HDR_SPAN], off: usize) -> u32 {
+    u32::from_ne_bytes([h[off], h[off + 1], h[off + 2], h[off + 3]])
+}
+
+
 #[inline(always)]
 fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
-#[inline(always)]
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([b[off], b[off + 1]])
-}
 
 impl<'a> Block<'a> {
     /// Wraps bytes laid out as a TPACKET_V3 block (for benchmarks and tests).
@@ -166,56 +170,33 @@ impl<'a> BlockIter<'a> {
 impl<'a> Iterator for BlockIter<'a> {
     type Item = Packet<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Packet<'a>> {
         if self.left == 0 {
             return None;
         }
         let b = self.bytes;
         let off = self.off;
-        if off + pk::TP3_HDRLEN + 16 > b.len() {
+        // The header and the sockaddr_ll after it, as one fixed-size array: every field read
+        // below is then free of bounds checks.
+        let Some(h) = b
+            .get(off..off + HDR_SPAN)
+            .and_then(|h| <&[u8; HDR_SPAN]>::try_from(h).ok())
+        else {
             // A corrupt offset would be a kernel bug; stop walking rather than read outside.
             self.left = 0;
             return None;
-        }
-        let h = &b[off..off + pk::TP3_HDRLEN + 16];
-        let next = u32_at(h, pk::TP3_NEXT_OFFSET) as usize;
-        let sec = u32_at(h, pk::TP3_SEC) as u64;
-        let nsec = u32_at(h, pk::TP3_NSEC) as u64;
-        let snaplen = u32_at(h, pk::TP3_SNAPLEN) as usize;
-        let len = u32_at(h, pk::TP3_LEN);
-        let status = u32_at(h, pk::TP3_STATUS);
-        let mac = u16_at(h, pk::TP3_MAC) as usize;
-        let rxhash = u32_at(h, pk::TP3_RXHASH);
-        let vlan = if status & pk::TP_STATUS_VLAN_VALID != 0 {
-            let tpid = if status & pk::TP_STATUS_VLAN_TPID_VALID != 0 {
-                u16_at(h, pk::TP3_VLAN_TPID)
-            } else {
-                0x8100
-            };
-            Some(Vlan {
-                tci: u32_at(h, pk::TP3_VLAN_TCI) as u16,
-                tpid,
-            })
-        } else {
-            None
         };
-        let pkttype = h[pk::TP3_SLL_PKTTYPE];
-        let start = off + mac;
+        let next = rd32(h, pk::TP3_NEXT_OFFSET) as usize;
+        let snaplen = rd32(h, pk::TP3_SNAPLEN) as usize;
+        let start = off + u16::from_ne_bytes([h[pk::TP3_MAC], h[pk::TP3_MAC + 1]]) as usize;
         let data = b.get(start..start + snaplen).unwrap_or(&[]);
         self.left -= 1;
         self.off = off + next;
         if next == 0 {
             self.left = 0;
         }
-        Some(Packet::new(
-            sec * 1_000_000_000 + nsec,
-            len,
-            vlan,
-            rxhash,
-            pkttype,
-            data,
-        ))
+        Some(Packet::from_tp3(h, data))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

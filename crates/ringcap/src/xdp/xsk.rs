@@ -110,8 +110,24 @@ impl Xsk {
         if c.zero_copy {
             flags |= x::XDP_ZEROCOPY;
         }
-        x::bind(xsk.fd.as_fd(), ifindex, queue, flags).map_err(|e| {
-            if c.zero_copy && matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)) {
+        // A socket closed a moment ago releases its queue from a kernel work item, after the
+        // close returns: EBUSY for a short while is that, not a rival; wait up to a second.
+        let mut tries = 0;
+        let bound = loop {
+            match x::bind(xsk.fd.as_fd(), ifindex, queue, flags) {
+                Err(e) if e.errno() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r,
+            }
+        };
+        bound.map_err(|e| {
+            if e.errno() == Some(libc::EBUSY) {
+                Error::Config(format!(
+                    "queue {queue} of {ifname} is already used by another AF_XDP socket (is another capture running on it?)"
+                ))
+            } else if c.zero_copy && matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)) {
                 Error::Config(format!(
                     "--zero-copy: the driver of {ifname} does not support zero-copy AF_XDP on queue {queue} ({e}); run without --zero-copy"
                 ))

@@ -1,0 +1,205 @@
+//! `ringcap irq` on veth devices in a private namespace: no IRQs (said so), `--rps` writes
+//! rps_cpus on every RX queue (read back through sysfs by the shell), `--rps --off` clears it,
+//! `--dry-run` writes nothing, and refusals are one clear line.
+
+use std::process::Output;
+
+use ringcap_netlab::TestNet;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
+
+fn run(net: &TestNet, args: &[&str]) -> Output {
+    net.command(BIN).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The CPUs in a kernel hex mask (`3`, `00000000,00000001`).
+fn mask_cpus(mask: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (gi, g) in mask.trim().rsplit(',').enumerate() {
+        let v = u32::from_str_radix(g, 16).unwrap();
+        out.extend((0..32).filter(|b| v & (1 << b) != 0).map(|b| gi * 32 + b));
+    }
+    out.sort();
+    out
+}
+
+/// rps_cpus of a queue as the namespace's own sysfs shows it to `cat`.
+fn rps(net: &TestNet, iface: &str, queue: &str) -> Vec<usize> {
+    mask_cpus(
+        &net.sh(&format!(
+            "cat /sys/class/net/{iface}/queues/{queue}/rps_cpus"
+        ))
+        .unwrap(),
+    )
+}
+
+fn online() -> Vec<usize> {
+    let t = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let mut v = Vec::new();
+    for part in t.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => v.extend(a.parse::<usize>().unwrap()..=b.parse().unwrap()),
+            None => v.push(part.parse().unwrap()),
+        }
+    }
+    v
+}
+
+fn assert_one_error_line(out: &Output) -> String {
+    assert!(!out.status.success(), "succeeded: {}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("ringcap: "), "{err}");
+    err
+}
+
+#[test]
+fn veth_has_no_irqs_and_cannot_spread() {
+    if !ringcap_netlab::can_run("veth_has_no_irqs_and_cannot_spread") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let out = run(&net, &["irq", "rc0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("rc0: no IRQs of its own"), "{s}");
+    assert!(s.contains("driver veth"), "{s}");
+    assert!(s.contains("RPS: rx-0 off"), "{s}");
+
+    let err = assert_one_error_line(&run(&net, &["irq", "rc0", "--spread"]));
+    assert!(
+        err.contains("no IRQs to spread") && err.contains("--rps"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rps_writes_reads_back_and_clears() {
+    if !ringcap_netlab::can_run("rps_writes_reads_back_and_clears") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let cpus = online();
+    let last = *cpus.last().unwrap();
+    assert_eq!(rps(&net, "rc0", "rx-0"), Vec::<usize>::new());
+
+    // One CPU.
+    let out = run(&net, &["irq", "rc0", "--rps", "--cpus", &last.to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("/sys/class/net/rc0/queues/rx-0/rps_cpus: set 0 -> "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(rps(&net, "rc0", "rx-0"), vec![last]);
+
+    // --dry-run changes nothing.
+    let out = run(&net, &["irq", "rc0", "--rps", "--off", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("would set"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(rps(&net, "rc0", "rx-0"), vec![last]);
+
+    // Default: every online CPU; the listing shows it.
+    let out = run(&net, &["irq", "rc0", "--rps"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(rps(&net, "rc0", "rx-0"), cpus);
+    let show = text(&run(&net, &["irq", "rc0"]).stdout);
+    assert!(!show.contains("rx-0 off"), "{show}");
+
+    // --off clears it.
+    let out = run(&net, &["irq", "rc0", "--rps", "--off"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(rps(&net, "rc0", "rx-0"), Vec::<usize>::new());
+    // The peer was never touched.
+    assert_eq!(rps(&net, "rc1", "rx-0"), Vec::<usize>::new());
+}
+
+#[test]
+fn rps_covers_every_rx_queue() {
+    if !ringcap_netlab::can_run("rps_covers_every_rx_queue") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    net.ip(&[
+        "link",
+        "add",
+        "rq0",
+        "numtxqueues",
+        "4",
+        "numrxqueues",
+        "4",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "rq1",
+    ])
+    .unwrap();
+    let out = run(&net, &["irq", "rq0", "--rps", "--cpus", "0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        4,
+        "{}",
+        text(&out.stdout)
+    );
+    for q in ["rx-0", "rx-1", "rx-2", "rx-3"] {
+        assert_eq!(rps(&net, "rq0", q), vec![0], "{q}");
+    }
+    let out = run(&net, &["irq", "rq0", "--rps", "--off"]);
+    assert!(out.status.success());
+    for q in ["rx-0", "rx-1", "rx-2", "rx-3"] {
+        assert_eq!(rps(&net, "rq0", q), Vec::<usize>::new(), "{q}");
+    }
+}
+
+#[test]
+fn refusals_are_one_clear_line() {
+    if !ringcap_netlab::can_run("refusals_are_one_clear_line") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+
+    let err = assert_one_error_line(&run(&net, &["irq", "nosuch0"]));
+    assert!(
+        err.contains("\"nosuch0\"") && err.contains("rc0") && err.contains("rc1"),
+        "{err}"
+    );
+
+    let err = assert_one_error_line(&run(&net, &["irq", "rc0", "--rps", "--cpus", "4095"]));
+    assert!(err.contains("not online"), "{err}");
+
+    let err = assert_one_error_line(&run(&net, &["irq", "rc0", "--rps", "--cpus", "x"]));
+    assert!(err.contains("CPU list"), "{err}");
+
+    // Without privilege: run as nobody inside the namespace.
+    let out = net
+        .command("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            BIN,
+            "irq",
+            "rc0",
+            "--rps",
+        ])
+        .output()
+        .unwrap();
+    let err = assert_one_error_line(&out);
+    assert!(
+        err.contains("cannot write /sys/class/net/rc0/queues/rx-0/rps_cpus: permission denied"),
+        "{err}"
+    );
+    assert_eq!(rps(&net, "rc0", "rx-0"), Vec::<usize>::new());
+}
