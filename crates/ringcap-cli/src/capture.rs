@@ -95,6 +95,8 @@ pub struct Args {
     /// AF_XDP busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL).
     #[arg(long)]
     pub busy_poll: bool,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
     /// Filter expression (tcpdump syntax), compiled to classic BPF and run in the kernel.
     #[arg(trailing_var_arg = true, allow_hyphen_values = false)]
     pub expr: Vec<String>,
@@ -209,31 +211,52 @@ impl Handler for CountOnly {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = args.config()?;
+    // An unwritable output fails before any socket is opened.
+    crate::output::check_writable(&args.output)?;
     ringcap_sys::install_stop_handlers().context("installing signal handlers")?;
     let capture = Capture::open(cfg)?;
     let cfg = capture.config().clone();
+    let to_stdout = args.output.write.as_deref() == Some("-");
     if !args.quiet {
         eprintln!("{}", start_line(&capture));
         if cfg.mode == Mode::Xdp {
             eprintln!("ringcap: note: in xdp mode the frames taken no longer reach this host's network stack");
         }
     }
-    let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
+    // JSON statistics go to standard output unless the packets do.
     let json = args.stats == "json";
     let quiet = args.quiet;
-    let report = capture.run(handlers, |t| {
+    let on_tick = |t: &Tick| {
         if quiet {
             return;
         }
-        if json {
+        if json && !to_stdout {
             println!("{}", tick_json(t));
             let _ = std::io::stdout().flush();
+        } else if json {
+            eprintln!("{}", tick_json(t));
         } else {
             eprintln!("{}", tick_line(t));
         }
-    })?;
-    print_summary(&report, json);
-    Ok(exit_code(&report))
+    };
+    let (report, output_failed) = if args.output.write.is_some() {
+        let (sinks, summary) = crate::output::open_writers(
+            &args.output,
+            &cfg.iface,
+            cfg.snaplen,
+            capture.workers(),
+        )?;
+        let report = capture.run(sinks, on_tick)?;
+        print_summary(&report, json && !to_stdout);
+        eprintln!("{}", summary.line());
+        (report, summary.failed())
+    } else {
+        let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
+        let report = capture.run(handlers, on_tick)?;
+        print_summary(&report, json);
+        (report, false)
+    };
+    Ok(if output_failed { 1 } else { exit_code(&report) })
 }
 
 /// Exit status: 0 for a normal end, 1 when it ended on an error or the counts do not add up.

@@ -14,6 +14,7 @@ mod ifstat;
 mod info;
 mod irq;
 mod merge;
+mod output;
 mod read;
 mod util;
 

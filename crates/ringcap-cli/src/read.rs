@@ -136,7 +136,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let flushed = out.flush();
     drop(out);
     if let Some(mut c) = copy {
-        c.w.finish(&[]).context("writing the -w file")?;
+        if result.is_ok() {
+            if let Err(e) = c.w.finish(&[]) {
+                bail!(
+                    "writing the -w file: {e} ({} packets written, {} not written)",
+                    c.w.packets_written(),
+                    c.w.packets_not_written()
+                );
+            }
+        } else {
+            let _ = c.w.finish(&[]);
+        }
     }
     if args.count {
         println!("{n} packet{}", if n == 1 { "" } else { "s" });
@@ -231,8 +241,13 @@ fn write_copy<R: Read>(
             }
         }
     };
-    c.w.write_packet_on(iface, m.ts_ns, m.orig_len, &[reader.data()])
-        .context("writing the -w file")?;
+    if let Err(e) = c.w.write_packet_on(iface, m.ts_ns, m.orig_len, &[reader.data()]) {
+        bail!(
+            "writing the -w file: {e} ({} packets written, {} not written)",
+            c.w.packets_written(),
+            c.w.packets_not_written()
+        );
+    }
     Ok(())
 }
 

@@ -29,8 +29,13 @@ pub enum MergeError {
         #[source]
         source: ReadError,
     },
-    #[error(transparent)]
-    Write(#[from] WriteError),
+    #[error("{source} ({written} packets written, {not_written} not written)")]
+    Write {
+        #[source]
+        source: WriteError,
+        written: u64,
+        not_written: u64,
+    },
     #[error("a pcap file holds one link type, but the inputs have {0}; write pcapng (--format pcapng)")]
     LinkTypeMix(String),
     #[error("no inputs")]
@@ -82,7 +87,16 @@ pub fn merge<R: Read, O: Output>(
     } else {
         opts.interfaces.clear();
     }
-    let mut w = Writer::new(&mut *out, &opts)?;
+    let mut w = Writer::new(&mut *out, &opts).map_err(|source| MergeError::Write {
+        source,
+        written: 0,
+        not_written: 0,
+    })?;
+    let werr = |source| MergeError::Write {
+        source,
+        written: 0,
+        not_written: 0,
+    };
     // pcapng: output interface of each (input, input interface).
     let mut map: Vec<Vec<Option<u32>>> = vec![Vec::new(); inputs.len()];
     let mut heap: BinaryHeap<Reverse<(u64, usize)>> = heads
@@ -122,7 +136,7 @@ pub fn merge<R: Read, O: Output>(
                             snaplen: snaplen.max(m.caplen),
                         }) {
                             Ok(id) => id,
-                            Err(e) => break Err(e.into()),
+                            Err(e) => break Err(werr(e)),
                         };
                         slot[m.interface as usize] = Some(id);
                         stats.interfaces += 1;
@@ -132,7 +146,7 @@ pub fn merge<R: Read, O: Output>(
             }
         };
         if let Err(e) = w.write_packet_on(iface, m.ts_ns, m.orig_len, &[inputs[i].data()]) {
-            break Err(e.into());
+            break Err(werr(e));
         }
         stats.packets += 1;
         match inputs[i].next_record() {
@@ -147,9 +161,17 @@ pub fn merge<R: Read, O: Output>(
     if format == Format::Pcap {
         stats.interfaces = 1;
     }
-    let fin = w.finish(&[]);
-    result?;
-    fin?;
+    let fin = w.finish(&[]).map_err(werr);
+    let counts = |e: MergeError| match e {
+        MergeError::Write { source, .. } => MergeError::Write {
+            source,
+            written: w.packets_written(),
+            not_written: w.packets_not_written(),
+        },
+        e => e,
+    };
+    result.map_err(counts)?;
+    fin.map_err(counts)?;
     Ok(stats)
 }
 

@@ -47,6 +47,11 @@ impl Handler for Collect {
     }
 }
 
+fn busy(mut cfg: Config) -> Config {
+    cfg.xdp.busy_poll = true;
+    cfg
+}
+
 fn base(native: Option<bool>) -> Config {
     let mut cfg = Config::new("rc0").mode(Mode::Xdp).pin(false);
     cfg.xdp = XdpOptions {
@@ -120,13 +125,16 @@ fn assert_no_xdp(net: &TestNet) {
     );
 }
 
-fn exactly_once(native: Option<bool>, what: &str) {
+fn exactly_once(native: Option<bool>, busy_poll: bool, what: &str) {
     let n = 600u32;
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|i| udp_frame(i, (i % 97) as u16, 60 + (i as usize * 37) % (1514 - 60 + 1)))
         .collect();
     let net = TestNet::new().unwrap();
-    let cfg = base(native).count(Some(n as u64));
+    let mut cfg = base(native).count(Some(n as u64));
+    if busy_poll {
+        cfg = busy(cfg);
+    }
     let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| {
         // The program is attached in the mode asked for while the capture runs.
         let link = net.ip(&["link", "show", "rc0"]).unwrap();
@@ -170,7 +178,7 @@ fn xdp_native_delivers_every_frame_once_and_detaches() {
     if !ringcap_netlab::can_run("xdp_native_delivers_every_frame_once") {
         return;
     }
-    exactly_once(Some(true), "native");
+    exactly_once(Some(true), false, "native");
 }
 
 #[test]
@@ -178,7 +186,7 @@ fn xdp_generic_delivers_every_frame_once_and_detaches() {
     if !ringcap_netlab::can_run("xdp_generic_delivers_every_frame_once") {
         return;
     }
-    exactly_once(Some(false), "generic");
+    exactly_once(Some(false), false, "generic");
 }
 
 /// Loads a trivial `return XDP_PASS` program and attaches it through netlink, as some other
@@ -246,8 +254,17 @@ fn xdp_program_is_removed_when_open_capture_is_dropped_unused() {
         link.contains("xdp"),
         "no program attached while open:\n{link}"
     );
+    assert!(
+        link.contains("PROMISC"),
+        "not promiscuous while open:\n{link}"
+    );
     drop(cap);
     assert_no_xdp(&net);
+    let link = net.ip(&["link", "show", "rc0"]).unwrap();
+    assert!(
+        !link.contains("PROMISC"),
+        "promiscuous mode not restored:\n{link}"
+    );
 }
 
 #[test]
@@ -454,4 +471,41 @@ fn xdp_one_socket_per_rx_queue() {
         let link = net.ip(&["link", "show", "mq0"]).unwrap();
         assert!(!link.contains("xdp"), "{link}");
     }
+}
+
+#[test]
+fn xdp_busy_poll_delivers_every_frame_once() {
+    if !ringcap_netlab::can_run("xdp_busy_poll_delivers_every_frame_once") {
+        return;
+    }
+    exactly_once(Some(true), true, "native, busy polling");
+}
+
+#[test]
+fn xdp_interface_gone_mid_capture_ends_cleanly() {
+    if !ringcap_netlab::can_run("xdp_interface_gone_mid_capture") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let started = std::time::Instant::now();
+    let (report, _) = capture(
+        &net,
+        base(None).duration(Some(Duration::from_secs(10))),
+        Duration::ZERO,
+        |net| {
+            send(net, &[udp_frame(1, 1, 100)]);
+            std::thread::sleep(Duration::from_millis(100));
+            net.delete_capture_if().unwrap();
+        },
+    );
+    assert!(
+        matches!(report.reason, EndReason::InterfaceGone(_)),
+        "{:?}",
+        report.reason
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }
