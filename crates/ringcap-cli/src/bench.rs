@@ -207,6 +207,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             _ => bail!("unknown mode {m:?} in --modes (recv1, recvN, ring1, ringN, xdp)"),
         });
     }
+    if plan.threads == 1 {
+        let before = modes.len();
+        modes.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        if modes.len() < before {
+            eprintln!("bench: one capture CPU, so the fanout rows (N = 1) equal the single-socket rows and are not repeated");
+        }
+    }
     let tools: Vec<String> = args
         .compare
         .as_deref()
@@ -245,11 +252,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     );
     let mut rows: Vec<Row> = Vec::new();
     let header = format!(
-        "{:<14} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {}",
+        "{:<20} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {}",
         "mode", "offered", "captured", "captured", "drops", "user", "sys", "cpu", "ring", "adds up"
     );
     let header2 = format!(
-        "{:<14} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}",
+        "{:<20} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}",
         "", "Mpps", "Mpps", "%", "%", "ns/pkt", "ns/pkt", "ns/pkt", "MiB"
     );
     eprintln!("{header}\n{header2}");
@@ -277,7 +284,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             match r {
                 Ok(row) => runs.push(row),
                 Err(err) => {
-                    eprintln!("{:<14} failed: {}", e.name(), crate::util::one_line(&err));
+                    eprintln!("{:<20} failed: {}", e.name(), crate::util::one_line(&err));
                     failed = true;
                     break;
                 }
@@ -378,7 +385,7 @@ fn run_ringcap(
     args: &Args,
     plan: &Plan,
     me: &std::path::Path,
-    _scratch: &Scratch,
+    scratch: &Scratch,
     mode: Mode,
     threads: usize,
     name: &str,
@@ -398,32 +405,34 @@ fn run_ringcap(
         .duration(Some(Duration::from_secs_f64(args.seconds + 30.0)));
     let cap = Capture::open(cfg)?;
     let ring_bytes = cap.ring_memory();
-    let handlers: Vec<Nop> = (0..cap.workers()).map(|_| Nop).collect();
-    let (tx, rx) = mpsc::channel();
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
-    let mut t0 = Instant::now();
-    let report = std::thread::scope(|s| -> anyhow::Result<_> {
-        let h = s.spawn(|| cap.run_notify(handlers, move || tx.send(()).unwrap_or(()), |_| {}));
-        let _ = rx.recv_timeout(Duration::from_secs(10));
-        t0 = Instant::now();
-        let gen = start_gen(net, args, plan, me);
-        let gen_result = gen.and_then(wait_gen);
-        // Let the last blocks retire, then stop the capture through its normal path.
-        std::thread::sleep(Duration::from_millis(100));
-        ringcap_sys::request_stop();
-        let report = h.join().map_err(|_| anyhow::anyhow!("capture panicked"))??;
-        if ringcap_sys::stop_signal().is_none() {
-            ringcap_sys::clear_stop();
+    let (report, t0) = if args.write {
+        let out = crate::output::OutputArgs {
+            write: Some(scratch.0.join("ringcap.pcap").to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let (sinks, summary) =
+            crate::output::open_writers(&out, net.capture_if(), cap.config().snaplen, cap.workers())?;
+        let (r, t0) = drive(net, args, plan, me, cap, sinks)?;
+        if summary.failed() {
+            bail!("writing pcap files failed: {}", summary.line());
         }
-        gen_result?;
-        Ok(report)
-    })?;
+        (r, t0)
+    } else {
+        let handlers: Vec<Nop> = (0..cap.workers()).map(|_| Nop).collect();
+        let (r, t0) = drive(net, args, plan, me, cap, handlers)?;
+        (r, t0)
+    };
     let secs = t0.elapsed().as_secs_f64().min(args.seconds + 0.2).max(1e-3);
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
     let t = &report.total;
     let background = seen.saturating_sub(t.kernel_packets);
     Ok(Row {
-        name: name.to_string(),
+        name: if args.write {
+            format!("{name} -w tmpfs")
+        } else {
+            name.to_string()
+        },
         seen,
         captured: t.received,
         drops: t.drops,
@@ -440,6 +449,35 @@ fn run_ringcap(
     })
 }
 
+/// Runs one capture while the generator sends, and stops it through its normal path.
+fn drive<H: Handler + 'static>(
+    net: &TestNet,
+    args: &Args,
+    plan: &Plan,
+    me: &std::path::Path,
+    cap: Capture,
+    handlers: Vec<H>,
+) -> anyhow::Result<(ringcap::Report, Instant)> {
+    let (tx, rx) = mpsc::channel();
+    let mut t0 = Instant::now();
+    let report = std::thread::scope(|s| -> anyhow::Result<_> {
+        let h = s.spawn(|| cap.run_notify(handlers, move || tx.send(()).unwrap_or(()), |_| {}));
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+        t0 = Instant::now();
+        let gen_result = start_gen(net, args, plan, me).and_then(wait_gen);
+        // Let the last blocks retire, then stop the capture through its normal path.
+        std::thread::sleep(Duration::from_millis(100));
+        ringcap_sys::request_stop();
+        let report = h.join().map_err(|_| anyhow::anyhow!("capture panicked"))??;
+        if ringcap_sys::stop_signal().is_none() {
+            ringcap_sys::clear_stop();
+        }
+        gen_result?;
+        Ok(report)
+    })?;
+    Ok((report, t0))
+}
+
 /// Runs tcpdump or netsniff-ng on the capture end with the same CPU placement, writing to the
 /// tmpfs; its captured count comes from the file it wrote, its CPU time from its rusage.
 fn run_tool(
@@ -450,7 +488,13 @@ fn run_tool(
     scratch: &Scratch,
     tool: &str,
 ) -> anyhow::Result<Row> {
-    let file = scratch.0.join(format!("{tool}.pcap"));
+    // Count-only runs compare with `tcpdump -w /dev/null`; --write runs with files on the tmpfs.
+    let to_null = !args.write && tool == "tcpdump";
+    let file = if to_null {
+        std::path::PathBuf::from("/dev/null")
+    } else {
+        scratch.0.join(format!("{tool}.pcap"))
+    };
     let cpus = format_cpu_list(&plan.cap_cpus);
     let file_s = file.to_string_lossy().to_string();
     let mut cmd = Command::new("ip");
@@ -480,7 +524,7 @@ fn run_tool(
     while !file.exists() && ready.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
     let t0 = Instant::now();
     wait_gen(start_gen(net, args, plan, me)?)?;
     let secs = t0.elapsed().as_secs_f64().min(args.seconds + 0.2);
@@ -494,7 +538,17 @@ fn run_tool(
     let (cu1, cs1) = ringcap_sys::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let captured = count_packets(&file).with_context(|| format!("reading {tool}'s file"))?;
+    let captured = if to_null {
+        // "N packets captured" from tcpdump's own statistics.
+        stderr
+            .lines()
+            .find(|l| l.contains("packets captured"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .context("tcpdump did not report its count")?
+    } else {
+        count_packets(&file).with_context(|| format!("reading {tool}'s file"))?
+    };
     // tcpdump reports "N packets dropped by kernel".
     let drops = stderr
         .lines()
@@ -502,9 +556,15 @@ fn run_tool(
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| seen.saturating_sub(captured));
-    let _ = std::fs::remove_file(&file);
+    if !to_null {
+        let _ = std::fs::remove_file(&file);
+    }
     Ok(Row {
-        name: tool.to_string(),
+        name: if to_null {
+            "tcpdump -w /dev/null".to_string()
+        } else {
+            format!("{tool} -w tmpfs")
+        },
         seen,
         captured,
         drops,
@@ -568,7 +628,7 @@ fn count_packets(path: &std::path::Path) -> anyhow::Result<u64> {
 
 fn line(r: &Row) -> String {
     let mut s = format!(
-        "{:<14} {:>10.3} {:>10.3} {:>9.2} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>8}  {}",
+        "{:<20} {:>10.3} {:>10.3} {:>9.2} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>8}  {}",
         r.name,
         r.offered_pps() / 1e6,
         r.captured_pps() / 1e6,

@@ -101,12 +101,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         if queue_irqs.is_empty() {
             bail!("{iface} has IRQs but none belongs to a queue (all are control interrupts)");
         }
-        let numbers: Vec<u32> = queue_irqs.iter().map(|i| i.irq).collect();
+        let named: Vec<(u32, &str)> = queue_irqs
+            .iter()
+            .map(|i| (i.irq, i.name.as_str()))
+            .collect();
         let verb = if args.dry_run { "would set" } else { "set" };
-        for ((irq_no, cpu), info) in irq::spread_plan(&numbers, &cpus)
-            .into_iter()
-            .zip(&queue_irqs)
-        {
+        for (irq_no, cpu) in irq::spread_plan(&named, &cpus) {
+            let Some(info) = queue_irqs.iter().find(|i| i.irq == irq_no) else {
+                continue;
+            };
             let before = info
                 .affinity
                 .as_deref()

@@ -70,6 +70,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Err(MergeError::Read { input, source }) => {
             Err(source).with_context(|| format!("reading {}", args.inputs[input]))
         }
-        Err(e) => Err(e).with_context(|| format!("writing {}", args.write)),
+        Err(e) => {
+            if matches!(e, MergeError::LinkTypeMix(_)) && args.write != "-" {
+                // Nothing was written: leave no empty file behind.
+                let _ = std::fs::remove_file(&args.write);
+            }
+            Err(e).with_context(|| format!("writing {}", args.write))
+        }
     }
 }

@@ -95,10 +95,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let i = &reader.interfaces()[0];
         filters.matches(i.linktype, i.snaplen, &[], 0)?;
     }
-    let mut copy = match &args.write {
-        Some(path) => Some(open_copy(path, &reader, args.format)?),
-        None => None,
-    };
+    // The -w file opens at the first packet, when a pcapng input has declared its interfaces.
+    let mut copy: Option<Copy> = None;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut n: u64 = 0;
@@ -116,8 +114,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 continue;
             }
             n += 1;
-            if let Some(c) = &mut copy {
-                write_copy(c, &reader, m)?;
+            if let Some(path) = &args.write {
+                if copy.is_none() {
+                    copy = Some(open_copy(path, &reader, args.format)?);
+                }
+                if let Some(c) = &mut copy {
+                    write_copy(c, &reader, m)?;
+                }
             } else if !args.count {
                 line.clear();
                 format_time(&mut line, m.ts_ns, args.epoch);
@@ -135,6 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     })();
     let flushed = out.flush();
     drop(out);
+    if let (Some(path), None, true) = (&args.write, &copy, result.is_ok()) {
+        // No packet: still write a valid (empty) file.
+        copy = Some(open_copy(path, &reader, args.format)?);
+    }
     if let Some(mut c) = copy {
         if result.is_ok() {
             if let Err(e) = c.w.finish(&[]) {
@@ -585,8 +592,3 @@ mod tests {
     }
 }
 
-/// Until main.rs declares `mod output`, its unit tests are compiled from here.
-#[cfg(test)]
-#[allow(dead_code)]
-#[path = "output.rs"]
-mod output_unit;

@@ -203,3 +203,76 @@ fn refusals_are_one_clear_line() {
     );
     assert_eq!(rps(&net, "rc0", "rx-0"), Vec::<usize>::new());
 }
+
+/// A host interface with a device behind it (a NIC with IRQs), if this machine has one.
+fn host_nic() -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| std::path::Path::new(&format!("/sys/class/net/{n}/device")).exists())
+        .collect();
+    names.sort();
+    names.into_iter().next()
+}
+
+#[test]
+fn host_nic_irqs_listed_and_spread_planned_without_writing() {
+    // Read-only on the host: lists the IRQs of a real device and plans a spread with --dry-run.
+    let Some(nic) = host_nic() else {
+        eprintln!("skipping: no interface with a device behind it on this machine");
+        return;
+    };
+    let out = std::process::Command::new(BIN)
+        .args(["irq", &nic])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    if listing.contains("no IRQs of its own") {
+        eprintln!("skipping: {nic} shows no IRQs: {listing}");
+        return;
+    }
+    let interrupts = std::fs::read_to_string("/proc/interrupts").unwrap();
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|t| t.first().is_some_and(|f| f.parse::<u32>().is_ok()))
+        .collect();
+    assert!(!rows.is_empty(), "{listing}");
+    let mut queue_irqs = Vec::new();
+    for r in &rows {
+        // Every IRQ listed is in /proc/interrupts under the name shown.
+        let line = interrupts
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{}:", r[0])))
+            .unwrap_or_else(|| panic!("IRQ {} not in /proc/interrupts", r[0]));
+        assert!(line.contains(r[1]), "{line} vs {r:?}");
+        if r[2] == "yes" {
+            queue_irqs.push(r[0].to_string());
+        }
+    }
+    let before: Vec<String> = queue_irqs
+        .iter()
+        .map(|i| std::fs::read_to_string(format!("/proc/irq/{i}/smp_affinity_list")).unwrap())
+        .collect();
+    let out = std::process::Command::new(BIN)
+        .args(["irq", &nic, "--spread", "--dry-run", "--cpus", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert_eq!(plan.lines().count(), queue_irqs.len(), "{plan}");
+    for i in &queue_irqs {
+        assert!(
+            plan.lines().any(|l| l.starts_with(&format!("IRQ {i} "))
+                && (l.ends_with("-> 0") || l.ends_with("already on CPU 0"))),
+            "{plan}"
+        );
+    }
+    let after: Vec<String> = queue_irqs
+        .iter()
+        .map(|i| std::fs::read_to_string(format!("/proc/irq/{i}/smp_affinity_list")).unwrap())
+        .collect();
+    assert_eq!(before, after, "--dry-run changed an affinity");
+}

@@ -166,3 +166,106 @@ fn xdp_refuses_a_foreign_program_in_one_line() {
     let link = net.ip(&["link", "show", "rc0"]).unwrap();
     assert!(link.contains(&format!("id {id}")), "{link}");
 }
+
+#[test]
+fn xdp_zero_copy_on_veth_is_refused_in_one_line() {
+    if !ringcap_netlab::can_run("xdp_zero_copy_on_veth_is_refused") {
+        return;
+    }
+    // veth has no zero-copy AF_XDP support: --zero-copy must say so, not fall back silently.
+    let net = TestNet::new().unwrap();
+    let out = net
+        .command(BIN)
+        .args([
+            "capture",
+            "-i",
+            "rc0",
+            "--mode",
+            "xdp",
+            "--zero-copy",
+            "-c",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "succeeded: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains("zero-copy"), "{err}");
+    assert_no_xdp(&net);
+}
+
+#[test]
+fn xdp_filter_and_pcap_output_checked_with_tshark() {
+    if !ringcap_netlab::can_run("xdp_filter_and_pcap_output") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("ringcap-xdp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("xdp.pcap");
+    let file_s = file.to_str().unwrap();
+    let child = net
+        .command(BIN)
+        .args([
+            "capture",
+            "-i",
+            "rc0",
+            "--mode",
+            "xdp",
+            "--duration",
+            "2.5",
+            "-q",
+            "-w",
+            file_s,
+        ])
+        .args(["udp", "src", "port", "10001"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_attached(&net);
+    let tx = net.sender().unwrap();
+    for i in 0..200u32 {
+        tx.send(&udp_frame(i, (i % 4) as u16, 60 + i as usize * 7))
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("counts add up"), "{err}");
+    assert!(err.contains("xdp_filtered: 150"), "{err}");
+    assert_no_xdp(&net);
+    // Every matching frame once, in order, with its length: tshark reads the file.
+    let fields = Command::new("tshark")
+        .args([
+            "-r",
+            file_s,
+            "-T",
+            "fields",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "frame.len",
+            "-e",
+            "frame.cap_len",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        fields.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fields.stderr)
+    );
+    let text = String::from_utf8_lossy(&fields.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 50, "{text}");
+    for (k, row) in rows.iter().enumerate() {
+        let i = 4 * k + 1;
+        let len = 60 + i * 7;
+        assert_eq!(*row, format!("10001\t{len}\t{len}"), "frame {k}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

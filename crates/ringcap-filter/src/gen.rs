@@ -109,7 +109,10 @@ fn mcmp(sz: u16, off: u32, mask: u32, k: u32) -> Cond {
         H => 0xffff,
         _ => 0xff,
     };
-    if mask == full {
+    if mask == 0 {
+        // nothing to compare: libpcap's optimizer drops the load too
+        Cond::Const(k == 0)
+    } else if mask == full {
         cmp(sz, off, JEQ, k)
     } else {
         Cond::test(vec![ld(sz, off), stmt(ALU | AND | K, mask)], JEQ | K, k & mask)
@@ -609,9 +612,10 @@ impl P {
             }
             Addr::Net => Err(self.err_at(format!("network names ('{name}') are not supported yet: use an address"), off)),
             Addr::Port => {
-                let p = names::service(name)
-                    .ok_or_else(|| self.err_at(format!("unknown port '{name}'"), off))?;
-                self.port(p as u32, p as u32, q.proto, q.dir, off)
+                let (p, proto) = self
+                    .service(name, q.proto)
+                    .ok_or_else(|| self.err_at(format!("unknown {} port '{name}'", q.proto.name()), off))?;
+                self.port(p, p, proto, q.dir, off)
             }
             Addr::Portrange => {
                 let (lo, hi) = self
@@ -636,22 +640,34 @@ impl P {
         }
     }
 
+    /// A service name as libpcap resolves it: the port, and the protocol it narrows `port` to
+    /// (a name known for TCP and UDP alike keeps every transport).
+    fn service(&self, name: &str, proto: Proto) -> Option<(u32, Proto)> {
+        let (tcp, udp) = (names::service(name, "tcp"), names::service(name, "udp"));
+        match proto {
+            Proto::Tcp => tcp.map(|p| (p, Proto::Tcp)),
+            Proto::Udp => udp.map(|p| (p, Proto::Udp)),
+            Proto::Sctp => names::service(name, "sctp").or(tcp).or(udp).map(|p| (p, Proto::Sctp)),
+            _ => match (tcp, udp) {
+                (Some(t), Some(u)) if t == u => Some((t, proto)),
+                (Some(t), None) => Some((t, Proto::Tcp)),
+                (None, Some(u)) => Some((u, Proto::Udp)),
+                _ => None,
+            },
+        }
+    }
+
     fn port_range(&self, name: &str) -> Option<(u32, u32)> {
         let one = |s: &str| -> Option<u32> {
             match crate::lexer::parse_num(s) {
                 Some(Ok(n)) if n <= 65535 => Some(n),
                 Some(_) => None,
-                None => names::service(s).map(|p| p as u32),
+                None => self.service(s, Proto::Default).map(|p| p.0),
             }
         };
-        for (i, c) in name.char_indices() {
-            if c == '-' {
-                if let (Some(a), Some(b)) = (one(&name[..i]), one(&name[i + 1..])) {
-                    return Some(if a <= b { (a, b) } else { (b, a) });
-                }
-            }
-        }
-        None
+        let (a, b) = name.split_once('-')?;
+        let (a, b) = (one(a)?, one(b)?);
+        Some(if a <= b { (a, b) } else { (b, a) })
     }
 
     // ---- link layer ----------------------------------------------------------------------
@@ -679,12 +695,15 @@ impl P {
                     cmp(H, o, JEQ, et)
                 }
             }
-            LinkType::LinuxSll | LinkType::LinuxSll2 => {
+            LinkType::LinuxSll => {
                 if et <= 1500 {
-                    return Err(self.unsupported("LLC protocol numbers on Linux cooked captures", off));
+                    // an 802.2 LLC frame (protocol LINUX_SLL_P_802_2) with that DSAP
+                    cmp(H, self.st.off_lt, JEQ, 4).and(cmp(B, self.st.off_nl, JEQ, et))
+                } else {
+                    cmp(H, self.st.off_lt, JEQ, et)
                 }
-                cmp(H, self.st.off_lt, JEQ, et)
             }
+            LinkType::LinuxSll2 => cmp(H, self.st.off_lt, JEQ, et),
             LinkType::Raw => match et {
                 0x0800 => mcmp(B, 0, 0xf0, 0x40),
                 0x86dd => mcmp(B, 0, 0xf0, 0x60),
@@ -738,12 +757,7 @@ impl P {
 
     fn proto_num(&self, v: u32, p: Proto, off: usize) -> R<Cond> {
         match p {
-            Proto::Link => {
-                if v > 0xffff {
-                    return Err(self.err_at(format!("ether proto {v} out of range"), off));
-                }
-                self.linktype(v, off)
-            }
+            Proto::Link => self.linktype(v, off),
             Proto::Default => Ok(self.v4_proto(v, off)?.or(self.v6_proto(v, off)?)),
             Proto::Ip => self.v4_proto(v, off),
             Proto::Ip6 => self.v6_proto(v, off),
@@ -909,7 +923,7 @@ impl P {
     }
 
     fn mpls(&mut self, label: Option<u32>, off: usize) -> R<Cond> {
-        if !self.has_ethertype() {
+        if self.link != LinkType::Ethernet {
             return Err(self.err_at("no MPLS support for this link type", off));
         }
         if let Some(l) = label {

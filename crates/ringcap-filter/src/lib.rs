@@ -161,5 +161,12 @@ pub fn compile(
 ) -> Result<Program, CompileError> {
     let cond = gen::parse(expr, link, target)?;
     let insns = opt::compile_cond(&cond, snaplen, optimize)?;
+    if optimize && insns.len() == 1 && insns[0].k == 0 {
+        // as libpcap: an optimized program that can only reject is a mistake worth reporting
+        return Err(CompileError {
+            message: "expression rejects all packets".into(),
+            offset: None,
+        });
+    }
     Ok(Program { insns })
 }

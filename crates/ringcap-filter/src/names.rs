@@ -17,10 +17,12 @@ const BUILTIN_SERVICES: &[(&str, u16)] = &[
     ("nfs", 2049), ("mysql", 3306), ("postgresql", 5432), ("x11", 6000),
 ];
 
-fn services() -> &'static HashMap<String, u16> {
-    static S: OnceLock<HashMap<String, u16>> = OnceLock::new();
+/// (name, transport) -> port. From /etc/services when it exists; else the built-in table, whose
+/// names count for TCP and UDP alike.
+fn services() -> &'static HashMap<(String, String), u32> {
+    static S: OnceLock<HashMap<(String, String), u32>> = OnceLock::new();
     S.get_or_init(|| {
-        let mut m: HashMap<String, u16> = BUILTIN_SERVICES.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+        let mut m: HashMap<(String, String), u32> = HashMap::new();
         if let Ok(text) = std::fs::read_to_string("/etc/services") {
             for line in text.lines() {
                 let line = line.split('#').next().unwrap_or("");
@@ -32,7 +34,13 @@ fn services() -> &'static HashMap<String, u16> {
                 }
                 let Ok(port) = port.parse::<u16>() else { continue };
                 for n in std::iter::once(name).chain(it) {
-                    m.entry(n.to_string()).or_insert(port);
+                    m.entry((n.to_string(), proto.to_string())).or_insert(port as u32);
+                }
+            }
+        } else {
+            for (n, p) in BUILTIN_SERVICES {
+                for proto in ["tcp", "udp"] {
+                    m.insert((n.to_string(), proto.to_string()), *p as u32);
                 }
             }
         }
@@ -40,8 +48,8 @@ fn services() -> &'static HashMap<String, u16> {
     })
 }
 
-pub fn service(name: &str) -> Option<u16> {
-    services().get(name).copied()
+pub fn service(name: &str, proto: &str) -> Option<u32> {
+    services().get(&(name.to_string(), proto.to_string())).copied()
 }
 
 pub fn ip_proto(name: &str) -> Option<u32> {

@@ -324,7 +324,7 @@ impl Generator {
         };
 
         // One socket per thread: a TX ring, or sendmmsg when the ring is refused.
-        let frame_size = (sys::tx::TX_DATA_OFFSET + frame_len).next_multiple_of(64) as u32;
+        let frame_size = (sys::tx::TX_DATA_OFFSET + frame_len).next_power_of_two().max(128) as u32;
         let block_size = (frame_size.next_power_of_two()).max(sys::page_size() as u32 * 16);
         let mut fallback = None;
         let mut ring_memory = 0;

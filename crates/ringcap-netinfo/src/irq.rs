@@ -236,15 +236,49 @@ pub fn interface_irqs(iface: &str) -> Result<Vec<DeviceIrq>> {
     Ok(out)
 }
 
-/// One CPU per IRQ, round robin over `cpus` in the order given.
-pub fn spread_plan(irqs: &[u32], cpus: &[usize]) -> Vec<(u32, usize)> {
+/// The queue number in an interrupt name: `eth0-TxRx-3` → 3, `virtio2-input.0` → 0,
+/// `mlx5_comp3@pci:0000:03:00.0` → 3 (the part after `@` is ignored). `None` without one.
+pub fn queue_index(name: &str) -> Option<u32> {
+    let base = name.split('@').next().unwrap_or(name);
+    let digits: String = base
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
+/// One CPU per queue, round robin over `cpus` in the order given: the interrupts of one queue
+/// (a driver with separate RX and TX vectors has two, e.g. `virtio2-input.0` and
+/// `virtio2-output.0`) share its CPU; an interrupt without a queue number is a queue of its own.
+/// `irqs` are `(irq, name)`; the plan keeps their order, grouped by queue number.
+pub fn spread_plan(irqs: &[(u32, &str)], cpus: &[usize]) -> Vec<(u32, usize)> {
     if cpus.is_empty() {
         return Vec::new();
     }
-    irqs.iter()
+    let mut keyed: Vec<(Option<u32>, usize, u32)> = irqs
+        .iter()
         .enumerate()
-        .map(|(i, &irq)| (irq, cpus[i % cpus.len()]))
-        .collect()
+        .map(|(pos, &(irq, name))| (queue_index(name), pos, irq))
+        .collect();
+    // Numbered queues in number order, then the unnumbered ones in the order given.
+    keyed.sort_by_key(|&(q, pos, _)| (q.is_none(), q, pos));
+    let mut out = Vec::with_capacity(keyed.len());
+    let mut slot = 0usize;
+    let mut last: Option<Option<u32>> = None;
+    for (q, _, irq) in keyed {
+        if let Some(prev) = last {
+            if q.is_none() || prev != q {
+                slot += 1;
+            }
+        }
+        last = Some(q);
+        out.push((irq, cpus[slot % cpus.len()]));
+    }
+    out
 }
 
 /// Whether a process named `irqbalance` runs (it rewrites affinities and undoes a spread).
@@ -370,11 +404,41 @@ ERR:          0
 
     #[test]
     fn round_robin() {
+        let irqs = [
+            (10, "eth0-TxRx-0"),
+            (11, "eth0-TxRx-1"),
+            (12, "eth0-TxRx-2"),
+            (13, "eth0-TxRx-3"),
+            (14, "eth0-TxRx-4"),
+        ];
         assert_eq!(
-            spread_plan(&[10, 11, 12, 13, 14], &[2, 3]),
+            spread_plan(&irqs, &[2, 3]),
             vec![(10, 2), (11, 3), (12, 2), (13, 3), (14, 2)]
         );
-        assert!(spread_plan(&[1], &[]).is_empty());
+        assert!(spread_plan(&irqs, &[]).is_empty());
+    }
+
+    #[test]
+    fn rx_and_tx_vectors_of_a_queue_share_a_cpu() {
+        let irqs = [
+            (38, "virtio2-input.0"),
+            (39, "virtio2-output.0"),
+            (40, "virtio2-input.1"),
+            (41, "virtio2-output.1"),
+            (50, "eth9"),
+        ];
+        assert_eq!(
+            spread_plan(&irqs, &[0, 1, 2]),
+            vec![(38, 0), (39, 0), (40, 1), (41, 1), (50, 2)]
+        );
+    }
+
+    #[test]
+    fn queue_numbers_in_names() {
+        assert_eq!(queue_index("eth0-TxRx-3"), Some(3));
+        assert_eq!(queue_index("virtio2-input.12"), Some(12));
+        assert_eq!(queue_index("mlx5_comp3@pci:0000:03:00.0"), Some(3));
+        assert_eq!(queue_index("ACPI:Ged"), None);
     }
 
     #[test]

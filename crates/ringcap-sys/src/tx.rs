@@ -48,6 +48,10 @@ pub struct TxRing {
     fd: OwnedFd,
     frame_size: usize,
     frame_nr: usize,
+    /// Frames per block and block size: the kernel lays frames out block by block, never
+    /// across a block's end, so a block may end with unused bytes.
+    per_block: usize,
+    block_size: usize,
     head: usize,
     qdisc_bypass: bool,
 }
@@ -123,6 +127,8 @@ impl TxRing {
             fd,
             frame_size: fs,
             frame_nr: req.tp_frame_nr as usize,
+            per_block: per_block as usize,
+            block_size: req.tp_block_size as usize,
             head: 0,
             qdisc_bypass,
         })
@@ -157,10 +163,13 @@ impl TxRing {
         self.head
     }
 
+    /// Byte offset of a slot in the mapping (blocks are mapped back to back).
+    fn frame_offset(&self, slot: usize) -> usize {
+        (slot / self.per_block) * self.block_size + (slot % self.per_block) * self.frame_size
+    }
+
     fn status_word(&self, slot: usize) -> &std::sync::atomic::AtomicU32 {
-        // Frames never straddle blocks and block_size is a multiple of frame_size, so
-        // slot * frame_size is the frame's offset.
-        self.map.atomic_u32(slot * self.frame_size + TP2_STATUS)
+        self.map.atomic_u32(self.frame_offset(slot) + TP2_STATUS)
     }
 
     /// The state of one slot (acquire: a free slot's bytes are then ours to write).
@@ -185,7 +194,7 @@ impl TxRing {
         if slot >= self.frame_nr || self.state(slot) == SlotState::Busy {
             return None;
         }
-        let off = slot * self.frame_size + TX_DATA_OFFSET;
+        let off = self.frame_offset(slot) + TX_DATA_OFFSET;
         let len = self.frame_size - TX_DATA_OFFSET;
         // SAFETY: the slot is free or refused (checked with acquire above), so the kernel does
         // not read or write it until we request it; `&mut self` makes this the only borrow.
@@ -199,7 +208,7 @@ impl TxRing {
         if len > self.max_frame_len() || self.head_state() == SlotState::Busy {
             return false;
         }
-        let base = self.head * self.frame_size;
+        let base = self.frame_offset(self.head);
         self.map
             .atomic_u32(base + TP2_LEN)
             .store(len as u32, Ordering::Relaxed);

@@ -244,7 +244,15 @@ impl Source for XdpSource {
                     Wait::Gone(sys::Error::from_errno("poll(AF_XDP)", errno))
                 }
             }
-            Ok(0) => Wait::Idle,
+            Ok(0) => {
+                // An AF_XDP socket's poll never reports POLLERR: when its interface goes away
+                // the kernel unbinds it and only sets SO_ERROR (ENETDOWN). Look when idle.
+                match sys::socket_error(self.sock.fd().as_fd()) {
+                    Ok(0) => Wait::Idle,
+                    Ok(errno) => Wait::Gone(sys::Error::from_errno("AF_XDP socket", errno)),
+                    Err(e) => Wait::Gone(e),
+                }
+            }
             Ok(_) => Wait::Ready,
             Err(e) => Wait::Gone(e),
         }
