@@ -158,6 +158,19 @@ fn sleep_until(deadline: Instant) -> bool {
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    match watch(args) {
+        // Output piped into a program that quit (`| head`): a normal way to end.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(0)
+        }
+        other => other,
+    }
+}
+
+fn watch(args: Args) -> anyhow::Result<i32> {
     if !(args.interval >= 0.1 && args.interval <= 3600.0) {
         bail!(
             "--interval {} is out of range (0.1 to 3600 seconds)",

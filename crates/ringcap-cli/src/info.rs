@@ -6,6 +6,14 @@ use ringcap_netinfo::cpulist::{format_cpu_list, online_cpus};
 use ringcap_netinfo::iface::{Info, Offload};
 use ringcap_sys::ethtool::Duplex;
 
+/// `println!` that ignores a closed stdout (`ringcap ... | head`) instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 #[derive(clap::Args)]
 #[command(after_help = "\
 Offloads are read through the ethtool ioctl (like `ethtool -k`); queue counts through ethtool
@@ -35,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ringcap_netinfo::check_interface(iface)?;
     let info = Info::read(iface).with_context(|| format!("reading the facts of {iface}"))?;
 
-    println!("{} (ifindex {})", info.name, info.ifindex);
+    say!("{} (ifindex {})", info.name, info.ifindex);
     let driver = match &info.driver {
         Some(d) => {
             let mut s = d.driver.clone();
@@ -57,13 +65,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         ""
     };
-    println!("  driver:       {driver}{kind}");
+    say!("  driver:       {driver}{kind}");
     let carrier = match info.carrier {
         Some(true) => "carrier",
         Some(false) => "no carrier",
         None => "carrier unknown",
     };
-    println!(
+    say!(
         "  link:         {}, {carrier} (operstate {})",
         if info.admin_up { "up" } else { "down" },
         info.operstate
@@ -83,8 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         None => "unknown (the driver does not say)".into(),
     };
-    println!("  speed:        {speed}");
-    println!("  mtu:          {}", info.mtu);
+    say!("  speed:        {speed}");
+    say!("  mtu:          {}", info.mtu);
     let max = match info.channels {
         Some(c) if info.queues_from == "ethtool channels" => {
             format!(
@@ -95,23 +103,25 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         _ => String::new(),
     };
-    println!(
+    say!(
         "  queues:       {} RX, {} TX ({}{max})",
-        info.rx_queues, info.tx_queues, info.queues_from
+        info.rx_queues,
+        info.tx_queues,
+        info.queues_from
     );
-    println!("  gro:          {}", offload(info.offloads.gro));
-    println!("  rx-gro-hw:    {}", offload(info.offloads.gro_hw));
-    println!("  lro:          {}", offload(info.offloads.lro));
-    println!("  rx-vlan:      {}", offload(info.offloads.rx_vlan));
+    say!("  gro:          {}", offload(info.offloads.gro));
+    say!("  rx-gro-hw:    {}", offload(info.offloads.gro_hw));
+    say!("  lro:          {}", offload(info.offloads.lro));
+    say!("  rx-vlan:      {}", offload(info.offloads.rx_vlan));
     if info.offloads.rx_vlan_stag.is_some() {
-        println!("  rx-vlan-stag: {}", offload(info.offloads.rx_vlan_stag));
+        say!("  rx-vlan-stag: {}", offload(info.offloads.rx_vlan_stag));
     }
     let promisc = match (info.promisc.configured, info.promisc.effective) {
         (true, _) => "on (configured)",
         (false, true) => "on (asked for by a capture)",
         (false, false) => "off",
     };
-    println!("  promiscuous:  {promisc}");
+    say!("  promiscuous:  {promisc}");
     let rps: Vec<String> = info
         .rps
         .iter()
@@ -119,17 +129,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .map(|(q, c)| format!("{q}: {}", format_cpu_list(c)))
         .collect();
     if info.rps.is_empty() {
-        println!("  rps:          unknown");
+        say!("  rps:          unknown");
     } else if rps.is_empty() {
-        println!("  rps:          off");
+        say!("  rps:          off");
     } else {
-        println!("  rps:          {}", rps.join(", "));
+        say!("  rps:          {}", rps.join(", "));
     }
     let advice = info.advice(online_cpus().len());
     if !advice.is_empty() {
-        println!("advice:");
+        say!("advice:");
         for a in advice {
-            println!("  - {a}");
+            say!("  - {a}");
         }
     }
     Ok(0)

@@ -6,6 +6,14 @@ use anyhow::{bail, Context};
 use ringcap_netinfo::cpulist::{format_cpu_list, format_cpu_mask, online_cpus, parse_cpu_list};
 use ringcap_netinfo::irq::{self, DeviceIrq};
 
+/// `println!` that ignores a closed stdout (`ringcap ... | head`) instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 #[derive(clap::Args)]
 #[command(after_help = "\
 Without interrupt spreading one CPU takes every queue's interrupt and runs all the receive work
@@ -81,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 "{iface} has no IRQs to spread ({why}, driver {driver}); use `ringcap irq {iface} --rps` to spread its receive work"
             );
         }
-        println!(
+        say!(
             "{iface}: no IRQs of its own ({why}, driver {driver}): its receive work runs on \
              the CPU that sends to it; `--rps` spreads protocol work over CPUs"
         );
@@ -116,25 +124,29 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 .map(format_cpu_list)
                 .unwrap_or_else(|| "?".into());
             if info.affinity.as_deref() == Some(&[cpu][..]) {
-                println!("IRQ {irq_no} ({}): already on CPU {cpu}", info.name);
+                say!("IRQ {irq_no} ({}): already on CPU {cpu}", info.name);
                 continue;
             }
-            println!("IRQ {irq_no} ({}): {verb} CPU {before} -> {cpu}", info.name);
             if !args.dry_run {
                 irq::set_affinity(irq_no, &[cpu])?;
             }
+            say!("IRQ {irq_no} ({}): {verb} CPU {before} -> {cpu}", info.name);
         }
         return Ok(0);
     }
 
-    println!(
+    say!(
         "{iface}: {} IRQs ({} for queues), driver {driver}",
         irqs.len(),
         irqs.iter().filter(|i| i.queue).count()
     );
-    println!(
+    say!(
         "  {:>5}  {:<24} {:<6} {:<10} {:<10} handled per CPU",
-        "IRQ", "name", "queue", "affinity", "effective"
+        "IRQ",
+        "name",
+        "queue",
+        "affinity",
+        "effective"
     );
     for i in &irqs {
         let aff = i
@@ -163,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         } else {
             &i.name
         };
-        println!(
+        say!(
             "  {:>5}  {:<24} {:<6} {:<10} {:<10} {handled}",
             i.irq,
             name,
@@ -188,7 +200,7 @@ fn print_rps(iface: &str) {
             Err(_) => format!("{q} ?"),
         })
         .collect();
-    println!("  RPS: {}", states.join(", "));
+    say!("  RPS: {}", states.join(", "));
 }
 
 fn set_rps(iface: &str, cpus: &[usize], dry_run: bool) -> anyhow::Result<i32> {
@@ -205,25 +217,24 @@ fn set_rps(iface: &str, cpus: &[usize], dry_run: bool) -> anyhow::Result<i32> {
     for q in &queues {
         let before = irq::read_rps(iface, q)?;
         let path = irq::rps_path(iface, q);
-        println!(
+        if !dry_run {
+            irq::write_rps(iface, q, cpus)?;
+            let after = irq::read_rps(iface, q)?;
+            if after != cpus {
+                bail!(
+                    "{} reads back {} after writing {}",
+                    path.display(),
+                    format_cpu_mask(&after),
+                    format_cpu_mask(cpus)
+                );
+            }
+        }
+        say!(
             "{}: {verb} {} -> {} ({desc})",
             path.display(),
             format_cpu_mask(&before),
             format_cpu_mask(cpus)
         );
-        if dry_run {
-            continue;
-        }
-        irq::write_rps(iface, q, cpus)?;
-        let after = irq::read_rps(iface, q)?;
-        if after != cpus {
-            bail!(
-                "{} reads back {} after writing {}",
-                path.display(),
-                format_cpu_mask(&after),
-                format_cpu_mask(cpus)
-            );
-        }
     }
     Ok(0)
 }

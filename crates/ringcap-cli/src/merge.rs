@@ -49,7 +49,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     });
     let result = if args.write == "-" {
-        merge(&mut readers, &mut std::io::stdout(), format, args.time_precision)
+        merge(
+            &mut readers,
+            &mut std::io::stdout(),
+            format,
+            args.time_precision,
+        )
     } else {
         let mut out =
             File::create(&args.write).with_context(|| format!("creating {}", args.write))?;

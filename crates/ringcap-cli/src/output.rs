@@ -172,7 +172,11 @@ impl OutputSummary {
     }
 
     pub fn errors(&self) -> Vec<String> {
-        self.0.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// One line for the end of the capture, e.g.
@@ -260,7 +264,12 @@ pub fn open_writers(
         });
         summary.0.files.store(1, Ordering::Release);
         for _ in 0..workers {
-            sinks.push(FileSink::new(Target::Shared(shared.clone()), args, &summary, start));
+            sinks.push(FileSink::new(
+                Target::Shared(shared.clone()),
+                args,
+                &summary,
+                start,
+            ));
         }
     } else {
         for i in 0..workers {

@@ -42,7 +42,11 @@ pub struct Args {
     #[arg(long)]
     pub epoch: bool,
     /// Filter expression (pcap-filter syntax), e.g. `tcp port 80`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "EXPRESSION")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "EXPRESSION"
+    )]
     pub expr: Vec<String>,
 }
 
@@ -61,9 +65,16 @@ impl Filters {
             return Ok(p.matches(data, len));
         }
         let link = LinkType::from_linktype(lt).with_context(|| {
-            format!("link type {lt} ({}) is not supported by filters", linktype::name(lt))
+            format!(
+                "link type {lt} ({}) is not supported by filters",
+                linktype::name(lt)
+            )
         })?;
-        let snap = if snaplen == 0 { DEFAULT_SNAPLEN } else { snaplen };
+        let snap = if snaplen == 0 {
+            DEFAULT_SNAPLEN
+        } else {
+            snaplen
+        };
         let p = ringcap_filter::compile(&self.expr, link, snap, Target::File, true)
             .map_err(|e| anyhow::anyhow!("filter {:?}: {e}", self.expr))?;
         let m = p.matches(data, len);
@@ -192,8 +203,16 @@ fn open_copy<R: Read>(
             let Some(i) = reader.interfaces().first() else {
                 bail!("writing pcap needs the input's link type, but the input declares no interface before its first packet; use --format pcapng");
             };
-            let snap = if i.snaplen == 0 { DEFAULT_SNAPLEN } else { i.snaplen };
-            opts.interfaces = vec![Interface::new(None, i.linktype, snap.min(ringcap_pcap::MAX_RECORD))];
+            let snap = if i.snaplen == 0 {
+                DEFAULT_SNAPLEN
+            } else {
+                i.snaplen
+            };
+            opts.interfaces = vec![Interface::new(
+                None,
+                i.linktype,
+                snap.min(ringcap_pcap::MAX_RECORD),
+            )];
             pcap_linktype = Some(i.linktype);
         }
         Format::Pcapng => opts.interfaces.clear(),
@@ -248,7 +267,9 @@ fn write_copy<R: Read>(
             }
         }
     };
-    if let Err(e) = c.w.write_packet_on(iface, m.ts_ns, m.orig_len, &[reader.data()]) {
+    if let Err(e) =
+        c.w.write_packet_on(iface, m.ts_ns, m.orig_len, &[reader.data()])
+    {
         bail!(
             "writing the -w file: {e} ({} packets written, {} not written)",
             c.w.packets_written(),
@@ -446,7 +467,11 @@ fn ipv4(out: &mut String, d: &[u8]) {
     let end = total.clamp(ihl, d.len());
     let l4 = &d[ihl..end];
     if frag != 0 {
-        let _ = write!(out, "IPv4 {src} > {dst}: proto {proto} fragment offset {}", frag * 8);
+        let _ = write!(
+            out,
+            "IPv4 {src} > {dst}: proto {proto} fragment offset {}",
+            frag * 8
+        );
         return;
     }
     out.push_str("IPv4 ");
@@ -492,7 +517,14 @@ fn transport(out: &mut String, proto: u8, src: &str, dst: &str, d: &[u8], v6: bo
         6 if d.len() >= 20 => {
             let flags = d[13];
             let mut f = String::new();
-            for (bit, c) in [(0x02, 'S'), (0x01, 'F'), (0x04, 'R'), (0x08, 'P'), (0x20, 'U'), (0x10, '.')] {
+            for (bit, c) in [
+                (0x02, 'S'),
+                (0x01, 'F'),
+                (0x04, 'R'),
+                (0x08, 'P'),
+                (0x20, 'U'),
+                (0x10, '.'),
+            ] {
                 if flags & bit != 0 {
                     f.push(c);
                 }
@@ -583,7 +615,10 @@ mod tests {
         let mut s = String::new();
         summarize(&mut s, linktype::ETHERNET, &f, f.len() as u32);
         assert!(s.contains("vlan 5 p 1"), "{s}");
-        assert!(s.contains("IPv4 10.0.0.3.10003 > 10.1.0.1.9: UDP len 58"), "{s}");
+        assert!(
+            s.contains("IPv4 10.0.0.3.10003 > 10.1.0.1.9: UDP len 58"),
+            "{s}"
+        );
         // Every prefix decodes without a panic.
         for n in 0..f.len() {
             let mut s = String::new();
@@ -591,4 +626,3 @@ mod tests {
         }
     }
 }
-

@@ -424,7 +424,7 @@ fn bad_input_is_one_line_and_nonzero() {
             .command(BIN)
             .arg("gen")
             .args(*args)
-            .args(["-c", "1"])
+            .args(if args.contains(&"-c") { &[][..] } else { &["-c", "1"][..] })
             .stdin(Stdio::null())
             .output()
             .unwrap();

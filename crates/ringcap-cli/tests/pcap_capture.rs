@@ -20,7 +20,10 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 /// Starts `sh -c script` in the namespace; returns once ringcap says it is capturing. Its
@@ -51,7 +54,9 @@ fn start(net: &TestNet, script: &str) -> (Child, std::sync::mpsc::Receiver<Strin
         let _ = ready_tx.send(());
         let _ = all_tx.send(text);
     });
-    ready_rx.recv_timeout(Duration::from_secs(20)).expect("capture did not start");
+    ready_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("capture did not start");
     std::thread::sleep(Duration::from_millis(300));
     (child, all_rx)
 }
@@ -70,7 +75,12 @@ fn finish(mut child: Child, err: std::sync::mpsc::Receiver<String>) -> (i32, Str
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let e = err.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
     (status.code().unwrap_or(-1), out, e)
 }
@@ -106,8 +116,17 @@ fn tshark(file: &Path) -> Vec<(u64, u32, Vec<u8>)> {
         .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let hex = Command::new("tshark").arg("-r").arg(file).arg("-x").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hex = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .arg("-x")
+        .output()
+        .unwrap();
     let hex = String::from_utf8(hex.stdout).unwrap();
     let mut dumps: Vec<Vec<u8>> = vec![Vec::new()];
     for line in hex.lines() {
@@ -117,14 +136,25 @@ fn tshark(file: &Path) -> Vec<(u64, u32, Vec<u8>)> {
             }
             continue;
         }
-        for tok in line.get(6..line.len().min(54)).unwrap_or("").split_whitespace() {
-            dumps.last_mut().unwrap().push(u8::from_str_radix(tok, 16).unwrap());
+        for tok in line
+            .get(6..line.len().min(54))
+            .unwrap_or("")
+            .split_whitespace()
+        {
+            dumps
+                .last_mut()
+                .unwrap()
+                .push(u8::from_str_radix(tok, 16).unwrap());
         }
     }
     if dumps.last().unwrap().is_empty() {
         dumps.pop();
     }
-    let rows: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    let rows: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     assert_eq!(rows.len(), dumps.len());
     rows.iter()
         .zip(dumps)
@@ -135,7 +165,11 @@ fn tshark(file: &Path) -> Vec<(u64, u32, Vec<u8>)> {
             while f.len() < 9 {
                 f.push('0');
             }
-            (s.parse::<u64>().unwrap() * 1_000_000_000 + f.parse::<u64>().unwrap(), l.parse().unwrap(), b)
+            (
+                s.parse::<u64>().unwrap() * 1_000_000_000 + f.parse::<u64>().unwrap(),
+                l.parse().unwrap(),
+                b,
+            )
         })
         .collect()
 }
@@ -150,21 +184,39 @@ fn strip_tag(f: &[u8]) -> Vec<u8> {
 
 fn check_packets(got: &[(u64, u32, Vec<u8>)], sent: &[Vec<u8>], restored: bool, t0: u64, t1: u64) {
     assert_eq!(got.len(), sent.len());
-    let mut want: Vec<Vec<u8>> =
-        sent.iter().map(|f| if restored { f.clone() } else { strip_tag(f) }).collect();
+    let mut want: Vec<Vec<u8>> = sent
+        .iter()
+        .map(|f| if restored { f.clone() } else { strip_tag(f) })
+        .collect();
     let mut have: Vec<Vec<u8>> = got.iter().map(|g| g.2.clone()).collect();
     for g in got {
         assert_eq!(g.1 as usize, g.2.len());
-        assert!(g.0 >= t0 && g.0 <= t1, "timestamp {} outside {t0}..{t1}", g.0);
+        assert!(
+            g.0 >= t0 && g.0 <= t1,
+            "timestamp {} outside {t0}..{t1}",
+            g.0
+        );
     }
     want.sort();
     have.sort();
-    assert!(want == have, "the packets in the file are not the frames sent");
+    assert!(
+        want == have,
+        "the packets in the file are not the frames sent"
+    );
 }
 
 fn capinfos_count(f: &Path) -> u64 {
-    let out = Command::new("capinfos").args(["-c", "-M"]).arg(f).output().unwrap();
-    assert!(out.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("capinfos")
+        .args(["-c", "-M"])
+        .arg(f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        f.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = String::from_utf8(out.stdout).unwrap();
     s.lines()
         .find_map(|l| l.strip_prefix("Number of packets:"))
@@ -185,7 +237,7 @@ fn workers_write_files_merge_restores_vlans() {
         let base = dir.join(format!("out-{restore}.{format}"));
         let sent = frames(120, 90);
         let script = format!(
-            "exec {BIN} capture -i rc0 -c 120 --duration 20 --threads 2 --mode ring --fanout hash --blocks 8 -q -w {} --format {format} {}",
+            "exec {BIN} capture -i rc0 -c 120 --duration 20 --threads 2 --mode ring --fanout hash --blocks 8 -w {} --format {format} {}",
             base.display(),
             if restore { "" } else { "--no-vlan-restore" }
         );
@@ -200,10 +252,19 @@ fn workers_write_files_merge_restores_vlans() {
         let f1 = dir.join(format!("out-{restore}.1.{format}"));
         assert_eq!(capinfos_count(&f0) + capinfos_count(&f1), 120);
         let all = dir.join(format!("all-{restore}.{format}"));
-        let m = Command::new(BIN).args(["merge", "-w"]).arg(&all).arg(&f0).arg(&f1).output().unwrap();
+        let m = Command::new(BIN)
+            .args(["merge", "-w"])
+            .arg(&all)
+            .arg(&f0)
+            .arg(&f1)
+            .output()
+            .unwrap();
         assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
         let got = tshark(&all);
-        assert!(got.windows(2).all(|w| w[0].0 <= w[1].0), "merge is not in time order");
+        assert!(
+            got.windows(2).all(|w| w[0].0 <= w[1].0),
+            "merge is not in time order"
+        );
         check_packets(&got, &sent, restore, t0 - 1_000_000_000, t1);
         if format == "pcapng" {
             // Each worker's file ends with its interface statistics block.
@@ -219,7 +280,10 @@ fn workers_write_files_merge_restores_vlans() {
             assert!(v.contains("Number of Received Packets = "), "{v}");
             let info = Command::new("capinfos").arg(&f0).output().unwrap();
             let info = String::from_utf8_lossy(&info.stdout);
-            assert!(info.contains("Number of stat entries = 1") && info.contains("Name = rc0"), "{info}");
+            assert!(
+                info.contains("Number of stat entries = 1") && info.contains("Name = rc0"),
+                "{info}"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -233,7 +297,7 @@ fn stdout_into_tshark() {
     let net = TestNet::new().unwrap();
     let sent = frames(60, 100);
     let script = format!(
-        "{BIN} capture -i rc0 -c 60 --duration 20 --threads 2 --mode ring --blocks 8 -q -w - | tshark -r - -T fields -e frame.len"
+        "{BIN} capture -i rc0 -c 60 --duration 20 --threads 2 --mode ring --blocks 8 -w - | tshark -r - -T fields -e frame.len"
     );
     let (child, err) = start(&net, &script);
     send(&net, &sent);
@@ -256,7 +320,7 @@ fn rotation_ring_and_snaplen() {
     let base = dir.join("ring.pcap");
     let sent: Vec<Vec<u8>> = (0..100).map(|i| udp_frame(i, 1, 1000)).collect();
     let script = format!(
-        "exec {BIN} capture -i rc0 -c 100 --duration 20 --threads 1 --mode ring --blocks 8 -q -s 600 -C 0.02 -W 3 -w {}",
+        "exec {BIN} capture -i rc0 -c 100 --duration 20 --threads 1 --mode ring --blocks 8 -s 600 -C 0.02 -W 3 -w {}",
         base.display()
     );
     let (child, err) = start(&net, &script);
@@ -306,14 +370,17 @@ fn full_disk_leaves_a_valid_file_and_counts() {
     let out = dir.join("out.pcap");
     let sent: Vec<Vec<u8>> = (0..200).map(|i| udp_frame(i, 1, 1000)).collect();
     let script = format!(
-        "exec {BIN} capture -i rc0 -c 200 --duration 20 --threads 1 --mode ring --blocks 8 -q -w {}",
+        "exec {BIN} capture -i rc0 -c 200 --duration 20 --threads 1 --mode ring --blocks 8 -w {}",
         out.display()
     );
     let (child, err) = start(&net, &script);
     send(&net, &sent);
     let (code, _, e) = finish(child, err);
     assert_eq!(code, 1, "{e}");
-    let line = e.lines().find(|l| l.starts_with("output:")).unwrap_or_else(|| panic!("{e}"));
+    let line = e
+        .lines()
+        .find(|l| l.starts_with("output:"))
+        .unwrap_or_else(|| panic!("{e}"));
     // "output: W packets written to 1 file, N not written (…No space left on device…)"
     let nums: Vec<u64> = line
         .split(|c: char| !c.is_ascii_digit())
@@ -330,7 +397,12 @@ fn full_disk_leaves_a_valid_file_and_counts() {
 
     // The same through `read -w` and `merge`: valid file, counts in the error.
     let big = std::env::temp_dir().join(format!("ringcap-big-{}.pcap", std::process::id()));
-    let cp = Command::new(BIN).args(["merge", "-w"]).arg(&big).arg(&out).output().unwrap();
+    let cp = Command::new(BIN)
+        .args(["merge", "-w"])
+        .arg(&big)
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(cp.status.success());
     let _ = std::fs::remove_file(&out);
     for cmd in [["read", "-w"], ["merge", "-w"]] {
@@ -344,8 +416,19 @@ fn full_disk_leaves_a_valid_file_and_counts() {
         let r = c.output().unwrap();
         let err = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(1), "{err}");
-        assert!(err.contains("packets written") && err.contains("not written"), "{err}");
-        let n: u64 = err.split("(").last().unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert!(
+            err.contains("packets written") && err.contains("not written"),
+            "{err}"
+        );
+        let n: u64 = err
+            .split("(")
+            .last()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(capinfos_count(&target), n, "{err}");
         let _ = std::fs::remove_file(&target);
     }
@@ -360,11 +443,22 @@ fn unwritable_path_fails_before_capture() {
     let net = TestNet::new().unwrap();
     let o = net
         .command(BIN)
-        .args(["capture", "-i", "rc0", "-c", "1", "-w", "/nonexistent-dir/x.pcap"])
+        .args([
+            "capture",
+            "-i",
+            "rc0",
+            "-c",
+            "1",
+            "-w",
+            "/nonexistent-dir/x.pcap",
+        ])
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
-    assert!(e.contains("/nonexistent-dir") && !e.contains("capturing on"), "{e}");
+    assert!(
+        e.contains("/nonexistent-dir") && !e.contains("capturing on"),
+        "{e}"
+    );
 }

@@ -36,7 +36,11 @@ fn tshark_packets(file: &Path) -> Vec<(u64, u32)> {
         .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -54,7 +58,11 @@ fn ringcap_packets(file: &Path) -> (Vec<(u64, u32)>, Vec<String>) {
         .arg(file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let pk = lines
@@ -70,14 +78,26 @@ fn ringcap_packets(file: &Path) -> (Vec<(u64, u32)>, Vec<String>) {
 }
 
 fn ringcap_count(file: &Path) -> u64 {
-    let out = Command::new(BIN).args(["read", "--count", "-r"]).arg(file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["read", "--count", "-r"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = String::from_utf8(out.stdout).unwrap();
     s.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 fn tcpdump_count(file: &Path) -> u64 {
-    let out = Command::new("tcpdump").args(["--count", "-r"]).arg(file).output().unwrap();
+    let out = Command::new("tcpdump")
+        .args(["--count", "-r"])
+        .arg(file)
+        .output()
+        .unwrap();
     let s = String::from_utf8(out.stdout).unwrap();
     s.split_whitespace().next().unwrap().parse().unwrap()
 }
@@ -124,7 +144,8 @@ fn wait(mut child: Child) {
 fn send(net: &TestNet, n: u32, size: usize) {
     let s = net.sender().unwrap();
     for i in 0..n {
-        s.send(&udp_frame(i, i as u16, size + (i as usize * 53) % 900)).unwrap();
+        s.send(&udp_frame(i, i as u16, size + (i as usize * 53) % 900))
+            .unwrap();
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -151,17 +172,37 @@ fn tcpdump_pcap_micro_nano_and_editcap_pcapng() {
         let td = start(
             &net,
             "tcpdump",
-            &["-i", "rc0", "-n", "-U", "-c", "40", "--time-stamp-precision", prec, "-w", fs],
+            &[
+                "-i",
+                "rc0",
+                "-n",
+                "-U",
+                "-c",
+                "40",
+                "--time-stamp-precision",
+                prec,
+                "-w",
+                fs,
+            ],
         );
         send(&net, 40, 80);
         wait(td);
         agree(&f, 40);
         let magic = std::fs::read(&f).unwrap()[..4].to_vec();
-        let want: &[u8] = if prec == "nano" { &[0x4d, 0x3c, 0xb2, 0xa1] } else { &[0xd4, 0xc3, 0xb2, 0xa1] };
+        let want: &[u8] = if prec == "nano" {
+            &[0x4d, 0x3c, 0xb2, 0xa1]
+        } else {
+            &[0xd4, 0xc3, 0xb2, 0xa1]
+        };
         assert_eq!(magic, want);
         // The same packets as pcapng (editcap) and through standard input.
         let ng = dir.join(format!("td-{prec}.pcapng"));
-        let st = Command::new("editcap").args(["-F", "pcapng"]).arg(&f).arg(&ng).status().unwrap();
+        let st = Command::new("editcap")
+            .args(["-F", "pcapng"])
+            .arg(&f)
+            .arg(&ng)
+            .status()
+            .unwrap();
         assert!(st.success());
         agree(&ng, 40);
         let out = Command::new("sh")
@@ -172,7 +213,11 @@ fn tcpdump_pcap_micro_nano_and_editcap_pcapng() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "40 packets");
         // The one-line decode names the UDP ports the frames carry.
         let (_, lines) = ringcap_packets(&f);
-        assert!(lines[3].contains("IPv4 10.0.0.3.10003 > 10.1.0.1.9: UDP"), "{}", lines[3]);
+        assert!(
+            lines[3].contains("IPv4 10.0.0.3.10003 > 10.1.0.1.9: UDP"),
+            "{}",
+            lines[3]
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -189,13 +234,27 @@ fn tcpdump_any_sll_and_sll2() {
         let td = start(
             &net,
             "tcpdump",
-            &["-i", "any", "-y", lt, "-n", "-U", "-c", "20", "-w", f.to_str().unwrap()],
+            &[
+                "-i",
+                "any",
+                "-y",
+                lt,
+                "-n",
+                "-U",
+                "-c",
+                "20",
+                "-w",
+                f.to_str().unwrap(),
+            ],
         );
         send(&net, 20, 100);
         wait(td);
         agree(&f, 20);
         let (_, lines) = ringcap_packets(&f);
-        assert!(lines.iter().all(|l| l.contains(word) && l.contains("UDP")), "{lines:?}");
+        assert!(
+            lines.iter().all(|l| l.contains(word) && l.contains("UDP")),
+            "{lines:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -212,7 +271,17 @@ fn dumpcap_two_interfaces_then_merge() {
     let dc = start(
         &net,
         "dumpcap",
-        &["-i", "rc0", "-i", "rc1", "-c", "50", "-q", "-w", f.to_str().unwrap()],
+        &[
+            "-i",
+            "rc0",
+            "-i",
+            "rc1",
+            "-c",
+            "50",
+            "-q",
+            "-w",
+            f.to_str().unwrap(),
+        ],
     );
     send(&net, 25, 70);
     wait(dc);
@@ -222,7 +291,18 @@ fn dumpcap_two_interfaces_then_merge() {
     let td = start(
         &net,
         "tcpdump",
-        &["-i", "any", "-n", "-U", "-c", "10", "--time-stamp-precision", "nano", "-w", sll.to_str().unwrap()],
+        &[
+            "-i",
+            "any",
+            "-n",
+            "-U",
+            "-c",
+            "10",
+            "--time-stamp-precision",
+            "nano",
+            "-w",
+            sll.to_str().unwrap(),
+        ],
     );
     send(&net, 10, 70);
     wait(td);
@@ -236,7 +316,10 @@ fn dumpcap_two_interfaces_then_merge() {
         .unwrap();
     assert_eq!(r.status.code(), Some(1));
     let err = String::from_utf8_lossy(&r.stderr);
-    assert!(err.contains("one link type") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("one link type") && err.lines().count() == 1,
+        "{err}"
+    );
     assert!(!out.exists(), "a refused merge leaves no file");
     let out = dir.join("m.pcapng");
     let r = Command::new(BIN)
@@ -248,7 +331,14 @@ fn dumpcap_two_interfaces_then_merge() {
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let reference = dir.join("ref.pcapng");
-    assert!(Command::new("mergecap").arg("-w").arg(&reference).arg(&f).arg(&sll).status().unwrap().success());
+    assert!(Command::new("mergecap")
+        .arg("-w")
+        .arg(&reference)
+        .arg(&f)
+        .arg(&sll)
+        .status()
+        .unwrap()
+        .success());
     // dumpcap's file is not in strict time order itself (two interfaces); the merge must give
     // exactly mergecap's sequence.
     let a = tshark_packets(&out);
@@ -282,7 +372,11 @@ fn damaged_files_report_offset() {
     std::fs::write(&txt, hex).unwrap();
     for (format, name) in [("pcap", "t.pcap"), ("pcapng", "t.pcapng")] {
         let f = dir.join(name);
-        let st = Command::new("text2pcap").args(["-q", "-F", format]).arg(&txt).arg(&f).status();
+        let st = Command::new("text2pcap")
+            .args(["-q", "-F", format])
+            .arg(&txt)
+            .arg(&f)
+            .status();
         let Ok(st) = st else {
             eprintln!("skipping: text2pcap is not installed");
             return;
@@ -292,11 +386,18 @@ fn damaged_files_report_offset() {
         let data = std::fs::read(&f).unwrap();
         let cut = dir.join(format!("cut-{name}"));
         std::fs::write(&cut, &data[..data.len() - 40]).unwrap();
-        let out = Command::new(BIN).args(["read", "-r"]).arg(&cut).output().unwrap();
+        let out = Command::new(BIN)
+            .args(["read", "-r"])
+            .arg(&cut)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("at byte offset") && err.lines().count() == 1, "{err}");
+        assert!(
+            err.contains("at byte offset") && err.lines().count() == 1,
+            "{err}"
+        );
         // A record that claims 2 GB.
         let mut big = data.clone();
         if format == "pcap" {
@@ -305,15 +406,26 @@ fn damaged_files_report_offset() {
         let bigf = dir.join(format!("big-{name}"));
         std::fs::write(&bigf, &big).unwrap();
         if format == "pcap" {
-            let out = Command::new(BIN).args(["read", "-r"]).arg(&bigf).output().unwrap();
+            let out = Command::new(BIN)
+                .args(["read", "-r"])
+                .arg(&bigf)
+                .output()
+                .unwrap();
             assert_eq!(out.status.code(), Some(1));
             let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("at byte offset 24") && err.contains("limit"), "{err}");
+            assert!(
+                err.contains("at byte offset 24") && err.contains("limit"),
+                "{err}"
+            );
         }
     }
     let junk = dir.join("junk");
     std::fs::write(&junk, b"hello, this is not a capture").unwrap();
-    let out = Command::new(BIN).args(["read", "-r"]).arg(&junk).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["read", "-r"])
+        .arg(&junk)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a pcap or pcapng file"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -342,7 +454,12 @@ fn read_copy_to_other_format() {
     }
     std::fs::write(&txt, hex).unwrap();
     let f = dir.join("t.pcapng");
-    let Ok(st) = Command::new("text2pcap").arg("-q").arg(&txt).arg(&f).status() else {
+    let Ok(st) = Command::new("text2pcap")
+        .arg("-q")
+        .arg(&txt)
+        .arg(&f)
+        .status()
+    else {
         eprintln!("skipping: text2pcap is not installed");
         return;
     };

@@ -97,7 +97,7 @@ fn json_totals_match_frames_sent_and_ctrl_c_exits_cleanly() {
         .iter()
         .filter(|l| l.starts_with("{\"type\":\"sample\""))
         .collect();
-    assert!(samples.len() >= 3, "{lines:?}");
+    assert!(samples.len() >= 2, "{lines:?}");
     let sum: u64 = samples
         .iter()
         .map(|l| json_field(l, "rc0", "rx_packets"))

@@ -275,4 +275,31 @@ fn host_nic_irqs_listed_and_spread_planned_without_writing() {
         .map(|i| std::fs::read_to_string(format!("/proc/irq/{i}/smp_affinity_list")).unwrap())
         .collect();
     assert_eq!(before, after, "--dry-run changed an affinity");
+
+    // Without privilege the first write is refused in one line naming the file; nothing changes.
+    if ringcap_sys::geteuid() == 0 && plan.contains("would set") {
+        let out = std::process::Command::new("setpriv")
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                BIN,
+            ])
+            .args(["irq", &nic, "--spread", "--cpus", "0"])
+            .output()
+            .unwrap();
+        let err = assert_one_error_line(&out);
+        assert!(
+            err.contains("cannot write /proc/irq/")
+                && err.contains("/smp_affinity_list: permission denied"),
+            "{err}"
+        );
+        let again: Vec<String> = queue_irqs
+            .iter()
+            .map(|i| std::fs::read_to_string(format!("/proc/irq/{i}/smp_affinity_list")).unwrap())
+            .collect();
+        assert_eq!(before, again);
+    }
 }

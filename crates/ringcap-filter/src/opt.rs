@@ -334,7 +334,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
             bl.aval = a;
             bl.xval = x;
         }
-        for _round in 0..8 {
+        for _round in 0..32 {
             let mut changed = false;
             // constant tests
             for i in 0..blocks.len() {
@@ -439,6 +439,35 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
                 entry = Tgt::Blk(*remap.get(&e).unwrap_or(&e));
             }
             if !changed {
+                break;
+            }
+        }
+        // a last pass: tests whose branches meet after the final threading
+        for _ in 0..blocks.len() + 1 {
+            let mut again = false;
+            if let Tgt::Blk(e) = entry {
+                if blocks[e].jt == blocks[e].jf {
+                    entry = blocks[e].jt;
+                    again = true;
+                }
+            }
+            for i in 0..blocks.len() {
+                for br in [true, false] {
+                    let t = if br { blocks[i].jt } else { blocks[i].jf };
+                    if let Tgt::Blk(n) = t {
+                        if blocks[n].jt == blocks[n].jf {
+                            let nt = blocks[n].jt;
+                            if br {
+                                blocks[i].jt = nt;
+                            } else {
+                                blocks[i].jf = nt;
+                            }
+                            again = true;
+                        }
+                    }
+                }
+            }
+            if !again {
                 break;
             }
         }

@@ -335,7 +335,8 @@ impl Generator {
             } else {
                 let opts = TxRingOptions {
                     frame_size,
-                    frame_nr: cfg.ring_frames,
+                    // At most 8 MiB per ring unless asked for more slots than that holds.
+                    frame_nr: cfg.ring_frames.min((8 << 20) / frame_size).max(64),
                     block_size,
                     qdisc_bypass: cfg.qdisc_bypass,
                     loss: true,

@@ -17,8 +17,12 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format.to_string(), |b| {
             b.iter(|| {
                 for i in 0..N {
-                    w.write_packet(black_box(1_700_000_000_000_000_000 + i), 64, &[black_box(&pkt)])
-                        .unwrap();
+                    w.write_packet(
+                        black_box(1_700_000_000_000_000_000 + i),
+                        64,
+                        &[black_box(&pkt)],
+                    )
+                    .unwrap();
                 }
             })
         });
@@ -28,7 +32,8 @@ fn bench(c: &mut Criterion) {
                 for i in 0..N {
                     let mut tag = [0u8; 4];
                     let (parts, len) = vlan_parts(black_box(&pkt), 64, 10, 0x8100, &mut tag);
-                    w.write_packet(1_700_000_000_000_000_000 + i, len, &parts).unwrap();
+                    w.write_packet(1_700_000_000_000_000_000 + i, len, &parts)
+                        .unwrap();
                 }
             })
         });

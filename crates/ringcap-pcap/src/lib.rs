@@ -21,7 +21,7 @@ mod writer;
 
 pub use merge::{merge, MergeError, MergeStats};
 pub use reader::{FileKind, InterfaceInfo, ReadError, ReadErrorKind, Reader, RecordMeta};
-pub use rotate::{Rotation, RotationError, RotatingWriter};
+pub use rotate::{RotatingWriter, Rotation, RotationError};
 pub use strftime::strftime_local;
 pub use writer::{
     vlan_parts, Format, IfStats, Interface, Output, Precision, WriteError, Writer, WriterOptions,

@@ -36,7 +36,9 @@ pub enum MergeError {
         written: u64,
         not_written: u64,
     },
-    #[error("a pcap file holds one link type, but the inputs have {0}; write pcapng (--format pcapng)")]
+    #[error(
+        "a pcap file holds one link type, but the inputs have {0}; write pcapng (--format pcapng)"
+    )]
     LinkTypeMix(String),
     #[error("no inputs")]
     NoInputs,

@@ -297,9 +297,9 @@ impl<R: Read> Reader<R> {
                 6 | 2 => {
                     let legacy = btype == 2;
                     if body.len() < 20 {
-                        return Err(self.invalid(format!(
-                            "packet block of {blen} bytes is too short"
-                        )));
+                        return Err(
+                            self.invalid(format!("packet block of {blen} bytes is too short"))
+                        );
                     }
                     let local = if legacy {
                         self.u16_at(8) as u32
@@ -330,9 +330,8 @@ impl<R: Read> Reader<R> {
                 }
                 3 => {
                     if body.len() < 4 {
-                        return Err(self.invalid(format!(
-                            "simple packet block of {blen} bytes is too short"
-                        )));
+                        return Err(self
+                            .invalid(format!("simple packet block of {blen} bytes is too short")));
                     }
                     let global = self.global_iface(0)?;
                     let info = &self.interfaces[global as usize];
@@ -368,7 +367,7 @@ impl<R: Read> Reader<R> {
                 len: blen as u64,
             }));
         }
-        if blen < 12 || blen % 4 != 0 {
+        if blen < 12 || blen & 3 != 0 {
             return Err(self.invalid(format!(
                 "block length {blen} is not a multiple of 4 of at least 12"
             )));
@@ -406,9 +405,7 @@ impl<R: Read> Reader<R> {
         }
         let major = self.u16_at(12);
         if major != 1 {
-            return Err(self.invalid(format!(
-                "pcapng version {major} is not supported (only 1)"
-            )));
+            return Err(self.invalid(format!("pcapng version {major} is not supported (only 1)")));
         }
         self.section_ifaces.clear();
         if !self.interfaces.is_empty() || self.offset > 0 {
@@ -585,7 +582,11 @@ mod tests {
         let mut w = Writer::new(Vec::new(), &o).unwrap();
         for i in 0..10u64 {
             let d = vec![i as u8; 60 + i as usize];
-            let iface = if format == Format::Pcapng { (i % 2) as u32 } else { 0 };
+            let iface = if format == Format::Pcapng {
+                (i % 2) as u32
+            } else {
+                0
+            };
             w.write_packet_on(iface, 1_000_000_000 * i + 7, 200, &[&d])
                 .unwrap();
         }
@@ -604,7 +605,7 @@ mod tests {
                 assert_eq!(d.len(), 60 + n as usize);
                 assert_eq!(m.orig_len, 200);
                 if f == Format::Pcapng {
-                    assert_eq!(m.linktype, if n % 2 == 0 { 1 } else { 113 });
+                    assert_eq!(m.linktype, if n & 1 == 0 { 1 } else { 113 });
                 }
                 n += 1;
             }

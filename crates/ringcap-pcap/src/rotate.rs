@@ -237,7 +237,12 @@ impl RotatingWriter {
 
     /// Packets written or buffered.
     pub fn packets(&self) -> u64 {
-        self.written_before + if self.closed { 0 } else { self.writer.packets() }
+        self.written_before
+            + if self.closed {
+                0
+            } else {
+                self.writer.packets()
+            }
     }
 
     pub fn error(&self) -> Option<&str> {

@@ -2,19 +2,39 @@
 
 use chrono::{DateTime, Datelike, Local, TimeZone, Timelike};
 
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Expands `%Y %m %d %H %M %S %y %j %e %b %B %a %A %p %s %F %T %z %%` in `pattern` for the
 /// local time of `secs` since the epoch. Unknown conversions are kept as written.
 pub fn strftime_local(pattern: &str, secs: i64) -> String {
-    let t: DateTime<Local> = Local
-        .timestamp_opt(secs, 0)
-        .earliest()
-        .unwrap_or_else(|| Local.timestamp_opt(0, 0).earliest().expect("the epoch exists"));
+    let t: DateTime<Local> = Local.timestamp_opt(secs, 0).earliest().unwrap_or_else(|| {
+        Local
+            .timestamp_opt(0, 0)
+            .earliest()
+            .expect("the epoch exists")
+    });
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
@@ -40,7 +60,11 @@ pub fn strftime_local(pattern: &str, secs: i64) -> String {
             'j' => write!(out, "{:03}", t.ordinal()),
             'p' => write!(out, "{}", if t.hour() < 12 { "AM" } else { "PM" }),
             's' => write!(out, "{secs}"),
-            'a' => write!(out, "{}", &DAYS[t.weekday().num_days_from_sunday() as usize][..3]),
+            'a' => write!(
+                out,
+                "{}",
+                &DAYS[t.weekday().num_days_from_sunday() as usize][..3]
+            ),
             'A' => write!(out, "{}", DAYS[t.weekday().num_days_from_sunday() as usize]),
             'b' | 'h' => write!(out, "{}", &MONTHS[t.month0() as usize][..3]),
             'B' => write!(out, "{}", MONTHS[t.month0() as usize]),

@@ -63,7 +63,6 @@ impl std::str::FromStr for Precision {
     }
 }
 
-
 /// One capture interface: a pcapng interface description block (pcap files have exactly one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {

@@ -32,7 +32,9 @@ struct Trickle<'a> {
 impl Read for Trickle<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.n += 1;
-        let k = (1 + (self.n * 7919 + self.step) % 97).min(buf.len()).min(self.data.len());
+        let k = (1 + (self.n * 7919 + self.step) % 97)
+            .min(buf.len())
+            .min(self.data.len());
         buf[..k].copy_from_slice(&self.data[..k]);
         self.data = &self.data[k..];
         Ok(k)
@@ -127,8 +129,13 @@ fn le_file(format: Format) -> Vec<u8> {
     for i in 0..12u32 {
         let f = ringcap_netlab::udp_frame(i, 1, 60 + i as usize * 20);
         let iface = if format == Format::Pcapng { i % 2 } else { 0 };
-        w.write_packet_on(iface, 1_600_000_000_000_000_000 + i as u64 * 1000, f.len() as u32, &[&f])
-            .unwrap();
+        w.write_packet_on(
+            iface,
+            1_600_000_000_000_000_000 + i as u64 * 1000,
+            f.len() as u32,
+            &[&f],
+        )
+        .unwrap();
     }
     w.finish(&[]).unwrap();
     w.get_ref().clone()
@@ -170,7 +177,10 @@ fn big_endian_pcap_and_mixed_sections() {
         let a = le.next_record().unwrap().unwrap();
         let da = le.data().to_vec();
         let b = be.next_record().unwrap().unwrap();
-        assert_eq!((a.ts_ns, a.caplen, a.orig_len), (b.ts_ns, b.caplen, b.orig_len));
+        assert_eq!(
+            (a.ts_ns, a.caplen, a.orig_len),
+            (b.ts_ns, b.caplen, b.orig_len)
+        );
         assert_eq!(da, be.data());
     }
     assert!(be.next_record().unwrap().is_none());
@@ -191,7 +201,9 @@ fn big_endian_pcap_and_mixed_sections() {
     assert_eq!(last.unwrap().caplen, 50);
     // The EPB of the big-endian section: 2^-3 s units.
     let mut r = Reader::new(&c[2][..]).unwrap();
-    let m = std::iter::from_fn(|| r.next_record().unwrap()).nth(12).unwrap();
+    let m = std::iter::from_fn(|| r.next_record().unwrap())
+        .nth(12)
+        .unwrap();
     assert_eq!(m.ts_ns, 1_700_000_000_500_000_000);
 }
 
@@ -200,9 +212,14 @@ fn magic_prefixed() -> impl Strategy<Value = Vec<u8>> {
         vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0],
         vec![0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4],
         vec![0x0a, 0x0d, 0x0d, 0x0a],
-        vec![0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0],
+        vec![
+            0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0,
+        ],
     ];
-    (proptest::sample::select(magics), proptest::collection::vec(any::<u8>(), 0..400))
+    (
+        proptest::sample::select(magics),
+        proptest::collection::vec(any::<u8>(), 0..400),
+    )
         .prop_map(|(mut m, tail)| {
             m.extend(tail);
             m
@@ -219,11 +236,25 @@ enum Mutation {
 fn mutations() -> impl Strategy<Value = (usize, Vec<Mutation>, usize)> {
     let m = prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Mutation::Flip(a, b)),
-        (any::<usize>(), prop_oneof![any::<u32>(), Just(0), Just(0xffff_fff0), Just(0x8000_0000), Just(12), Just(7)])
+        (
+            any::<usize>(),
+            prop_oneof![
+                any::<u32>(),
+                Just(0),
+                Just(0xffff_fff0),
+                Just(0x8000_0000),
+                Just(12),
+                Just(7)
+            ]
+        )
             .prop_map(|(a, w)| Mutation::Word(a, w)),
         any::<usize>().prop_map(Mutation::Cut),
     ];
-    (0..3usize, proptest::collection::vec(m, 1..5), any::<usize>())
+    (
+        0..3usize,
+        proptest::collection::vec(m, 1..5),
+        any::<usize>(),
+    )
 }
 
 proptest! {

@@ -51,9 +51,18 @@ fn tshark(file: &Path) -> Vec<Seen> {
         .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let fields = String::from_utf8(out.stdout).unwrap();
-    let hex = Command::new("tshark").arg("-r").arg(file).arg("-x").output().unwrap();
+    let hex = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .arg("-x")
+        .output()
+        .unwrap();
     assert!(hex.status.success());
     let hex = String::from_utf8(hex.stdout).unwrap();
     let mut dumps: Vec<Vec<u8>> = vec![Vec::new()];
@@ -66,7 +75,10 @@ fn tshark(file: &Path) -> Vec<Seen> {
         }
         let end = line.len().min(54);
         for tok in line.get(6..end).unwrap_or("").split_whitespace() {
-            dumps.last_mut().unwrap().push(u8::from_str_radix(tok, 16).unwrap());
+            dumps
+                .last_mut()
+                .unwrap()
+                .push(u8::from_str_radix(tok, 16).unwrap());
         }
     }
     if dumps.last().unwrap().is_empty() {
@@ -88,7 +100,11 @@ fn tshark(file: &Path) -> Vec<Seen> {
 }
 
 fn capinfos(file: &Path, flags: &[&str]) -> String {
-    let out = Command::new("capinfos").args(flags).arg(file).output().unwrap();
+    let out = Command::new("capinfos")
+        .args(flags)
+        .arg(file)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "capinfos {}: {}",
@@ -282,7 +298,11 @@ fn rotation_by_time_names_files_and_stops_after_w() {
     for k in 0..3 {
         let p = dir.join(format!("t-{}.pcapng", t0 + k * 10));
         let info = capinfos(&p, &["-c", "-M"]);
-        assert!(info.contains("Number of packets:   10"), "{}: {info}", p.display());
+        assert!(
+            info.contains("Number of packets:   10"),
+            "{}: {info}",
+            p.display()
+        );
     }
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
     let _ = std::fs::remove_dir_all(&dir);
@@ -300,12 +320,22 @@ fn pcapng_several_interfaces_in_tshark() {
     let mut w = Writer::new(std::fs::File::create(&path).unwrap(), &o).unwrap();
     let f = udp_frame(5, 5, 80);
     w.write_packet_on(0, 1_000_000_000, 80, &[&f]).unwrap();
-    w.write_packet_on(1, 2_000_000_000, 66, &[&f[14..]]).unwrap();
+    w.write_packet_on(1, 2_000_000_000, 66, &[&f[14..]])
+        .unwrap();
     w.finish(&[]).unwrap();
     let out = Command::new("tshark")
         .arg("-r")
         .arg(&path)
-        .args(["-T", "fields", "-e", "frame.interface_id", "-e", "ip.src", "-e", "udp.dstport"])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_id",
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.dstport",
+        ])
         .output()
         .unwrap();
     let s = String::from_utf8(out.stdout).unwrap();
