@@ -17,8 +17,9 @@ macro_rules! say {
 #[derive(clap::Args)]
 #[command(after_help = "\
 Without interrupt spreading one CPU takes every queue's interrupt and runs all the receive work
-(watch it with `ringcap ifstat IF --cpu`). --spread gives each queue interrupt one CPU, round
-robin over --cpus, through /proc/irq/N/smp_affinity_list. irqbalance rewrites affinities: stop
+(watch it with `ringcap ifstat IF --cpu`). --spread gives each queue one CPU, round robin over
+--cpus (a queue's separate RX and TX interrupts share it), through
+/proc/irq/N/smp_affinity_list, printing each change. irqbalance rewrites affinities: stop
 it first (`systemctl stop irqbalance`). Virtual devices (veth, bridges) have no interrupts; --rps
 sets rps_cpus on each RX queue instead, so protocol work is handed to those CPUs by flow hash.
 
@@ -31,7 +32,7 @@ pub struct Args {
     /// Interface whose queues to show or change.
     #[arg(value_name = "IFACE")]
     pub iface: String,
-    /// Set one CPU per queue IRQ, round robin over --cpus.
+    /// Set one CPU per queue's IRQs, round robin over --cpus.
     #[arg(long, conflicts_with = "rps")]
     pub spread: bool,
     /// Set rps_cpus of every RX queue to --cpus.

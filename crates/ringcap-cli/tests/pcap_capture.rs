@@ -401,6 +401,7 @@ fn full_disk_leaves_a_valid_file_and_counts() {
         .args(["merge", "-w"])
         .arg(&big)
         .arg(&out)
+        .arg(&out)
         .output()
         .unwrap();
     assert!(cp.status.success());
