@@ -28,11 +28,22 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let Some(link) = LinkType::from_name(&args.linktype) else {
-        bail!("unknown link type '{}' (EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL)", args.linktype);
+        bail!(
+            "unknown link type '{}' (EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL)",
+            args.linktype
+        );
     };
     let expr = args.expr.join(" ");
-    let target = if args.live { Target::LinuxLive } else { Target::File };
-    let snaplen = if args.snaplen == 0 { 262144 } else { args.snaplen };
+    let target = if args.live {
+        Target::LinuxLive
+    } else {
+        Target::File
+    };
+    let snaplen = if args.snaplen == 0 {
+        262144
+    } else {
+        args.snaplen
+    };
     let prog = match compile(&expr, link, snaplen, target, !args.no_optimize) {
         Ok(p) => p,
         Err(e) => {

@@ -107,6 +107,10 @@ pub struct Args {
     /// Send through the qdisc layer instead of bypassing it.
     #[arg(long)]
     pub no_qdisc_bypass: bool,
+    /// Let the kernel attach TX ring pages to socket buffers (zero copy) instead of copying
+    /// each frame (the default, cheaper for small frames and on veth).
+    #[arg(long)]
+    pub zero_copy: bool,
     /// No per-second counters.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -236,6 +240,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     cfg.ring_frames = args.ring_frames;
     cfg.batch = args.batch;
     cfg.qdisc_bypass = !args.no_qdisc_bypass;
+    cfg.copy_frames = !args.zero_copy;
 
     let gen = Generator::new(cfg).with_context(|| format!("cannot send on {}", args.iface))?;
     ringcap_sys::install_stop_handlers().context("installing signal handlers")?;
@@ -278,6 +283,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let quiet = args.quiet;
     let mut last = (0u64, 0u64, 0u64);
+    let mut last_per: Vec<u64> = Vec::new();
     let report = gen.run(&stop, |tick| {
         let (f, b): (u64, u64) = tick
             .threads
@@ -286,11 +292,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let refused: u64 = tick.threads.iter().map(|t| t.2).sum();
         if !quiet {
             let dt = (tick.elapsed_ns - last.2) as f64 / 1e9;
+            last_per.resize(tick.threads.len(), 0);
             let per: Vec<String> = tick
                 .threads
                 .iter()
+                .zip(&last_per)
                 .enumerate()
-                .map(|(i, t)| format!("t{i} {}", human_rate(t.0 as f64).trim_end()))
+                .map(|(i, (t, l))| format!("t{i} {}", human_rate((t.0 - l) as f64 / dt).trim_end()))
                 .collect();
             eprintln!(
                 "{:>6.1}s  {}pps  {}bit/s  refused {refused}  [{}]",
@@ -301,6 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             );
         }
         last = (f, b, tick.elapsed_ns);
+        last_per = tick.threads.iter().map(|t| t.0).collect();
     });
     finished.store(true, Ordering::Relaxed);
     let _ = watcher.join();

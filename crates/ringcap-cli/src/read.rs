@@ -604,7 +604,7 @@ mod tests {
         format_time(&mut s, 951_782_400_000_000_001, false);
         assert_eq!(s, "2000-02-29 00:00:00.000000001 ");
         s.clear();
-        format_time(&mut s, 1_500_000_000_5, true);
+        format_time(&mut s, 15_000_000_005, true);
         assert_eq!(s, "15.000000005 ");
     }
 

@@ -66,7 +66,15 @@ pub fn tag(frame: &[u8], tpid: u16, vid: u16, pcp: u8) -> Vec<u8> {
     v
 }
 
-pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8], opts: &[u8], frag: u16, ttl: u8) -> Vec<u8> {
+pub fn ipv4(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    payload: &[u8],
+    opts: &[u8],
+    frag: u16,
+    ttl: u8,
+) -> Vec<u8> {
     let ihl = (20 + opts.len()) / 4;
     let total = 20 + opts.len() + payload.len();
     let mut v = vec![0x40 | ihl as u8, 0];
@@ -161,8 +169,18 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
     let e4 = |pl: Vec<u8>| eth(MAC_B, MAC_A, 0x0800, &pl);
     let e6 = |pl: Vec<u8>| eth(MAC_A, MAC_B, 0x86dd, &pl);
     // TCP with every flag, both directions and ports
-    for (i, fl) in [0x01u8, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x12, 0x11, 0x18, 0x00, 0xff].iter().enumerate() {
-        f.push(e4(ip4(H1, H2, 6, &tcp(40000 + i as u16, [80, 443, 22, 8080, 53][i % 5], *fl))));
+    for (i, fl) in [
+        0x01u8, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x12, 0x11, 0x18, 0x00, 0xff,
+    ]
+    .iter()
+    .enumerate()
+    {
+        f.push(e4(ip4(
+            H1,
+            H2,
+            6,
+            &tcp(40000 + i as u16, [80, 443, 22, 8080, 53][i % 5], *fl),
+        )));
     }
     f.push(e4(ip4(H2, H1, 6, &tcp(80, 51000, 0x12))));
     f.push(e4(ip4(H3, H4, 6, &tcp(21, 20, 0x10))));
@@ -172,25 +190,85 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
     f.push(e4(ip4(H3, H1, 17, &udp(53, 5353))));
     f.push(e4(ip4(H4, H2, 17, &udp(123, 123))));
     f.push(e4(ip4(H1, H2, 17, &udp(30000, 33434))));
-    f.push(eth(MAC_BC, MAC_A, 0x0800, &ipv4([0, 0, 0, 0], [255; 4], 17, &udp(68, 67), &[], 0, 64)));
+    f.push(eth(
+        MAC_BC,
+        MAC_A,
+        0x0800,
+        &ipv4([0, 0, 0, 0], [255; 4], 17, &udp(68, 67), &[], 0, 64),
+    ));
     // multicast IPv4 and IGMP
-    f.push(eth(MAC_MC4, MAC_A, 0x0800, &ipv4(H1, [224, 0, 0, 1], 2, &[0x11, 0x64, 0, 0, 0, 0, 0, 0], &[0x94, 4, 0, 0], 0, 1)));
-    f.push(eth(MAC_MC4, MAC_A, 0x0800, &ipv4(H1, [239, 1, 2, 3], 17, &udp(5000, 5001), &[], 0, 1)));
+    f.push(eth(
+        MAC_MC4,
+        MAC_A,
+        0x0800,
+        &ipv4(
+            H1,
+            [224, 0, 0, 1],
+            2,
+            &[0x11, 0x64, 0, 0, 0, 0, 0, 0],
+            &[0x94, 4, 0, 0],
+            0,
+            1,
+        ),
+    ));
+    f.push(eth(
+        MAC_MC4,
+        MAC_A,
+        0x0800,
+        &ipv4(H1, [239, 1, 2, 3], 17, &udp(5000, 5001), &[], 0, 1),
+    ));
     // ICMP
     for (t, c) in [(8u8, 0u8), (0, 0), (3, 3), (11, 0), (5, 1), (13, 0)] {
         f.push(e4(ip4(H1, H4, 1, &icmp(t, c))));
     }
     // IPv4 with options
-    f.push(e4(ipv4(H1, H2, 6, &tcp(1234, 80, 0x02), &[0x01, 0x01, 0x01, 0x00, 0x07, 0x07, 0x04, 0, 0, 0, 0, 0], 0, 64)));
-    f.push(e4(ipv4(H2, H1, 17, &udp(53, 1234), &[0x94, 0x04, 0, 0], 0, 64)));
+    f.push(e4(ipv4(
+        H1,
+        H2,
+        6,
+        &tcp(1234, 80, 0x02),
+        &[0x01, 0x01, 0x01, 0x00, 0x07, 0x07, 0x04, 0, 0, 0, 0, 0],
+        0,
+        64,
+    )));
+    f.push(e4(ipv4(
+        H2,
+        H1,
+        17,
+        &udp(53, 1234),
+        &[0x94, 0x04, 0, 0],
+        0,
+        64,
+    )));
     // fragments: first (MF), middle, last
     let big = tcp(5555, 80, 0x18);
     f.push(e4(ipv4(H1, H2, 6, &big, &[], 0x2000, 64)));
-    f.push(e4(ipv4(H1, H2, 6, &[0, 80, 0, 80, 1, 2, 3, 4], &[], 0x2001, 64)));
-    f.push(e4(ipv4(H1, H2, 17, &[0, 53, 0, 53, 0, 0, 0, 0], &[], 0x0003, 64)));
+    f.push(e4(ipv4(
+        H1,
+        H2,
+        6,
+        &[0, 80, 0, 80, 1, 2, 3, 4],
+        &[],
+        0x2001,
+        64,
+    )));
+    f.push(e4(ipv4(
+        H1,
+        H2,
+        17,
+        &[0, 53, 0, 53, 0, 0, 0, 0],
+        &[],
+        0x0003,
+        64,
+    )));
     // SCTP
     f.push(e4(ip4(H1, H2, 132, &sctp(2905, 80))));
-    f.push(e6(ipv6(v6("2001:db8::1"), v6("2001:db8::2"), 132, &sctp(9, 2905))));
+    f.push(e6(ipv6(
+        v6("2001:db8::1"),
+        v6("2001:db8::2"),
+        132,
+        &sctp(9, 2905),
+    )));
     // IPv6: TCP, UDP, ICMPv6, extension headers, fragments, multicast
     let (a6, b6, l6) = (v6("2001:db8::1"), v6("2001:db8::2"), v6("fe80::1"));
     f.push(e6(ipv6(a6, b6, 6, &tcp(40000, 80, 0x02))));
@@ -198,7 +276,12 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
     f.push(e6(ipv6(a6, b6, 17, &udp(546, 547))));
     f.push(e6(ipv6(a6, b6, 17, &udp(1000, 53))));
     f.push(e6(ipv6(l6, v6("ff02::1"), 58, &icmp(134, 0))));
-    f.push(eth(MAC_MC6, MAC_A, 0x86dd, &ipv6(l6, v6("ff02::1:ff00:1"), 58, &icmp(135, 0))));
+    f.push(eth(
+        MAC_MC6,
+        MAC_A,
+        0x86dd,
+        &ipv6(l6, v6("ff02::1:ff00:1"), 58, &icmp(135, 0)),
+    ));
     f.push(e6(ipv6(a6, b6, 58, &icmp(128, 0))));
     f.push(e6(ipv6(b6, a6, 58, &icmp(129, 0))));
     let mut hbh = vec![6u8, 0, 1, 4, 0, 0, 0, 0];
@@ -217,34 +300,78 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
     // ARP / RARP
     f.push(eth(MAC_BC, MAC_A, 0x0806, &arp(1, MAC_A, H1, [0; 6], H2)));
     f.push(eth(MAC_A, MAC_B, 0x0806, &arp(2, MAC_B, H2, MAC_A, H1)));
-    f.push(eth(MAC_BC, MAC_A, 0x8035, &arp(3, MAC_A, [0; 4], MAC_A, [0; 4])));
+    f.push(eth(
+        MAC_BC,
+        MAC_A,
+        0x8035,
+        &arp(3, MAC_A, [0; 4], MAC_A, [0; 4]),
+    ));
     // VLAN: 802.1Q, QinQ (0x88a8 then 0x8100), 0x9100, tagged ARP and IPv6
     let base = e4(ip4(H1, H2, 6, &tcp(40000, 80, 0x02)));
     f.push(tag(&base, 0x8100, 10, 0));
     f.push(tag(&base, 0x8100, 20, 5));
     f.push(tag(&tag(&base, 0x8100, 20, 0), 0x88a8, 100, 0));
     f.push(tag(&tag(&base, 0x8100, 10, 0), 0x9100, 200, 0));
-    f.push(tag(&eth(MAC_BC, MAC_A, 0x0806, &arp(1, MAC_A, H1, [0; 6], H2)), 0x8100, 10, 0));
+    f.push(tag(
+        &eth(MAC_BC, MAC_A, 0x0806, &arp(1, MAC_A, H1, [0; 6], H2)),
+        0x8100,
+        10,
+        0,
+    ));
     f.push(tag(&e6(ipv6(a6, b6, 17, &udp(1000, 53))), 0x8100, 30, 0));
     f.push(tag(&e4(ip4(H3, H4, 17, &udp(53, 1000))), 0x88a8, 4095, 0));
     // MPLS: one label, two labels, IPv6 inside
-    f.push(eth(MAC_B, MAC_A, 0x8847, &mpls(&[100], &ip4(H1, H2, 6, &tcp(1, 80, 2)))));
-    f.push(eth(MAC_B, MAC_A, 0x8847, &mpls(&[100, 200], &ip4(H1, H2, 17, &udp(1, 53)))));
-    f.push(eth(MAC_B, MAC_A, 0x8847, &mpls(&[7], &ipv6(a6, b6, 17, &udp(1, 53)))));
+    f.push(eth(
+        MAC_B,
+        MAC_A,
+        0x8847,
+        &mpls(&[100], &ip4(H1, H2, 6, &tcp(1, 80, 2))),
+    ));
+    f.push(eth(
+        MAC_B,
+        MAC_A,
+        0x8847,
+        &mpls(&[100, 200], &ip4(H1, H2, 17, &udp(1, 53))),
+    ));
+    f.push(eth(
+        MAC_B,
+        MAC_A,
+        0x8847,
+        &mpls(&[7], &ipv6(a6, b6, 17, &udp(1, 53))),
+    ));
     // LLC / short ethertype, odd ethertypes, tiny frames
-    f.push(eth(MAC_B, MAC_A, 0x0026, &[0x42, 0x42, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    f.push(eth(
+        MAC_B,
+        MAC_A,
+        0x0026,
+        &[
+            0x42, 0x42, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    ));
     f.push(eth(MAC_B, MAC_A, 0x0064, &[0x64, 0x64, 0x03, 0, 0]));
     f.push(eth(MAC_B, MAC_A, 0x88cc, &[0; 30]));
     f.push(eth(MAC_BC, MAC_B, 0x9000, &[0; 40]));
-    let mut pkts: Vec<Pkt> = f.into_iter().map(|d| Pkt { wirelen: d.len() as u32, data: d }).collect();
+    let mut pkts: Vec<Pkt> = f
+        .into_iter()
+        .map(|d| Pkt {
+            wirelen: d.len() as u32,
+            data: d,
+        })
+        .collect();
     // truncated captures: cut inside the IP header, inside TCP, inside the link header
     let full = e4(ip4(H1, H2, 6, &tcp(40000, 80, 0x02)));
     for cut in [10usize, 20, 30, 36, 50] {
-        pkts.push(Pkt { data: full[..cut].to_vec(), wirelen: full.len() as u32 });
+        pkts.push(Pkt {
+            data: full[..cut].to_vec(),
+            wirelen: full.len() as u32,
+        });
     }
     let full6 = e6(ipv6(a6, b6, 6, &tcp(40000, 80, 0x02)));
     for cut in [40usize, 56] {
-        pkts.push(Pkt { data: full6[..cut].to_vec(), wirelen: full6.len() as u32 });
+        pkts.push(Pkt {
+            data: full6[..cut].to_vec(),
+            wirelen: full6.len() as u32,
+        });
     }
     pkts
 }
@@ -278,7 +405,10 @@ pub fn cooked(eth_pkts: &[Pkt], v2: bool) -> Vec<Pkt> {
         }
         let extra = h.len() as u32 - 14;
         h.extend_from_slice(&p.data[14..]);
-        out.push(Pkt { data: h, wirelen: p.wirelen + extra });
+        out.push(Pkt {
+            data: h,
+            wirelen: p.wirelen + extra,
+        });
     }
     out
 }
@@ -303,7 +433,10 @@ pub fn raw_ip(eth_pkts: &[Pkt], null: bool) -> Vec<Pkt> {
         }
         d.extend_from_slice(&p.data[14..]);
         let wl = p.wirelen - 14 + if null { 4 } else { 0 };
-        out.push(Pkt { data: d, wirelen: wl });
+        out.push(Pkt {
+            data: d,
+            wirelen: wl,
+        });
     }
     out
 }

@@ -12,87 +12,301 @@ use std::process::Command;
 
 pub const EXPRS: &[&str] = &[
     // protocols
-    "ip", "ip6", "arp", "rarp", "tcp", "udp", "icmp", "icmp6", "sctp", "igmp",
-    "not ip", "! tcp", "tcp or udp", "tcp and udp", "ip and not tcp", "ip6 and udp",
+    "ip",
+    "ip6",
+    "arp",
+    "rarp",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "igmp",
+    "not ip",
+    "! tcp",
+    "tcp or udp",
+    "tcp and udp",
+    "ip and not tcp",
+    "ip6 and udp",
     // hosts and nets
-    "host 10.0.0.1", "src host 10.0.0.1", "dst host 10.0.0.2", "host 10.0.0.1 and host 10.0.0.2",
-    "src or dst host 1.2.3.4", "src and dst host 10.0.0.1", "dst or src host 10.0.0.2",
-    "host 10.0.0.1 or 10.0.0.2", "host 10.0.0.1 or 192.168.1.10 or 1.2.3.4",
-    "not host 10.0.0.1 or 1.2.3.4", "host 10.0.0.1 and (10.0.0.2 or 1.2.3.4)",
-    "ip host 10.0.0.1", "arp host 10.0.0.1", "rarp host 10.0.0.1", "ip src 10.0.0.1",
-    "src 10.0.0.2", "dst 1.2.3.4", "10.0.0.1", "host 10.0.0.3",
-    "net 10.0.0.0/8", "net 10.0.0.0/24", "src net 192.168.0.0/16", "dst net 1.2.3.0/24",
-    "net 10", "net 192.168", "net 192.168.1", "net 10.0.0.0 mask 255.0.0.0",
-    "net 10.0.0.1/8", "net 0.0.0.0/0", "host 10.0.0.1/32",
-    "host 2001:db8::1", "ip6 host 2001:db8::2", "src host 2001:db8::1", "dst host ff02::1",
-    "net 2001:db8::/32", "net fe80::/10", "ip6 net ff00::/8", "host ::1", "net ::/0",
-    "src net 2001:db8::/64 and dst net 2001:db8::/64", "ip host 2001:db8::1",
+    "host 10.0.0.1",
+    "src host 10.0.0.1",
+    "dst host 10.0.0.2",
+    "host 10.0.0.1 and host 10.0.0.2",
+    "src or dst host 1.2.3.4",
+    "src and dst host 10.0.0.1",
+    "dst or src host 10.0.0.2",
+    "host 10.0.0.1 or 10.0.0.2",
+    "host 10.0.0.1 or 192.168.1.10 or 1.2.3.4",
+    "not host 10.0.0.1 or 1.2.3.4",
+    "host 10.0.0.1 and (10.0.0.2 or 1.2.3.4)",
+    "ip host 10.0.0.1",
+    "arp host 10.0.0.1",
+    "rarp host 10.0.0.1",
+    "ip src 10.0.0.1",
+    "src 10.0.0.2",
+    "dst 1.2.3.4",
+    "10.0.0.1",
+    "host 10.0.0.3",
+    "net 10.0.0.0/8",
+    "net 10.0.0.0/24",
+    "src net 192.168.0.0/16",
+    "dst net 1.2.3.0/24",
+    "net 10",
+    "net 192.168",
+    "net 192.168.1",
+    "net 10.0.0.0 mask 255.0.0.0",
+    "net 10.0.0.1/8",
+    "net 0.0.0.0/0",
+    "host 10.0.0.1/32",
+    "host 2001:db8::1",
+    "ip6 host 2001:db8::2",
+    "src host 2001:db8::1",
+    "dst host ff02::1",
+    "net 2001:db8::/32",
+    "net fe80::/10",
+    "ip6 net ff00::/8",
+    "host ::1",
+    "net ::/0",
+    "src net 2001:db8::/64 and dst net 2001:db8::/64",
+    "ip host 2001:db8::1",
     // ethernet
-    "ether host 00:11:22:33:44:55", "ether src 00:11:22:33:44:55", "ether dst 66:77:88:99:aa:bb",
-    "ether src 00-11-22-33-44-55", "ether dst 6677.8899.aabb", "ether host ff:ff:ff:ff:ff:ff",
-    "ether broadcast", "ether multicast", "broadcast", "multicast", "not broadcast and multicast",
-    "ether proto 0x0800", "ether proto 0x86dd", "ether proto 0x88cc", "ether proto \\arp",
-    "ether proto \\ip6", "ether proto 100", "ether proto 0x26", "ether proto 2048",
-    "host 00:11:22:33:44:55", "ether src 10.0.0.1",
+    "ether host 00:11:22:33:44:55",
+    "ether src 00:11:22:33:44:55",
+    "ether dst 66:77:88:99:aa:bb",
+    "ether src 00-11-22-33-44-55",
+    "ether dst 6677.8899.aabb",
+    "ether host ff:ff:ff:ff:ff:ff",
+    "ether broadcast",
+    "ether multicast",
+    "broadcast",
+    "multicast",
+    "not broadcast and multicast",
+    "ether proto 0x0800",
+    "ether proto 0x86dd",
+    "ether proto 0x88cc",
+    "ether proto \\arp",
+    "ether proto \\ip6",
+    "ether proto 100",
+    "ether proto 0x26",
+    "ether proto 2048",
+    "host 00:11:22:33:44:55",
+    "ether src 10.0.0.1",
     // ip protocols
-    "ip proto 6", "ip proto \\tcp", "ip proto \\udp", "ip proto 1", "ip6 proto 17",
-    "ip6 proto \\tcp", "ip6 proto 58", "proto 17", "proto \\tcp", "ip proto \\icmp",
-    "ip proto 132", "ip6 proto 0", "ip6 proto 44", "proto 2", "ip proto \\sctp",
+    "ip proto 6",
+    "ip proto \\tcp",
+    "ip proto \\udp",
+    "ip proto 1",
+    "ip6 proto 17",
+    "ip6 proto \\tcp",
+    "ip6 proto 58",
+    "proto 17",
+    "proto \\tcp",
+    "ip proto \\icmp",
+    "ip proto 132",
+    "ip6 proto 0",
+    "ip6 proto 44",
+    "proto 2",
+    "ip proto \\sctp",
     // ports
-    "port 80", "tcp port 80", "udp port 53", "src port 80", "dst port 80", "tcp dst port 443",
-    "port 80 or 443", "port 80 or port 443", "tcp port 80 or 443", "port 53 and udp",
-    "src and dst port 123", "src or dst port 53", "port http", "port domain", "tcp port ssh",
-    "port 2905", "sctp port 2905", "sctp port 80", "udp port 547", "port ftp or ftp-data",
-    "portrange 20-22", "tcp portrange 1000-2000", "udp portrange 30000-40000",
-    "portrange ftp-data-ftp", "src portrange 40000-40010", "dst portrange 440-450",
-    "portrange 80", "port 65536", "port 70000", "not port 80", "tcp and not port 22",
-    "port 80 and (10.0.0.1 or 10.0.0.2)", "host 10.0.0.1 and port 80",
+    "port 80",
+    "tcp port 80",
+    "udp port 53",
+    "src port 80",
+    "dst port 80",
+    "tcp dst port 443",
+    "port 80 or 443",
+    "port 80 or port 443",
+    "tcp port 80 or 443",
+    "port 53 and udp",
+    "src and dst port 123",
+    "src or dst port 53",
+    "port http",
+    "port domain",
+    "tcp port ssh",
+    "port 2905",
+    "sctp port 2905",
+    "sctp port 80",
+    "udp port 547",
+    "port ftp or ftp-data",
+    "portrange 20-22",
+    "tcp portrange 1000-2000",
+    "udp portrange 30000-40000",
+    "portrange ftp-data-ftp",
+    "src portrange 40000-40010",
+    "dst portrange 440-450",
+    "portrange 80",
+    "port 65536",
+    "port 70000",
+    "not port 80",
+    "tcp and not port 22",
+    "port 80 and (10.0.0.1 or 10.0.0.2)",
+    "host 10.0.0.1 and port 80",
     // tcp flags and byte access
-    "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)",
-    "tcp[13] = 2", "tcp[tcpflags] & tcp-fin != 0", "tcp[tcpflags] & tcp-rst != 0",
-    "tcp[tcpflags] & tcp-push != 0", "tcp[tcpflags] & tcp-ack != 0", "tcp[tcpflags] & tcp-urg != 0",
-    "tcp[tcpflags] & tcp-ece != 0", "tcp[tcpflags] & tcp-cwr != 0", "tcp[tcpflags] == 0",
-    "tcp[tcpflags] = 0xff", "tcp[0:2] = 80", "tcp[2:2] > 1024", "tcp[2:2] >= 443",
-    "tcp[2:2] < 100", "tcp[2:2] <= 80", "tcp[12] >> 4 = 5", "tcp[4:4] = 1",
-    "udp[0:2] = 53", "udp[2:2] = 53", "udp[4:2] > 10", "icmp[icmptype] = icmp-echo",
-    "icmp[icmptype] == icmp-echoreply", "icmp[icmptype] = icmp-unreach and icmp[icmpcode] = 3",
-    "icmp[0] = 11", "icmp6[icmp6type] = icmp6-echo", "icmp6[icmp6type] == icmp6-neighborsolicit",
-    "icmp6[0] = 134", "icmp6[icmp6type] = icmp6-echoreply",
-    "ip[0] & 0xf != 5", "ip[0] & 0xf > 5", "ip[8] = 1", "ip[9] = 17", "ip[6:2] & 0x1fff != 0",
-    "ip[6:2] & 0x2000 != 0", "ip[2:2] > 100", "ip[16] >= 224", "ip[12:4] = 0x0a000001",
-    "ip6[6] = 44", "ip6[6] == 0", "ip6[24] = 0xff", "ip6[4:2] > 20",
-    "ether[0] & 1 != 0", "ether[12:2] = 0x8100", "ether[0:4] = 0xffffffff", "link[12:2] = 0x0806",
-    "arp[7] = 2", "arp[6:2] = 1", "sctp[0:2] = 2905", "igmp[0] = 0x11",
+    "tcp[tcpflags] & tcp-syn != 0",
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)",
+    "tcp[13] = 2",
+    "tcp[tcpflags] & tcp-fin != 0",
+    "tcp[tcpflags] & tcp-rst != 0",
+    "tcp[tcpflags] & tcp-push != 0",
+    "tcp[tcpflags] & tcp-ack != 0",
+    "tcp[tcpflags] & tcp-urg != 0",
+    "tcp[tcpflags] & tcp-ece != 0",
+    "tcp[tcpflags] & tcp-cwr != 0",
+    "tcp[tcpflags] == 0",
+    "tcp[tcpflags] = 0xff",
+    "tcp[0:2] = 80",
+    "tcp[2:2] > 1024",
+    "tcp[2:2] >= 443",
+    "tcp[2:2] < 100",
+    "tcp[2:2] <= 80",
+    "tcp[12] >> 4 = 5",
+    "tcp[4:4] = 1",
+    "udp[0:2] = 53",
+    "udp[2:2] = 53",
+    "udp[4:2] > 10",
+    "icmp[icmptype] = icmp-echo",
+    "icmp[icmptype] == icmp-echoreply",
+    "icmp[icmptype] = icmp-unreach and icmp[icmpcode] = 3",
+    "icmp[0] = 11",
+    "icmp6[icmp6type] = icmp6-echo",
+    "icmp6[icmp6type] == icmp6-neighborsolicit",
+    "icmp6[0] = 134",
+    "icmp6[icmp6type] = icmp6-echoreply",
+    "ip[0] & 0xf != 5",
+    "ip[0] & 0xf > 5",
+    "ip[8] = 1",
+    "ip[9] = 17",
+    "ip[6:2] & 0x1fff != 0",
+    "ip[6:2] & 0x2000 != 0",
+    "ip[2:2] > 100",
+    "ip[16] >= 224",
+    "ip[12:4] = 0x0a000001",
+    "ip6[6] = 44",
+    "ip6[6] == 0",
+    "ip6[24] = 0xff",
+    "ip6[4:2] > 20",
+    "ether[0] & 1 != 0",
+    "ether[12:2] = 0x8100",
+    "ether[0:4] = 0xffffffff",
+    "link[12:2] = 0x0806",
+    "arp[7] = 2",
+    "arp[6:2] = 1",
+    "sctp[0:2] = 2905",
+    "igmp[0] = 0x11",
     // arithmetic
-    "ip[2:2] - 20 > 30", "ip[2:2] * 2 > 100", "ip[2:2] / 4 = 10", "ip[2:2] % 7 = 0",
-    "ip[2:2] + 1 = 41", "ip[0] << 1 = 0x8a", "ip[0] ^ 0x45 = 0", "ip[0] | 1 = 0x45",
-    "-ip[8] = -64", "ip[1+1:2] = 40", "ip[ip[0] & 0xf] = 10", "tcp[(tcp[12] >> 4) * 4] = 0x70",
-    "len > 100", "len <= 60", "len = 54", "len - 14 > 40", "less 60", "greater 100",
-    "less 54", "greater 74", "1 = 1", "1 = 2", "2 + 3 = 5", "len > 0 and ip",
-    "ip[2:2] > ip[8]", "tcp[2:2] = tcp[0:2]", "ip[ip[8]:1] = 0",
+    "ip[2:2] - 20 > 30",
+    "ip[2:2] * 2 > 100",
+    "ip[2:2] / 4 = 10",
+    "ip[2:2] % 7 = 0",
+    "ip[2:2] + 1 = 41",
+    "ip[0] << 1 = 0x8a",
+    "ip[0] ^ 0x45 = 0",
+    "ip[0] | 1 = 0x45",
+    "-ip[8] = -64",
+    "ip[1+1:2] = 40",
+    "ip[ip[0] & 0xf] = 10",
+    "tcp[(tcp[12] >> 4) * 4] = 0x70",
+    "len > 100",
+    "len <= 60",
+    "len = 54",
+    "len - 14 > 40",
+    "less 60",
+    "greater 100",
+    "less 54",
+    "greater 74",
+    "1 = 1",
+    "1 = 2",
+    "2 + 3 = 5",
+    "len > 0 and ip",
+    "ip[2:2] > ip[8]",
+    "tcp[2:2] = tcp[0:2]",
+    "ip[ip[8]:1] = 0",
     // ip broadcast/multicast
-    "ip broadcast", "ip multicast", "ip6 multicast", "ether multicast and ip",
+    "ip broadcast",
+    "ip multicast",
+    "ip6 multicast",
+    "ether multicast and ip",
     // vlan and mpls
-    "vlan", "vlan 10", "vlan 20", "vlan 100", "vlan 4095", "vlan and ip", "vlan 10 and tcp",
-    "vlan and vlan", "vlan 100 and vlan 20", "vlan 200 and vlan 10 and tcp port 80",
-    "vlan and arp", "vlan and ip6", "vlan and udp port 53", "not vlan", "vlan or ip",
-    "ip or vlan", "vlan and host 10.0.0.1", "vlan and not tcp", "vlan 30 or vlan 10",
-    "mpls", "mpls 100", "mpls 7", "mpls and ip", "mpls 100 and mpls 200",
-    "mpls and mpls and udp", "mpls and ip6", "mpls and host 10.0.0.1", "mpls 100 and tcp",
+    "vlan",
+    "vlan 10",
+    "vlan 20",
+    "vlan 100",
+    "vlan 4095",
+    "vlan and ip",
+    "vlan 10 and tcp",
+    "vlan and vlan",
+    "vlan 100 and vlan 20",
+    "vlan 200 and vlan 10 and tcp port 80",
+    "vlan and arp",
+    "vlan and ip6",
+    "vlan and udp port 53",
+    "not vlan",
+    "vlan or ip",
+    "ip or vlan",
+    "vlan and host 10.0.0.1",
+    "vlan and not tcp",
+    "vlan 30 or vlan 10",
+    "mpls",
+    "mpls 100",
+    "mpls 7",
+    "mpls and ip",
+    "mpls 100 and mpls 200",
+    "mpls and mpls and udp",
+    "mpls and ip6",
+    "mpls and host 10.0.0.1",
+    "mpls 100 and tcp",
     "mpls and not mpls",
     // precedence and the implied qualifier
-    "tcp or udp and port 53", "not tcp and udp", "not (tcp or udp)", "ip and (tcp or icmp)",
-    "(tcp)", "((ip))", "not not ip", "tcp && port 80 || icmp", "!ip6 && !arp",
-    "(host 10.0.0.1 or host 10.0.0.2) and not port 22", "port 80 and not host 10.0.0.2",
-    "src host 10.0.0.1 and (dst port 80 or dst port 443)", "udp and (port 53 or 123)",
+    "tcp or udp and port 53",
+    "not tcp and udp",
+    "not (tcp or udp)",
+    "ip and (tcp or icmp)",
+    "(tcp)",
+    "((ip))",
+    "not not ip",
+    "tcp && port 80 || icmp",
+    "!ip6 && !arp",
+    "(host 10.0.0.1 or host 10.0.0.2) and not port 22",
+    "port 80 and not host 10.0.0.2",
+    "src host 10.0.0.1 and (dst port 80 or dst port 443)",
+    "udp and (port 53 or 123)",
     // inbound / outbound
-    "inbound", "outbound", "inbound and tcp", "not outbound",
+    "inbound",
+    "outbound",
+    "inbound and tcp",
+    "not outbound",
     // errors
-    "", "tcp and", "port", "host", "ip[", "tcp[0:3] = 1", "ip and 80", "(host 10.0.0.1) and 10.0.0.2",
-    "host foo.example.invalid", "port nosuchservice", "1-1 = 0", "ip[0] & 1", "ether host 10.0.0.1",
-    "ip6 host 10.0.0.1", "tcp host 10.0.0.1", "net 10.0.0.1/33", "vlan 5000", "ether proto 0x12345",
-    "ip / 2", "len > ", "))", "host 999.1.1.1", "tcp port 80 and 1.2.3.4", "ip[0] / 0 = 1",
-    "portrange 10-", "icmp6[0:3] = 1", "tcp[13] = 2 or", "and tcp", "@", "tcp[13] = 0x1ffffffff",
+    "",
+    "tcp and",
+    "port",
+    "host",
+    "ip[",
+    "tcp[0:3] = 1",
+    "ip and 80",
+    "(host 10.0.0.1) and 10.0.0.2",
+    "host foo.example.invalid",
+    "port nosuchservice",
+    "1-1 = 0",
+    "ip[0] & 1",
+    "ether host 10.0.0.1",
+    "ip6 host 10.0.0.1",
+    "tcp host 10.0.0.1",
+    "net 10.0.0.1/33",
+    "vlan 5000",
+    "ether proto 0x12345",
+    "ip / 2",
+    "len > ",
+    "))",
+    "host 999.1.1.1",
+    "tcp port 80 and 1.2.3.4",
+    "ip[0] / 0 = 1",
+    "portrange 10-",
+    "icmp6[0:3] = 1",
+    "tcp[13] = 2 or",
+    "and tcp",
+    "@",
+    "tcp[13] = 0x1ffffffff",
 ];
 
 fn tcpdump_verdicts(file: &Path, expr: &str, out: &Path) -> Result<Vec<usize>, String> {
@@ -112,7 +326,13 @@ fn tcpdump_verdicts(file: &Path, expr: &str, out: &Path) -> Result<Vec<usize>, S
 }
 
 fn tcpdump_len(file: &Path, expr: &str) -> Option<usize> {
-    let o = Command::new("tcpdump").args(["-ddd", "-r"]).arg(file).arg("--").arg(expr).output().ok()?;
+    let o = Command::new("tcpdump")
+        .args(["-ddd", "-r"])
+        .arg(file)
+        .arg("--")
+        .arg(expr)
+        .output()
+        .ok()?;
     if !o.status.success() {
         return None;
     }
@@ -129,26 +349,54 @@ struct File {
 fn files() -> Vec<File> {
     let eth = ethernet_traffic();
     vec![
-        File { name: "en10mb", lt: 1, pkts: ethernet_traffic() },
-        File { name: "sll", lt: 113, pkts: cooked(&eth, false) },
-        File { name: "sll2", lt: 276, pkts: cooked(&eth, true) },
-        File { name: "raw", lt: 101, pkts: raw_ip(&eth, false) },
-        File { name: "null", lt: 0, pkts: raw_ip(&eth, true) },
+        File {
+            name: "en10mb",
+            lt: 1,
+            pkts: ethernet_traffic(),
+        },
+        File {
+            name: "sll",
+            lt: 113,
+            pkts: cooked(&eth, false),
+        },
+        File {
+            name: "sll2",
+            lt: 276,
+            pkts: cooked(&eth, true),
+        },
+        File {
+            name: "raw",
+            lt: 101,
+            pkts: raw_ip(&eth, false),
+        },
+        File {
+            name: "null",
+            lt: 0,
+            pkts: raw_ip(&eth, true),
+        },
     ]
 }
 
 fn tcpdump_present() -> bool {
-    Command::new("tcpdump").arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 #[test]
 fn filter_matches_tcpdump_packet_by_packet() {
-    assert!(tcpdump_present(), "tcpdump is needed for the differential test (installed by .ci/run)");
+    assert!(
+        tcpdump_present(),
+        "tcpdump is needed for the differential test (installed by .ci/run)"
+    );
     let dir = std::env::temp_dir().join(format!("ringcap-filter-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut failures = Vec::new();
     let (mut compared, mut accepted_exprs, mut rejected_exprs) = (0usize, 0usize, 0usize);
-    let (mut n_len, mut n_not_longer, mut ours_total, mut theirs_total) = (0usize, 0usize, 0usize, 0usize);
+    let (mut n_len, mut n_not_longer, mut ours_total, mut theirs_total) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut worse = Vec::new();
     for f in files() {
         let path: PathBuf = dir.join(format!("{}.pcap", f.name));
@@ -168,9 +416,10 @@ fn filter_matches_tcpdump_packet_by_packet() {
                     f.name,
                     e.lines().last().unwrap_or("").trim()
                 )),
-                (Ok(_), Err(e), _) | (Ok(_), _, Err(e)) => {
-                    failures.push(format!("[{}] {expr:?}: tcpdump accepts, ringcap: {}", f.name, e.message))
-                }
+                (Ok(_), Err(e), _) | (Ok(_), _, Err(e)) => failures.push(format!(
+                    "[{}] {expr:?}: tcpdump accepts, ringcap: {}",
+                    f.name, e.message
+                )),
                 (Ok(keep), Ok(p), Ok(pu)) => {
                     accepted_exprs += 1;
                     for (i, pkt) in f.pkts.iter().enumerate() {
@@ -192,7 +441,12 @@ fn filter_matches_tcpdump_packet_by_packet() {
                         if p.insns.len() <= tl {
                             n_not_longer += 1;
                         } else {
-                            worse.push(format!("[{}] {expr:?}: {} vs {}", f.name, p.insns.len(), tl));
+                            worse.push(format!(
+                                "[{}] {expr:?}: {} vs {}",
+                                f.name,
+                                p.insns.len(),
+                                tl
+                            ));
                         }
                     }
                 }
@@ -214,6 +468,11 @@ fn filter_matches_tcpdump_packet_by_packet() {
             eprintln!("longer: {w}");
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(EXPRS.len() >= 150);
 }

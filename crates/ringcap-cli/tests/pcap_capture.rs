@@ -421,15 +421,8 @@ fn full_disk_leaves_a_valid_file_and_counts() {
             err.contains("packets written") && err.contains("not written"),
             "{err}"
         );
-        let n: u64 = err
-            .split("(")
-            .last()
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let before = &err[..err.find(" packets written").unwrap()];
+        let n: u64 = before.rsplit(['(', ' ']).next().unwrap().parse().unwrap();
         assert_eq!(capinfos_count(&target), n, "{err}");
         let _ = std::fs::remove_file(&target);
     }

@@ -109,7 +109,11 @@ pub fn image(i: &Insn, pc: usize) -> String {
                 JSET => "jset",
                 _ => "unimp",
             };
-            let operand = if src(i.code) == X { "x".to_string() } else { format!("#0x{k:x}") };
+            let operand = if src(i.code) == X {
+                "x".to_string()
+            } else {
+                format!("#0x{k:x}")
+            };
             return format!(
                 "({pc:03}) {:<8} {:<16} jt {}\tjf {}",
                 name,
@@ -124,7 +128,10 @@ pub fn image(i: &Insn, pc: usize) -> String {
 
 /// `tcpdump -d`.
 pub fn dump_d(prog: &[Insn]) -> String {
-    prog.iter().enumerate().map(|(pc, i)| image(i, pc) + "\n").collect()
+    prog.iter()
+        .enumerate()
+        .map(|(pc, i)| image(i, pc) + "\n")
+        .collect()
 }
 
 /// `tcpdump -dd`.

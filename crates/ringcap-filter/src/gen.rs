@@ -9,7 +9,7 @@
 use crate::bpf::*;
 use crate::lexer::{lex, Tok, Token};
 use crate::names;
-use crate::opt::Cond;
+use crate::opt::{Cond, PortSet};
 use crate::{CompileError, Insn, LinkType, Target};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -95,10 +95,20 @@ struct LinkState {
 type R<T> = Result<T, CompileError>;
 
 fn ld(sz: u16, off: u32) -> Insn {
-    Insn { code: LD | sz | ABS, jt: 0, jf: 0, k: off }
+    Insn {
+        code: LD | sz | ABS,
+        jt: 0,
+        jf: 0,
+        k: off,
+    }
 }
 fn stmt(code: u16, k: u32) -> Insn {
-    Insn { code, jt: 0, jf: 0, k }
+    Insn {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 fn cmp(sz: u16, off: u32, jop: u16, k: u32) -> Cond {
     Cond::test(vec![ld(sz, off)], jop | K, k)
@@ -115,7 +125,11 @@ fn mcmp(sz: u16, off: u32, mask: u32, k: u32) -> Cond {
     } else if mask == full {
         cmp(sz, off, JEQ, k)
     } else {
-        Cond::test(vec![ld(sz, off), stmt(ALU | AND | K, mask)], JEQ | K, k & mask)
+        Cond::test(
+            vec![ld(sz, off), stmt(ALU | AND | K, mask)],
+            JEQ | K,
+            k & mask,
+        )
     }
 }
 fn any_of(v: impl IntoIterator<Item = Cond>) -> Cond {
@@ -161,7 +175,12 @@ pub fn parse(expr: &str, link: LinkType, target: Target) -> R<Cond> {
         pos: 0,
         link,
         target,
-        st: LinkState { off_lt, off_nl, mpls_depth: 0, live_vlan_done: false },
+        st: LinkState {
+            off_lt,
+            off_nl,
+            mpls_depth: 0,
+            live_vlan_done: false,
+        },
         scratch: 0,
     };
     if p.at_end() {
@@ -172,6 +191,17 @@ pub fn parse(expr: &str, link: LinkType, target: Target) -> R<Cond> {
         return Err(p.syntax("expected 'and', 'or' or the end of the expression"));
     }
     Ok(c)
+}
+
+/// `a or b`, merging two port tests with the same prerequisites and direction into one.
+fn or(a: Cond, b: Cond) -> Cond {
+    match (a, b) {
+        (Cond::Ports(mut x), Cond::Ports(y)) if x.key == y.key => {
+            x.ranges.extend(y.ranges);
+            Cond::Ports(x)
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 const PNAMES: &[(&str, Proto)] = &[
@@ -190,20 +220,116 @@ const PNAMES: &[(&str, Proto)] = &[
 ];
 
 const UNSUPPORTED_KW: &[&str] = &[
-    "fddi", "tr", "wlan", "atalk", "aarp", "decnet", "lat", "sca", "moprc", "mopdl", "iso",
-    "esis", "es-is", "isis", "is-is", "clnp", "stp", "ipx", "netbeui", "pim", "vrrp", "carp",
-    "igrp", "ah", "esp", "l1", "l2", "iih", "lsp", "snp", "csnp", "psnp", "pppoed", "pppoes",
-    "geneve", "radio", "llc", "type", "subtype", "dir", "ra", "ta", "addr1", "addr2", "addr3",
-    "addr4", "atm", "lane", "oamf4", "oamf4ec", "oamf4sc", "oam", "metac", "bcc", "sc", "ilmic",
-    "metaconnect", "connectmsg", "vpi", "vci", "sio", "opc", "dpc", "sls", "hsio", "hopc",
-    "hdpc", "hsls", "fisu", "lssu", "msu", "hfisu", "hlssu", "hmsu", "on", "ifname", "rnr",
-    "rulenum", "reason", "rset", "ruleset", "srnr", "subrulenum", "action", "iptv6",
+    "fddi",
+    "tr",
+    "wlan",
+    "atalk",
+    "aarp",
+    "decnet",
+    "lat",
+    "sca",
+    "moprc",
+    "mopdl",
+    "iso",
+    "esis",
+    "es-is",
+    "isis",
+    "is-is",
+    "clnp",
+    "stp",
+    "ipx",
+    "netbeui",
+    "pim",
+    "vrrp",
+    "carp",
+    "igrp",
+    "ah",
+    "esp",
+    "l1",
+    "l2",
+    "iih",
+    "lsp",
+    "snp",
+    "csnp",
+    "psnp",
+    "pppoed",
+    "pppoes",
+    "geneve",
+    "radio",
+    "llc",
+    "type",
+    "subtype",
+    "dir",
+    "ra",
+    "ta",
+    "addr1",
+    "addr2",
+    "addr3",
+    "addr4",
+    "atm",
+    "lane",
+    "oamf4",
+    "oamf4ec",
+    "oamf4sc",
+    "oam",
+    "metac",
+    "bcc",
+    "sc",
+    "ilmic",
+    "metaconnect",
+    "connectmsg",
+    "vpi",
+    "vci",
+    "sio",
+    "opc",
+    "dpc",
+    "sls",
+    "hsio",
+    "hopc",
+    "hdpc",
+    "hsls",
+    "fisu",
+    "lssu",
+    "msu",
+    "hfisu",
+    "hlssu",
+    "hmsu",
+    "on",
+    "ifname",
+    "rnr",
+    "rulenum",
+    "reason",
+    "rset",
+    "ruleset",
+    "srnr",
+    "subrulenum",
+    "action",
+    "iptv6",
 ];
 
 const KEYWORDS: &[&str] = &[
-    "host", "net", "port", "portrange", "proto", "protochain", "gateway", "src", "dst", "not",
-    "and", "or", "less", "greater", "len", "inbound", "outbound", "vlan", "mpls", "broadcast",
-    "multicast", "mask",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "proto",
+    "protochain",
+    "gateway",
+    "src",
+    "dst",
+    "not",
+    "and",
+    "or",
+    "less",
+    "greater",
+    "len",
+    "inbound",
+    "outbound",
+    "vlan",
+    "mpls",
+    "broadcast",
+    "multicast",
+    "mask",
 ];
 
 impl P {
@@ -232,11 +358,18 @@ impl P {
         matches!(self.tok_at(i), Tok::Punct(q) if *q == p)
     }
     fn err_at(&self, msg: impl Into<String>, off: usize) -> CompileError {
-        CompileError { message: msg.into(), offset: Some(off) }
+        CompileError {
+            message: msg.into(),
+            offset: Some(off),
+        }
     }
     fn syntax(&self, what: &str) -> CompileError {
         let t = &self.toks[self.pos];
-        let found = if matches!(t.tok, Tok::End) { "end of expression".to_string() } else { format!("'{}'", t.text) };
+        let found = if matches!(t.tok, Tok::End) {
+            "end of expression".to_string()
+        } else {
+            format!("'{}'", t.text)
+        };
         self.err_at(format!("syntax error at {found}: {what}"), t.off)
     }
     fn unsupported(&self, what: &str, off: usize) -> CompileError {
@@ -280,7 +413,7 @@ impl P {
             };
             self.pos += 1;
             let (r, rq) = self.term_or_id(q)?;
-            c = if and { c.and(r) } else { c.or(r) };
+            c = if and { c.and(r) } else { or(c, r) };
             q = rq;
         }
         Ok((c, q))
@@ -335,13 +468,15 @@ impl P {
                 };
                 self.pos += 1;
                 let (r, _) = self.id(q)?;
-                c = if and { c.and(r) } else { c.or(r) };
+                c = if and { c.and(r) } else { or(c, r) };
             }
             self.expect_p(")")?;
             return Ok((c, q));
         }
         if q.err {
-            return Err(self.syntax("a bare address or number needs a qualifier (host, net, port...) before it"));
+            return Err(self.syntax(
+                "a bare address or number needs a qualifier (host, net, port...) before it",
+            ));
         }
         let c = self.nid(q)?;
         Ok((c, q))
@@ -386,7 +521,11 @@ impl P {
                     "less" | "greater" => {
                         self.pos += 1;
                         let n = self.pnum()?;
-                        let t = Cond::test(vec![stmt(LD | W | LEN, 0)], if s == "less" { JGT } else { JGE }, n);
+                        let t = Cond::test(
+                            vec![stmt(LD | W | LEN, 0)],
+                            if s == "less" { JGT } else { JGE },
+                            n,
+                        );
                         return Ok((if s == "less" { t.not() } else { t }, QERR));
                     }
                     "inbound" | "outbound" => {
@@ -395,12 +534,20 @@ impl P {
                     }
                     "vlan" => {
                         self.pos += 1;
-                        let n = if matches!(self.tok(), Tok::Num(_)) { Some(self.pnum()?) } else { None };
+                        let n = if matches!(self.tok(), Tok::Num(_)) {
+                            Some(self.pnum()?)
+                        } else {
+                            None
+                        };
                         return Ok((self.vlan(n, start)?, QERR));
                     }
                     "mpls" => {
                         self.pos += 1;
-                        let n = if matches!(self.tok(), Tok::Num(_)) { Some(self.pnum()?) } else { None };
+                        let n = if matches!(self.tok(), Tok::Num(_)) {
+                            Some(self.pnum()?)
+                        } else {
+                            None
+                        };
                         return Ok((self.mpls(n, start)?, QERR));
                     }
                     _ if UNSUPPORTED_KW.contains(&s) => {
@@ -416,7 +563,12 @@ impl P {
         if pq.is_some() && self.is_p_at(1, "[") {
             return Ok((self.relation()?, QERR));
         }
-        let mut q = Q { proto: pq.unwrap_or(Proto::Default), dir: Dir::Default, addr: Addr::Default, err: false };
+        let mut q = Q {
+            proto: pq.unwrap_or(Proto::Default),
+            dir: Dir::Default,
+            addr: Addr::Default,
+            err: false,
+        };
         if pq.is_some() {
             self.pos += 1;
         }
@@ -452,13 +604,19 @@ impl P {
         } else if !have_dq && (self.is_kw("broadcast") || self.is_kw("multicast")) {
             let bc = self.is_kw("broadcast");
             self.pos += 1;
-            let c = if bc { self.broadcast(q.proto, start)? } else { self.multicast(q.proto, start)? };
+            let c = if bc {
+                self.broadcast(q.proto, start)?
+            } else {
+                self.multicast(q.proto, start)?
+            };
             return Ok((c, QERR));
         } else if !have_dq {
             if let Some(p) = pq {
                 return Ok((self.proto_abbrev(p, start)?, QERR));
             }
-            return Err(self.syntax("expected a primitive (host, net, port, ip, tcp, ...), 'not' or '('"));
+            return Err(
+                self.syntax("expected a primitive (host, net, port, ip, tcp, ...), 'not' or '('")
+            );
         }
         if q.addr == Addr::Protochain {
             return Err(self.unsupported("'protochain'", start));
@@ -524,7 +682,9 @@ impl P {
                     *m = (0xff00u16 >> bits) as u8;
                 }
                 if a.iter().zip(mask).any(|(x, m)| x & !m != 0) {
-                    return Err(self.err_at(format!("non-network bits set in \"{text}/{len}\""), off));
+                    return Err(
+                        self.err_at(format!("non-network bits set in \"{text}/{len}\""), off)
+                    );
                 }
                 match q.addr {
                     Addr::Default | Addr::Host | Addr::Net => {}
@@ -607,14 +767,20 @@ impl P {
                 if q.proto == Proto::Link {
                     Err(self.unsupported(&format!("ethernet host names ('{name}')"), off))
                 } else {
-                    Err(self.err_at(format!("host names ('{name}') are not supported yet: use an address"), off))
+                    Err(self.err_at(
+                        format!("host names ('{name}') are not supported yet: use an address"),
+                        off,
+                    ))
                 }
             }
-            Addr::Net => Err(self.err_at(format!("network names ('{name}') are not supported yet: use an address"), off)),
+            Addr::Net => Err(self.err_at(
+                format!("network names ('{name}') are not supported yet: use an address"),
+                off,
+            )),
             Addr::Port => {
-                let (p, proto) = self
-                    .service(name, q.proto)
-                    .ok_or_else(|| self.err_at(format!("unknown {} port '{name}'", q.proto.name()), off))?;
+                let (p, proto) = self.service(name, q.proto).ok_or_else(|| {
+                    self.err_at(format!("unknown {} port '{name}'", q.proto.name()), off)
+                })?;
                 self.port(p, p, proto, q.dir, off)
             }
             Addr::Portrange => {
@@ -632,7 +798,9 @@ impl P {
                     Proto::Default | Proto::Ip | Proto::Ip6 => names::ip_proto(name),
                     _ => None,
                 };
-                let v = v.ok_or_else(|| self.err_at(format!("unknown {} proto '{name}'", q.proto.name()), off))?;
+                let v = v.ok_or_else(|| {
+                    self.err_at(format!("unknown {} proto '{name}'", q.proto.name()), off)
+                })?;
                 self.proto_num(v, q.proto, off)
             }
             Addr::Protochain => Err(self.unsupported("'protochain'", off)),
@@ -647,7 +815,10 @@ impl P {
         match proto {
             Proto::Tcp => tcp.map(|p| (p, Proto::Tcp)),
             Proto::Udp => udp.map(|p| (p, Proto::Udp)),
-            Proto::Sctp => names::service(name, "sctp").or(tcp).or(udp).map(|p| (p, Proto::Sctp)),
+            Proto::Sctp => names::service(name, "sctp")
+                .or(tcp)
+                .or(udp)
+                .map(|p| (p, Proto::Sctp)),
             _ => match (tcp, udp) {
                 (Some(t), Some(u)) if t == u => Some((t, proto)),
                 (Some(t), None) => Some((t, Proto::Tcp)),
@@ -673,7 +844,10 @@ impl P {
     // ---- link layer ----------------------------------------------------------------------
 
     fn has_ethertype(&self) -> bool {
-        matches!(self.link, LinkType::Ethernet | LinkType::LinuxSll | LinkType::LinuxSll2)
+        matches!(
+            self.link,
+            LinkType::Ethernet | LinkType::LinuxSll | LinkType::LinuxSll2
+        )
     }
 
     fn linktype(&self, et: u32, off: usize) -> R<Cond> {
@@ -776,9 +950,13 @@ impl P {
 
     fn host(&self, v: u32, mask: u32, proto: Proto, dir: Dir, off: usize) -> R<Cond> {
         let nl = self.st.off_nl;
-        let ip = |s: &Self| -> R<Cond> { Ok(s.ipv4(off)?.and(s.dirs(dir, nl + 12, nl + 16, |o| mcmp(W, o, mask, v)))) };
+        let ip = |s: &Self| -> R<Cond> {
+            Ok(s.ipv4(off)?
+                .and(s.dirs(dir, nl + 12, nl + 16, |o| mcmp(W, o, mask, v))))
+        };
         let arp = |s: &Self, et: u32| -> R<Cond> {
-            Ok(s.linktype(et, off)?.and(s.dirs(dir, nl + 14, nl + 24, |o| mcmp(W, o, mask, v))))
+            Ok(s.linktype(et, off)?
+                .and(s.dirs(dir, nl + 14, nl + 24, |o| mcmp(W, o, mask, v))))
         };
         match proto {
             Proto::Default => {
@@ -797,10 +975,15 @@ impl P {
 
     fn host6(&self, a: [u8; 16], m: [u8; 16], q: Q, off: usize) -> R<Cond> {
         if !matches!(q.proto, Proto::Default | Proto::Ip6) {
-            return Err(self.err_at(format!("'{}' modifier applied to ip6 host", q.proto.name()), off));
+            return Err(self.err_at(
+                format!("'{}' modifier applied to ip6 host", q.proto.name()),
+                off,
+            ));
         }
         let nl = self.st.off_nl;
-        let word = |b: &[u8; 16], i: usize| u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
+        let word = |b: &[u8; 16], i: usize| {
+            u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+        };
         let f = |o: u32| {
             let mut c = Cond::Const(true);
             for i in (0..4).rev() {
@@ -820,7 +1003,9 @@ impl P {
         }
         let lo = u32::from_be_bytes([m[2], m[3], m[4], m[5]]);
         let hi = u16::from_be_bytes([m[0], m[1]]) as u32;
-        Ok(self.dirs(dir, 6, 0, |o| cmp(W, o + 2, JEQ, lo).and(cmp(H, o, JEQ, hi))))
+        Ok(self.dirs(dir, 6, 0, |o| {
+            cmp(W, o + 2, JEQ, lo).and(cmp(H, o, JEQ, hi))
+        }))
     }
 
     fn port(&mut self, lo: u32, hi: u32, proto: Proto, dir: Dir, off: usize) -> R<Cond> {
@@ -832,6 +1017,30 @@ impl P {
             p => return Err(self.err_at(format!("'{}' cannot qualify 'port'", p.name()), off)),
         };
         let nl = self.st.off_nl;
+        if dir != Dir::And {
+            let pkey = match proto {
+                Proto::Tcp => 1,
+                Proto::Udp => 2,
+                Proto::Sctp => 3,
+                _ => 0,
+            };
+            let d = match dir {
+                Dir::Src => 0,
+                Dir::Dst => 1,
+                _ => 2,
+            };
+            return Ok(Cond::Ports(Box::new(PortSet {
+                v6_pre: self.ipv6(off)?.and(any_of(ps.iter().map(|p| cmp(B, nl + 6, JEQ, *p)))),
+                v4_pre: self
+                    .ipv4(off)?
+                    .and(any_of(ps.iter().map(|p| cmp(B, nl + 9, JEQ, *p))))
+                    .and(self.nofrag()),
+                nl,
+                dir: d,
+                ranges: vec![(lo, hi)],
+                key: (pkey, d, nl, self.st.off_lt, self.st.mpls_depth),
+            })));
+        }
         let range = |stmts: Vec<Insn>| {
             if lo == hi {
                 Cond::test(stmts, JEQ | K, lo)
@@ -843,12 +1052,15 @@ impl P {
             .ipv4(off)?
             .and(any_of(ps.iter().map(|p| cmp(B, nl + 9, JEQ, *p))))
             .and(self.nofrag())
-            .and(self.dirs(dir, 0, 2, |o| range(vec![stmt(LDX | B | MSH, nl), stmt(LD | H | IND, nl + o)])));
+            .and(self.dirs(dir, 0, 2, |o| {
+                range(vec![stmt(LDX | B | MSH, nl), stmt(LD | H | IND, nl + o)])
+            }));
         let v6 = self
             .ipv6(off)?
             .and(any_of(ps.iter().map(|p| cmp(B, nl + 6, JEQ, *p))))
             .and(self.dirs(dir, 0, 2, |o| range(vec![ld(H, nl + 40 + o)])));
-        Ok(v4.or(v6))
+        // IPv6 first, as libpcap lays it out
+        Ok(v6.or(v4))
     }
 
     fn broadcast(&self, p: Proto, off: usize) -> R<Cond> {
@@ -861,7 +1073,9 @@ impl P {
             }
             Proto::Ip => {
                 let o = self.st.off_nl + 16;
-                Ok(self.ipv4(off)?.and(cmp(W, o, JEQ, 0).or(cmp(W, o, JEQ, 0xffff_ffff))))
+                Ok(self
+                    .ipv4(off)?
+                    .and(cmp(W, o, JEQ, 0).or(cmp(W, o, JEQ, 0xffff_ffff))))
             }
             _ => Err(self.err_at("only link-layer/IP broadcast filters supported", off)),
         }
@@ -887,7 +1101,10 @@ impl P {
             (LinkType::LinuxSll2, _) => cmp(B, 10, JEQ, 4),
             (LinkType::Ethernet, Target::LinuxLive) => cmp(H, SKF_AD_OFF + SKF_AD_PKTTYPE, JEQ, 4),
             (LinkType::Ethernet, Target::File) => {
-                return Err(self.err_at("inbound/outbound not supported on Ethernet when reading savefiles", off))
+                return Err(self.err_at(
+                    "inbound/outbound not supported on Ethernet when reading savefiles",
+                    off,
+                ))
             }
             _ => return Err(self.err_at("inbound/outbound not supported on this link type", off)),
         };
@@ -903,7 +1120,11 @@ impl P {
                 return Err(self.err_at(format!("VLAN tag {n} greater than maximum 4095"), off));
             }
         }
-        if self.target == Target::LinuxLive && !self.st.live_vlan_done && self.st.mpls_depth == 0 && self.st.off_lt == 12 {
+        if self.target == Target::LinuxLive
+            && !self.st.live_vlan_done
+            && self.st.mpls_depth == 0
+            && self.st.off_lt == 12
+        {
             // The kernel took the outer tag out of the bytes: test its metadata, shift nothing.
             self.st.live_vlan_done = true;
             let mut c = cmp(B, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT, JEQ, 1);
@@ -928,7 +1149,9 @@ impl P {
         }
         if let Some(l) = label {
             if l > 0xfffff {
-                return Err(self.err_at(format!("MPLS label {l} greater than maximum 1048575"), off));
+                return Err(
+                    self.err_at(format!("MPLS label {l} greater than maximum 1048575"), off)
+                );
             }
         }
         let nl = self.st.off_nl;
@@ -977,7 +1200,8 @@ impl P {
                 match b {
                     Ar::Const(k) => {
                         let (as_, ac) = a.parts();
-                        ac.and(bc).and(Self::neg_if(Cond::test(as_, jop | K, k), neg))
+                        ac.and(bc)
+                            .and(Self::neg_if(Cond::test(as_, jop | K, k), neg))
                     }
                     _ => {
                         let slot = self.slot()?;
@@ -986,7 +1210,8 @@ impl P {
                         st.push(stmt(ST, slot));
                         st.extend(as_);
                         st.push(stmt(LDX | MEM, slot));
-                        ac.and(bc).and(Self::neg_if(Cond::test(st, jop | X, 0), neg))
+                        ac.and(bc)
+                            .and(Self::neg_if(Cond::test(st, jop | X, 0), neg))
                     }
                 }
             }
@@ -1043,7 +1268,14 @@ impl P {
     fn binop(&mut self, op: u16, a: Ar, b: Ar, off: usize) -> R<Ar> {
         if let Ar::Const(k) = b {
             if k == 0 && (op == DIV || op == MOD) {
-                return Err(self.err_at(if op == DIV { "division by zero" } else { "modulus by zero" }, off));
+                return Err(self.err_at(
+                    if op == DIV {
+                        "division by zero"
+                    } else {
+                        "modulus by zero"
+                    },
+                    off,
+                ));
             }
             if k > 31 && (op == LSH || op == RSH) {
                 return Err(self.err_at("shift by more than 31 bits", off));
@@ -1069,7 +1301,10 @@ impl P {
             Ar::Const(k) => {
                 let mut st = as_;
                 st.push(stmt(ALU | op | K, k));
-                Ok(Ar::Dyn { stmts: st, checks: ac })
+                Ok(Ar::Dyn {
+                    stmts: st,
+                    checks: ac,
+                })
             }
             b => {
                 let (bs, bc) = b.parts();
@@ -1079,7 +1314,10 @@ impl P {
                 st.extend(as_);
                 st.push(stmt(LDX | MEM, slot));
                 st.push(stmt(ALU | op | X, 0));
-                Ok(Ar::Dyn { stmts: st, checks: ac.and(bc) })
+                Ok(Ar::Dyn {
+                    stmts: st,
+                    checks: ac.and(bc),
+                })
             }
         }
     }
@@ -1093,7 +1331,10 @@ impl P {
                 a => {
                     let (mut st, c) = a.parts();
                     st.push(stmt(ALU | NEG, 0));
-                    Ar::Dyn { stmts: st, checks: c }
+                    Ar::Dyn {
+                        stmts: st,
+                        checks: c,
+                    }
                 }
             });
         }
@@ -1109,7 +1350,10 @@ impl P {
         }
         if self.is_kw("len") {
             self.pos += 1;
-            return Ok(Ar::Dyn { stmts: vec![stmt(LD | W | LEN, 0)], checks: Cond::Const(true) });
+            return Ok(Ar::Dyn {
+                stmts: vec![stmt(LD | W | LEN, 0)],
+                checks: Cond::Const(true),
+            });
         }
         if let Some(p) = self.pname_at(0) {
             if self.is_p_at(1, "[") {
@@ -1140,7 +1384,10 @@ impl P {
         let (check, base, iphl) = match p {
             Proto::Link => {
                 if !self.has_ethertype() && !matches!(self.link, LinkType::Null) {
-                    if self.link != LinkType::Raw && self.link != LinkType::Ipv4 && self.link != LinkType::Ipv6 {
+                    if self.link != LinkType::Raw
+                        && self.link != LinkType::Ipv4
+                        && self.link != LinkType::Ipv6
+                    {
                         return Err(self.err_at("link-layer byte access not supported here", off));
                     }
                 }
@@ -1166,7 +1413,13 @@ impl P {
         let (stmts, ichk) = match idx {
             Ar::Const(k) => {
                 if iphl {
-                    (vec![stmt(LDX | B | MSH, nl), stmt(LD | sz | IND, base.wrapping_add(k))], Cond::Const(true))
+                    (
+                        vec![
+                            stmt(LDX | B | MSH, nl),
+                            stmt(LD | sz | IND, base.wrapping_add(k)),
+                        ],
+                        Cond::Const(true),
+                    )
                 } else {
                     (vec![ld(sz, base.wrapping_add(k))], Cond::Const(true))
                 }
@@ -1185,6 +1438,9 @@ impl P {
                 (st, checks)
             }
         };
-        Ok(Ar::Dyn { stmts, checks: check.and(ichk) })
+        Ok(Ar::Dyn {
+            stmts,
+            checks: check.and(ichk),
+        })
     }
 }

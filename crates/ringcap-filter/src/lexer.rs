@@ -96,7 +96,10 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
         }
         return Some(m);
     }
-    if s.len() == 12 && s.bytes().all(|c| c.is_ascii_hexdigit()) && !s.bytes().all(|c| c.is_ascii_digit()) {
+    if s.len() == 12
+        && s.bytes().all(|c| c.is_ascii_hexdigit())
+        && !s.bytes().all(|c| c.is_ascii_digit())
+    {
         // bare 12 hex digits are a MAC only with a non-decimal digit, else a number
         let mut m = [0u8; 6];
         for (i, b) in m.iter_mut().enumerate() {
@@ -128,12 +131,20 @@ pub fn lex(src: &str) -> Result<Vec<Token>, CompileError> {
             if s.contains(':') && (j >= b.len() || !is_word(b[j]) || b[j] == b'.') {
                 let s2 = s.trim_end_matches('.');
                 if let Some(m) = parse_mac(s2).filter(|_| s2.contains(':')) {
-                    out.push(Token { tok: Tok::Mac(m), off: start, text: s2.into() });
+                    out.push(Token {
+                        tok: Tok::Mac(m),
+                        off: start,
+                        text: s2.into(),
+                    });
                     i += s2.len();
                     continue;
                 }
                 if let Ok(a) = s2.parse::<std::net::Ipv6Addr>() {
-                    out.push(Token { tok: Tok::V6(a.octets()), off: start, text: s2.into() });
+                    out.push(Token {
+                        tok: Tok::V6(a.octets()),
+                        off: start,
+                        text: s2.into(),
+                    });
                     i += s2.len();
                     continue;
                 }
@@ -147,7 +158,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>, CompileError> {
             if j == i + 1 {
                 return Err(err("syntax error: empty escaped name", start));
             }
-            out.push(Token { tok: Tok::Esc(src[i + 1..j].into()), off: start, text: src[i..j].into() });
+            out.push(Token {
+                tok: Tok::Esc(src[i + 1..j].into()),
+                off: start,
+                text: src[i..j].into(),
+            });
             i = j;
             continue;
         }
@@ -175,25 +190,40 @@ pub fn lex(src: &str) -> Result<Vec<Token>, CompileError> {
             } else {
                 Tok::Id(s.into())
             };
-            out.push(Token { tok, off: start, text: s.into() });
+            out.push(Token {
+                tok,
+                off: start,
+                text: s.into(),
+            });
             i = j;
             continue;
         }
         const PUNCT: [&str; 25] = [
-            "&&", "||", "<<", ">>", "==", "!=", "<=", ">=", "(", ")", "[", "]", ":", "+", "-",
-            "*", "/", "%", "&", "|", "^", "=", "<", ">", "!",
+            "&&", "||", "<<", ">>", "==", "!=", "<=", ">=", "(", ")", "[", "]", ":", "+", "-", "*",
+            "/", "%", "&", "|", "^", "=", "<", ">", "!",
         ];
         match PUNCT.iter().find(|p| src[i..].starts_with(**p)) {
             Some(p) => {
-                out.push(Token { tok: Tok::Punct(p), off: start, text: (*p).into() });
+                out.push(Token {
+                    tok: Tok::Punct(p),
+                    off: start,
+                    text: (*p).into(),
+                });
                 i += p.len();
             }
             None => {
                 let ch = src[i..].chars().next().unwrap_or('?');
-                return Err(err(format!("syntax error: unexpected character '{ch}'"), start));
+                return Err(err(
+                    format!("syntax error: unexpected character '{ch}'"),
+                    start,
+                ));
             }
         }
     }
-    out.push(Token { tok: Tok::End, off: src.len(), text: String::new() });
+    out.push(Token {
+        tok: Tok::End,
+        off: src.len(),
+        text: String::new(),
+    });
     Ok(out)
 }

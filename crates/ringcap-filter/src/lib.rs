@@ -104,11 +104,19 @@ impl Program {
         let n: usize = lines.next()?.trim().parse().ok()?;
         let mut insns = Vec::with_capacity(n);
         for l in lines.take(n) {
-            let v: Vec<u64> = l.split_whitespace().map(|x| x.parse().ok()).collect::<Option<_>>()?;
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .map(|x| x.parse().ok())
+                .collect::<Option<_>>()?;
             if v.len() != 4 {
                 return None;
             }
-            insns.push(Insn { code: v[0] as u16, jt: v[1] as u8, jf: v[2] as u8, k: v[3] as u32 });
+            insns.push(Insn {
+                code: v[0] as u16,
+                jt: v[1] as u8,
+                jf: v[2] as u8,
+                k: v[3] as u32,
+            });
         }
         (insns.len() == n).then_some(Program { insns })
     }
@@ -127,7 +135,9 @@ impl CompileError {
     pub fn render(&self, expr: &str) -> String {
         match self.offset {
             Some(off) => {
-                let col = expr.get(..off.min(expr.len())).map_or(0, |p| p.chars().count());
+                let col = expr
+                    .get(..off.min(expr.len()))
+                    .map_or(0, |p| p.chars().count());
                 format!("{}\n  {}\n  {}^", self.message, expr, " ".repeat(col))
             }
             None => self.message.clone(),

@@ -20,9 +20,25 @@ pub struct Test {
     pub k: u32,
 }
 
+/// Port tests that `or` may still merge (`port 80 or 443` tests each port field once against
+/// both values, as libpcap's optimizer ends up doing). Expanded before code generation.
+#[derive(Debug, Clone)]
+pub struct PortSet {
+    /// What must hold before the port fields are read, for IPv6 and IPv4.
+    pub v6_pre: Cond,
+    pub v4_pre: Cond,
+    pub nl: u32,
+    /// 0 src, 1 dst, 2 src or dst.
+    pub dir: u8,
+    pub ranges: Vec<(u32, u32)>,
+    /// Equal keys mean equal prerequisites and direction.
+    pub key: (u8, u8, u32, u32, u32),
+}
+
 #[derive(Debug, Clone)]
 pub enum Cond {
     Const(bool),
+    Ports(Box<PortSet>),
     Test(Rc<Test>),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
@@ -54,6 +70,40 @@ impl Cond {
             Cond::Not(c) => *c,
             c => Cond::Not(Box::new(c)),
         }
+    }
+}
+
+impl PortSet {
+    pub fn expand(&self) -> Cond {
+        let range = |stmts: &Vec<Insn>, lo: u32, hi: u32| {
+            if lo == hi {
+                Cond::test(stmts.clone(), JEQ | K, lo)
+            } else {
+                Cond::test(stmts.clone(), JGE | K, lo)
+                    .and(Cond::test(stmts.clone(), JGT | K, hi).not())
+            }
+        };
+        let field = |stmts: Vec<Insn>| {
+            self.ranges
+                .iter()
+                .fold(Cond::Const(false), |c, (lo, hi)| c.or(range(&stmts, *lo, *hi)))
+        };
+        let dirs = |f: &dyn Fn(u32) -> Cond| match self.dir {
+            0 => f(0),
+            1 => f(2),
+            _ => f(0).or(f(2)),
+        };
+        let nl = self.nl;
+        let v6 = self.v6_pre.clone().and(dirs(&|o| {
+            field(vec![Insn { code: LD | H | ABS, jt: 0, jf: 0, k: nl + 40 + o }])
+        }));
+        let v4 = self.v4_pre.clone().and(dirs(&|o| {
+            field(vec![
+                Insn { code: LDX | B | MSH, jt: 0, jf: 0, k: nl },
+                Insn { code: LD | H | IND, jt: 0, jf: 0, k: nl + o },
+            ])
+        }));
+        v6.or(v4)
     }
 }
 
@@ -154,7 +204,11 @@ impl Vn {
                 STX => mem[(k & 15) as usize] = Some(x),
                 ALU => {
                     let o = op(s.code);
-                    let bv = if src(s.code) == X { x } else { self.id(V::Imm(k)) };
+                    let bv = if src(s.code) == X {
+                        x
+                    } else {
+                        self.id(V::Imm(k))
+                    };
                     let folded = match (self.imm(a), self.imm(bv)) {
                         (Some(p), Some(q)) => match o {
                             ADD => Some(p.wrapping_add(q)),
@@ -267,6 +321,7 @@ impl Builder {
         match c {
             Cond::Const(true) => t,
             Cond::Const(false) => f,
+            Cond::Ports(p) => self.gen(&p.expand(), t, f),
             Cond::Not(c) => self.gen(c, f, t),
             Cond::And(a, b) => {
                 let eb = self.gen(b, t, f);
@@ -310,7 +365,7 @@ fn topo(blocks: &[Blk], entry: Tgt) -> Vec<usize> {
             continue;
         }
         stack.push((b, st + 1));
-        let next = if st == 0 { blocks[b].jt } else { blocks[b].jf };
+        let next = if st == 0 { blocks[b].jf } else { blocks[b].jt };
         if let Tgt::Blk(n) = next {
             if !seen[n] {
                 seen[n] = true;
@@ -328,6 +383,19 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
     let mut blocks = b.blocks;
     let mut vn = Vn::default();
     if optimize {
+        for bl in blocks.iter_mut() {
+            // `and #k; jeq #0` is `jset #k` with the branches swapped
+            if bl.code == JEQ | K && bl.k == 0 {
+                if let Some(last) = bl.stmts.last().copied() {
+                    if last.code == ALU | AND | K {
+                        bl.stmts.pop();
+                        bl.code = JSET | K;
+                        bl.k = last.k;
+                        std::mem::swap(&mut bl.jt, &mut bl.jf);
+                    }
+                }
+            }
+        }
         for bl in blocks.iter_mut() {
             let (ua, ux) = (vn.fresh(), vn.fresh());
             let (a, x, _) = vn.sim(&bl.stmts, ua, ux);
@@ -377,7 +445,12 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
                     let bl = &blocks[bi];
                     let mut facts = fin.clone();
                     if src(bl.code) == K {
-                        facts.push(Fact { v: bl.aval, op: op(bl.code), k: bl.k, res: br });
+                        facts.push(Fact {
+                            v: bl.aval,
+                            op: op(bl.code),
+                            k: bl.k,
+                            res: br,
+                        });
                     }
                     let mut t = if br { bl.jt } else { bl.jf };
                     let orig = t;
@@ -424,7 +497,13 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
                 let (jt, jf) = (m(blocks[bi].jt), m(blocks[bi].jf));
                 blocks[bi].jt = jt;
                 blocks[bi].jf = jf;
-                let key = (blocks[bi].stmts.clone(), blocks[bi].code, blocks[bi].k, jt, jf);
+                let key = (
+                    blocks[bi].stmts.clone(),
+                    blocks[bi].code,
+                    blocks[bi].k,
+                    jt,
+                    jf,
+                );
                 match canon.get(&key) {
                     Some(&c) if c != bi => {
                         remap.insert(bi, c);
@@ -529,7 +608,12 @@ fn emit(
             .filter(|(_, r)| !(optimize && *r))
             .map(|(s, _)| *s)
             .collect();
-        code.push(Insn { code: JMP | blocks[b].code, jt: 0, jf: 0, k: blocks[b].k });
+        code.push(Insn {
+            code: JMP | blocks[b].code,
+            jt: 0,
+            jf: 0,
+            k: blocks[b].k,
+        });
         code_of.insert(b, code);
     }
     let mut pos: HashMap<usize, usize> = HashMap::new();
@@ -557,7 +641,10 @@ fn emit(
             Tgt::Ret(true) => acc_pos,
             Tgt::Ret(false) => rej_pos,
         };
-        let (jt, jf) = (target(blocks[b].jt) - here - 1, target(blocks[b].jf) - here - 1);
+        let (jt, jf) = (
+            target(blocks[b].jt) - here - 1,
+            target(blocks[b].jf) - here - 1,
+        );
         if jt > 255 || jf > 255 {
             return Err(CompileError {
                 message: "expression too complex: a jump exceeds 255 instructions".into(),

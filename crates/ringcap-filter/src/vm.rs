@@ -14,7 +14,8 @@ fn load(pkt: &[u8], off: u32, sz: u16, aux: &Aux, wirelen: u32) -> Option<u32> {
             SKF_AD_VLAN_TPID => Some(aux.vlan_tpid as u32),
             SKF_AD_PROTOCOL => {
                 let _ = wirelen;
-                pkt.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]) as u32)
+                pkt.get(12..14)
+                    .map(|b| u16::from_be_bytes([b[0], b[1]]) as u32)
             }
             _ => None,
         };

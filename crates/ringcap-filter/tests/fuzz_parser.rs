@@ -20,33 +20,138 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "host", "net", "port", "portrange", "proto", "protochain", "src", "dst", "and", "or", "not",
-    "ether", "ip", "ip6", "arp", "rarp", "tcp", "udp", "icmp", "icmp6", "sctp", "igmp", "vlan",
-    "mpls", "less", "greater", "len", "broadcast", "multicast", "inbound", "outbound", "mask",
-    "gateway", "link", "(", ")", "[", "]", ":", "+", "-", "*", "/", "%", "&", "|", "^", "<<",
-    ">>", "=", "==", "!=", "<", "<=", ">", ">=", "!", "&&", "||", "0", "1", "2", "4", "80",
-    "65535", "65536", "4096", "0x10", "0xffffffff", "0x100000000", "017", "10.0.0.1",
-    "10.0.0.0/8", "10.0", "255.255.255.0", "::1", "2001:db8::/32", "fe80::1/129",
-    "00:11:22:33:44:55", "0011.2233.4455", "tcpflags", "tcp-syn", "icmp-echo", "icmptype",
-    "icmp6type", "\\tcp", "\\ip", "http", "domain", "ftp-data-ftp", "20-30", "foo.example",
-    "1.2.3.4.5", "999.1.1.1", ":::", "\\", "@", "\"", "ip[0]", "tcp[13:2]", "ether[ip[0]:4]",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "proto",
+    "protochain",
+    "src",
+    "dst",
+    "and",
+    "or",
+    "not",
+    "ether",
+    "ip",
+    "ip6",
+    "arp",
+    "rarp",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "igmp",
+    "vlan",
+    "mpls",
+    "less",
+    "greater",
+    "len",
+    "broadcast",
+    "multicast",
+    "inbound",
+    "outbound",
+    "mask",
+    "gateway",
+    "link",
+    "(",
+    ")",
+    "[",
+    "]",
+    ":",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "&",
+    "|",
+    "^",
+    "<<",
+    ">>",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "!",
+    "&&",
+    "||",
+    "0",
+    "1",
+    "2",
+    "4",
+    "80",
+    "65535",
+    "65536",
+    "4096",
+    "0x10",
+    "0xffffffff",
+    "0x100000000",
+    "017",
+    "10.0.0.1",
+    "10.0.0.0/8",
+    "10.0",
+    "255.255.255.0",
+    "::1",
+    "2001:db8::/32",
+    "fe80::1/129",
+    "00:11:22:33:44:55",
+    "0011.2233.4455",
+    "tcpflags",
+    "tcp-syn",
+    "icmp-echo",
+    "icmptype",
+    "icmp6type",
+    "\\tcp",
+    "\\ip",
+    "http",
+    "domain",
+    "ftp-data-ftp",
+    "20-30",
+    "foo.example",
+    "1.2.3.4.5",
+    "999.1.1.1",
+    ":::",
+    "\\",
+    "@",
+    "\"",
+    "ip[0]",
+    "tcp[13:2]",
+    "ether[ip[0]:4]",
 ];
 
 const SEEDS: &[&str] = &[
-    "tcp port 80 and host 10.0.0.1", "vlan 10 and vlan 20 and udp port 53",
-    "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn", "ip6 net 2001:db8::/32 or arp",
-    "not (src net 10.0.0.0/8 and dst portrange 1000-2000)", "mpls 100 and mpls and ip",
-    "ether src 00:11:22:33:44:55 or ether broadcast", "icmp[icmptype] = icmp-echo",
-    "ip[2:2] - ((ip[0] & 0xf) << 2) > 40", "less 100 or greater 1000 and len != 60",
+    "tcp port 80 and host 10.0.0.1",
+    "vlan 10 and vlan 20 and udp port 53",
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
+    "ip6 net 2001:db8::/32 or arp",
+    "not (src net 10.0.0.0/8 and dst portrange 1000-2000)",
+    "mpls 100 and mpls and ip",
+    "ether src 00:11:22:33:44:55 or ether broadcast",
+    "icmp[icmptype] = icmp-echo",
+    "ip[2:2] - ((ip[0] & 0xf) << 2) > 40",
+    "less 100 or greater 1000 and len != 60",
 ];
 
 fn check(expr: &str, rng: &mut Rng, pkts: &[Vec<u8>]) -> bool {
     let links = [
-        LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Raw, LinkType::Null,
-        LinkType::Ipv4, LinkType::Ipv6,
+        LinkType::Ethernet,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Raw,
+        LinkType::Null,
+        LinkType::Ipv4,
+        LinkType::Ipv6,
     ];
     let link = links[rng.below(links.len())];
-    let target = if rng.below(2) == 0 { Target::File } else { Target::LinuxLive };
+    let target = if rng.below(2) == 0 {
+        Target::File
+    } else {
+        Target::LinuxLive
+    };
     let mut ok = false;
     for optimize in [true, false] {
         match compile(expr, link, 65535, target, optimize) {
@@ -72,8 +177,15 @@ fn well_formed(p: &Program, expr: &str) {
     assert_eq!(last.code & 0x07, 0x06, "{expr:?}: does not end in ret");
     for (pc, i) in p.insns.iter().enumerate() {
         if i.code & 0x07 == 0x05 {
-            let far = if i.code & 0xf0 == 0 { i.k as usize } else { i.jt.max(i.jf) as usize };
-            assert!(pc + 1 + far < n, "{expr:?}: jump out of the program at {pc}");
+            let far = if i.code & 0xf0 == 0 {
+                i.k as usize
+            } else {
+                i.jt.max(i.jf) as usize
+            };
+            assert!(
+                pc + 1 + far < n,
+                "{expr:?}: jump out of the program at {pc}"
+            );
         }
     }
 }
@@ -100,7 +212,13 @@ fn fuzz_lexer_parser_codegen() {
     for _ in 0..20_000 {
         let n = rng.below(40);
         let bytes: Vec<u8> = (0..n)
-            .map(|_| if rng.below(3) == 0 { rng.next() as u8 } else { 32 + rng.below(95) as u8 })
+            .map(|_| {
+                if rng.below(3) == 0 {
+                    rng.next() as u8
+                } else {
+                    32 + rng.below(95) as u8
+                }
+            })
             .collect();
         let expr = String::from_utf8_lossy(&bytes).into_owned();
         compiled += check(&expr, &mut rng, &pkts) as usize;

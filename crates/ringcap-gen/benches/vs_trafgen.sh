@@ -56,14 +56,14 @@ EOF
 counter() { ip netns exec "$NS" cat /sys/class/net/rc1/statistics/tx_packets; }
 
 # measure CMD...: runs CMD in the namespace, waits 0.5 s, counts SECS seconds, stops it; prints pps.
+# timeout signals the whole process group (trafgen forks its senders) and kills what ignores it.
 measure() {
-    ip netns exec "$NS" "$@" >"$TMP/out" 2>&1 &
+    timeout -s INT -k 2 "$(echo "$SECS" | awk '{ print $1 + 1 }')" ip netns exec "$NS" "$@" >"$TMP/out" 2>&1 &
     pid=$!
     sleep 0.5
     c1=$(counter); t1=$(date +%s.%N)
     sleep "$SECS"
     c2=$(counter); t2=$(date +%s.%N)
-    kill -INT "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     echo "$c1 $c2 $t1 $t2" | awk '{ printf "%.0f\n", ($2 - $1) / ($4 - $3) }'
 }

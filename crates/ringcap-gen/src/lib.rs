@@ -119,6 +119,9 @@ pub struct GenConfig {
     /// Frames per kick (ring) at most.
     pub batch: usize,
     pub qdisc_bypass: bool,
+    /// Have the kernel copy ring frames into socket buffers (PACKET_VNET_HDR) rather than
+    /// attach ring pages; faster for small frames and for veth.
+    pub copy_frames: bool,
 }
 
 impl GenConfig {
@@ -138,6 +141,7 @@ impl GenConfig {
             ring_frames: 4096,
             batch: 256,
             qdisc_bypass: true,
+            copy_frames: true,
         }
     }
 }
@@ -324,7 +328,9 @@ impl Generator {
         };
 
         // One socket per thread: a TX ring, or sendmmsg when the ring is refused.
-        let frame_size = (sys::tx::TX_DATA_OFFSET + frame_len).next_power_of_two().max(128) as u32;
+        let frame_size = (sys::tx::TX_DATA_OFFSET + sys::tx::VNET_HDR_LEN + frame_len)
+            .next_power_of_two()
+            .max(128) as u32;
         let block_size = (frame_size.next_power_of_two()).max(sys::page_size() as u32 * 16);
         let mut fallback = None;
         let mut ring_memory = 0;
@@ -340,6 +346,7 @@ impl Generator {
                     block_size,
                     qdisc_bypass: cfg.qdisc_bypass,
                     loss: true,
+                    copy: cfg.copy_frames,
                 };
                 match TxRing::open(ifindex, &opts) {
                     Ok(r) => Some(r),

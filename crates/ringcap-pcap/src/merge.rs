@@ -29,10 +29,10 @@ pub enum MergeError {
         #[source]
         source: ReadError,
     },
-    #[error("{source} ({written} packets written, {not_written} not written)")]
+    /// (The write error is part of the message, not a separate cause, so it is said once.)
+    #[error("{error} ({written} packets written, {not_written} not written)")]
     Write {
-        #[source]
-        source: WriteError,
+        error: WriteError,
         written: u64,
         not_written: u64,
     },
@@ -89,13 +89,13 @@ pub fn merge<R: Read, O: Output>(
     } else {
         opts.interfaces.clear();
     }
-    let mut w = Writer::new(&mut *out, &opts).map_err(|source| MergeError::Write {
-        source,
+    let mut w = Writer::new(&mut *out, &opts).map_err(|error| MergeError::Write {
+        error,
         written: 0,
         not_written: 0,
     })?;
-    let werr = |source| MergeError::Write {
-        source,
+    let werr = |error| MergeError::Write {
+        error,
         written: 0,
         not_written: 0,
     };
@@ -165,8 +165,8 @@ pub fn merge<R: Read, O: Output>(
     }
     let fin = w.finish(&[]).map_err(werr);
     let counts = |e: MergeError| match e {
-        MergeError::Write { source, .. } => MergeError::Write {
-            source,
+        MergeError::Write { error, .. } => MergeError::Write {
+            error,
             written: w.packets_written(),
             not_written: w.packets_not_written(),
         },

@@ -39,7 +39,18 @@ pub struct TxRingOptions {
     /// PACKET_LOSS: the kernel skips malformed frames (setting them available) instead of
     /// stopping the ring at them with `TP_STATUS_WRONG_FORMAT`.
     pub loss: bool,
+    /// PACKET_VNET_HDR with `hdr_len` = the whole frame: the kernel copies each frame into the
+    /// socket buffer instead of attaching the ring page as a zero-copy fragment. For small
+    /// frames that is cheaper, and drivers that must not hold user pages (veth, which otherwise
+    /// copies the fragment into a freshly allocated page for every frame) skip that work.
+    /// Ignored (off) where the kernel refuses the option.
+    pub copy: bool,
 }
+
+/// PACKET_VNET_HDR socket option, and the size of `struct virtio_net_hdr` that then precedes
+/// every frame in a TX slot.
+const PACKET_VNET_HDR: i32 = 15;
+pub const VNET_HDR_LEN: usize = 10;
 
 /// A TPACKET_V2 TX ring bound to one interface.
 pub struct TxRing {
@@ -54,6 +65,8 @@ pub struct TxRing {
     block_size: usize,
     head: usize,
     qdisc_bypass: bool,
+    /// Bytes of virtio_net_hdr before each frame (0 or 10).
+    vnet: usize,
 }
 
 /// What a frame slot holds from the user's point of view.
@@ -99,6 +112,13 @@ impl TxRing {
         if opts.loss {
             packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_LOSS, 1)?;
         }
+        let vnet = if opts.copy
+            && packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_VNET_HDR, 1).is_ok()
+        {
+            VNET_HDR_LEN
+        } else {
+            0
+        };
         let per_block = opts.block_size / opts.frame_size;
         let mut blocks = opts.frame_nr.div_ceil(per_block).max(1);
         let req = loop {
@@ -131,6 +151,7 @@ impl TxRing {
             block_size: req.tp_block_size as usize,
             head: 0,
             qdisc_bypass,
+            vnet,
         })
     }
 
@@ -145,7 +166,12 @@ impl TxRing {
 
     /// The largest frame a slot holds.
     pub fn max_frame_len(&self) -> usize {
-        self.frame_size - TX_DATA_OFFSET
+        (self.frame_size - TX_DATA_OFFSET - self.vnet).min(u16::MAX as usize)
+    }
+
+    /// Whether frames are copied into socket buffers (see [`TxRingOptions::copy`]).
+    pub fn copies(&self) -> bool {
+        self.vnet > 0
     }
 
     /// Ring memory in bytes.
@@ -194,8 +220,8 @@ impl TxRing {
         if slot >= self.frame_nr || self.state(slot) == SlotState::Busy {
             return None;
         }
-        let off = self.frame_offset(slot) + TX_DATA_OFFSET;
-        let len = self.frame_size - TX_DATA_OFFSET;
+        let off = self.frame_offset(slot) + TX_DATA_OFFSET + self.vnet;
+        let len = self.frame_size - TX_DATA_OFFSET - self.vnet;
         // SAFETY: the slot is free or refused (checked with acquire above), so the kernel does
         // not read or write it until we request it; `&mut self` makes this the only borrow.
         Some(unsafe { self.map.bytes_mut(off, len) })
@@ -209,9 +235,18 @@ impl TxRing {
             return false;
         }
         let base = self.frame_offset(self.head);
+        if self.vnet > 0 {
+            // struct virtio_net_hdr: no checksum offload, no GSO, hdr_len (little endian) = the
+            // whole frame, so the kernel copies all of it.
+            // SAFETY: the head slot is not busy (checked above), so the kernel does not touch
+            // it; `&mut self` makes this the only borrow.
+            let h = unsafe { self.map.bytes_mut(base + TX_DATA_OFFSET, VNET_HDR_LEN) };
+            h.fill(0);
+            h[2..4].copy_from_slice(&(len as u16).to_le_bytes());
+        }
         self.map
             .atomic_u32(base + TP2_LEN)
-            .store(len as u32, Ordering::Relaxed);
+            .store((len + self.vnet) as u32, Ordering::Relaxed);
         // Release: the frame bytes and length are visible before the kernel sees the request.
         self.map
             .atomic_u32(base + TP2_STATUS)

@@ -158,7 +158,7 @@ impl Geometry {
     pub fn validate(&self) -> Result<()> {
         let page = ringcap_sys::page_size() as u32;
         if self.block_size < page
-            || self.block_size % page != 0
+            || !self.block_size.is_multiple_of(page)
             || !(self.block_size / page).is_power_of_two()
         {
             return Err(Error::Geometry(format!(
@@ -170,7 +170,7 @@ impl Geometry {
             return Err(Error::Geometry("--blocks must be at least 1".into()));
         }
         let align = pk::TPACKET_ALIGNMENT as u32;
-        if self.frame_size == 0 || self.frame_size % align != 0 {
+        if self.frame_size == 0 || !self.frame_size.is_multiple_of(align) {
             return Err(Error::Geometry(format!(
                 "--frame-size {} must be a non-zero multiple of TPACKET_ALIGNMENT ({align})",
                 self.frame_size

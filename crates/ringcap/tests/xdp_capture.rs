@@ -22,6 +22,14 @@ struct Seen {
     len: u32,
 }
 
+/// The sequence number of one of our frames, also behind an 802.1Q tag.
+fn seq_of(data: &[u8]) -> Option<u32> {
+    if data.len() > 16 && data[12..14] == [0x81, 0x00] {
+        return frame_seq(&[&data[..12], &data[16..]].concat());
+    }
+    frame_seq(data)
+}
+
 struct Collect {
     out: Arc<Mutex<Vec<Seen>>>,
     delay: Duration,
@@ -31,7 +39,7 @@ impl Handler for Collect {
     fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
         let mut out = self.out.lock().unwrap();
         for p in batch {
-            if let Some(seq) = frame_seq(p.data()) {
+            if let Some(seq) = seq_of(p.data()) {
                 out.push(Seen {
                     seq,
                     data: p.data().to_vec(),
@@ -514,4 +522,31 @@ fn xdp_interface_gone_mid_capture_ends_cleanly() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn xdp_vlan_tags_stay_in_the_bytes() {
+    if !ringcap_netlab::can_run("xdp_vlan_tags_stay_in_the_bytes") {
+        return;
+    }
+    for native in [Some(true), Some(false)] {
+        let frames: Vec<Vec<u8>> = (0..20u32)
+            .map(|i| ringcap_netlab::with_vlan(&udp_frame(i, 1, 200), 0x8100, 100 + i as u16))
+            .collect();
+        let net = TestNet::new().unwrap();
+        let (report, seen) = capture(&net, base(native).count(Some(20)), Duration::ZERO, |net| {
+            send(net, &frames)
+        });
+        check_reconciles(&report);
+        assert_eq!(report.total.received, 20, "{native:?}");
+        assert_eq!(seen.len(), 20, "{native:?}");
+        for s in &seen {
+            assert_eq!(
+                s.data, frames[s.seq as usize],
+                "{native:?}: frame {}",
+                s.seq
+            );
+        }
+        assert_no_xdp(&net);
+    }
 }

@@ -36,8 +36,16 @@
 //! no socket (before start, after stop) go to the host stack and are in no count.
 //!
 //! **Packets** carry a user-space timestamp taken once per batch (AF_XDP delivers no kernel
-//! timestamp), no VLAN offload information (tags stay in the bytes), no rxhash, and a packet
-//! type guessed from the destination MAC (broadcast, multicast, else host).
+//! timestamp), no rxhash, and a packet type guessed from the destination MAC (broadcast,
+//! multicast, else host). VLAN tags stay in the bytes as they arrived (tested on veth, native
+//! and generic); a tag a NIC strips in hardware (rxvlan offload) never reaches the XDP program,
+//! so turn that offload off (`ethtool -K IF rxvlan off`) to see tags.
+//!
+//! **Wakeups**: a worker sleeps in `poll` when its RX ring is empty; woken for only a few
+//! frames it waits 50 µs for more before taking them (user-space interrupt moderation), which
+//! cut the worker's CPU per packet about eightfold on veth at ~300 kpps. `--busy-poll` instead
+//! spins on `recvfrom`, which runs the driver's NAPI loop in the worker (SO_PREFER_BUSY_POLL,
+//! SO_BUSY_POLL 20 µs, SO_BUSY_POLL_BUDGET 64).
 
 pub mod attach;
 mod cbpf;
@@ -67,6 +75,19 @@ pub const HOST_STACK_WARNING: &str =
 const FRAMES: u32 = 4096;
 /// Descriptors taken per batch.
 const BATCH: usize = 64;
+/// How long a worker woken for a few frames waits for more (see `XdpSource::wait`).
+const COALESCE: Duration = Duration::from_micros(50);
+
+/// The mode of the XDP program attached to an interface now (`None`: none attached), e.g. to
+/// say which one `--xdp-mode` left unset ended up with.
+pub fn attached_mode(ifindex: u32) -> Result<Option<AttachMode>> {
+    let state = attach::query(ifindex)?;
+    Ok(match state.attached {
+        sys::netlink::XDP_ATTACHED_DRV => Some(AttachMode::Native),
+        sys::netlink::XDP_ATTACHED_SKB => Some(AttachMode::Generic),
+        _ => None,
+    })
+}
 
 /// Number of RX queues of an interface: ethtool channels, else IFLA_NUM_RX_QUEUES, else 1.
 /// (Both answer for the calling thread's network namespace, unlike /sys/class/net.)
@@ -253,7 +274,16 @@ impl Source for XdpSource {
                     Err(e) => Wait::Gone(e),
                 }
             }
-            Ok(_) => Wait::Ready,
+            Ok(_) => {
+                // Woken for a handful of frames: let more gather before taking them, so a
+                // moderate rate costs one wakeup per ~50 µs instead of one per NAPI poll (the
+                // user-space counterpart of interrupt moderation; bounded extra latency, and no
+                // risk to a ring of thousands of frames).
+                if !self.busy_poll && self.sock.ready(BATCH as u32) < (BATCH / 4) as u32 {
+                    std::thread::sleep(COALESCE);
+                }
+                Wait::Ready
+            }
             Err(e) => Wait::Gone(e),
         }
     }
