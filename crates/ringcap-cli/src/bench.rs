@@ -197,7 +197,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     let plan = plan(&args)?;
     let mut modes = Vec::new();
-    for m in args.modes.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+    for m in args
+        .modes
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
         modes.push(match m {
             "recv1" => (Mode::Recv, 1, "recv x1".to_string()),
             "recvN" => (Mode::Recv, plan.threads, format!("recv x{}", plan.threads)),
@@ -235,7 +240,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ringcap_sys::install_stop_handlers()?;
     let net = TestNet::new().context("building the bench network (needs root)")?;
     // Receive work of the capture end on the capture CPUs (RPS), as IRQ spreading does on a NIC.
-    let mask: u64 = plan.cap_cpus.iter().filter(|&&c| c < 64).map(|&c| 1u64 << c).sum();
+    let mask: u64 = plan
+        .cap_cpus
+        .iter()
+        .filter(|&&c| c < 64)
+        .map(|&c| 1u64 << c)
+        .sum();
     net.set_rps(mask)?;
     let scratch = Scratch::new()?;
     let me = std::env::current_exe().context("finding the ringcap binary")?;
@@ -277,7 +287,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             scratch.clear();
             let r = match e {
                 Entry::Ringcap(mode, threads, name) => run_ringcap(
-                    &net, &args, &plan, &me, &scratch, *mode, *threads, name, filter.clone(),
+                    &net,
+                    &args,
+                    &plan,
+                    &me,
+                    &scratch,
+                    *mode,
+                    *threads,
+                    name,
+                    filter.clone(),
                 ),
                 Entry::Tool(tool) => run_tool(&net, &args, &plan, &me, &scratch, tool),
             };
@@ -352,7 +370,12 @@ fn compile_filter(expr: &str) -> anyhow::Result<Vec<ringcap_sys::packet::SockFil
 }
 
 /// Starts `ringcap gen` on the peer end, pinned to the generator CPUs, for `seconds`.
-fn start_gen(net: &TestNet, args: &Args, plan: &Plan, me: &std::path::Path) -> anyhow::Result<Child> {
+fn start_gen(
+    net: &TestNet,
+    args: &Args,
+    plan: &Plan,
+    me: &std::path::Path,
+) -> anyhow::Result<Child> {
     let template = if args.size <= 60 { "syn" } else { "udp" };
     let mut c = net.command(&me.to_string_lossy());
     c.args(["gen", "-i", net.peer_if(), "--template", template])
@@ -363,7 +386,9 @@ fn start_gen(net: &TestNet, args: &Args, plan: &Plan, me: &std::path::Path) -> a
     if template == "udp" {
         c.args(["--size", &args.size.to_string()]);
     }
-    c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     c.spawn().context("starting ringcap gen")
 }
 
@@ -408,11 +433,21 @@ fn run_ringcap(
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
     let (report, t0) = if args.write {
         let out = crate::output::OutputArgs {
-            write: Some(scratch.0.join("ringcap.pcap").to_string_lossy().into_owned()),
+            write: Some(
+                scratch
+                    .0
+                    .join("ringcap.pcap")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
             ..Default::default()
         };
-        let (sinks, summary) =
-            crate::output::open_writers(&out, net.capture_if(), cap.config().snaplen, cap.workers())?;
+        let (sinks, summary) = crate::output::open_writers(
+            &out,
+            net.capture_if(),
+            cap.config().snaplen,
+            cap.workers(),
+        )?;
         let (r, t0) = drive(net, args, plan, me, cap, sinks)?;
         if summary.failed() {
             bail!("writing pcap files failed: {}", summary.line());
@@ -468,7 +503,9 @@ fn drive<H: Handler + 'static>(
         // Let the last blocks retire, then stop the capture through its normal path.
         std::thread::sleep(Duration::from_millis(100));
         ringcap_sys::request_stop();
-        let report = h.join().map_err(|_| anyhow::anyhow!("capture panicked"))??;
+        let report = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("capture panicked"))??;
         if ringcap_sys::stop_signal().is_none() {
             ringcap_sys::clear_stop();
         }
@@ -501,24 +538,50 @@ fn run_tool(
     cmd.args(["netns", "exec", net.ns(), "taskset", "-c", &cpus]);
     match tool {
         "tcpdump" => {
-            cmd.args(["tcpdump", "-i", net.capture_if(), "-n", "-w", &file_s, "-s", "262144"]);
+            cmd.args([
+                "tcpdump",
+                "-i",
+                net.capture_if(),
+                "-n",
+                "-w",
+                &file_s,
+                "-s",
+                "262144",
+            ]);
             if let Some(f) = &args.filter {
                 cmd.arg(f);
             }
         }
         _ => {
-            cmd.args(["netsniff-ng", "--in", net.capture_if(), "--out", &file_s, "--silent"]);
+            cmd.args([
+                "netsniff-ng",
+                "--in",
+                net.capture_if(),
+                "--out",
+                &file_s,
+                "--silent",
+            ]);
             if let Some(f) = &args.filter {
                 cmd.args(["--filter", f]);
             }
         }
     }
-    if which(if tool == "tcpdump" { "tcpdump" } else { "netsniff-ng" }).is_none() {
+    if which(if tool == "tcpdump" {
+        "tcpdump"
+    } else {
+        "netsniff-ng"
+    })
+    .is_none()
+    {
         bail!("{tool} is not installed");
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
-    let mut child = Reaped(Some(cmd.spawn().with_context(|| format!("starting {tool}"))?));
+    let mut child = Reaped(Some(
+        cmd.spawn().with_context(|| format!("starting {tool}"))?,
+    ));
     // Wait for the tool to open its socket (the file appears when it starts writing).
     let ready = Instant::now();
     while !file.exists() && ready.elapsed() < Duration::from_secs(5) {
@@ -533,7 +596,9 @@ fn run_tool(
     let (cu0, cs0) = ringcap_sys::children_cpu_time();
     std::thread::sleep(Duration::from_millis(300));
     let c = child.0.take().expect("child");
-    let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &c.id().to_string()])
+        .status();
     let out = c.wait_with_output()?;
     let (cu1, cs1) = ringcap_sys::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
@@ -608,7 +673,11 @@ fn count_packets(path: &std::path::Path) -> anyhow::Result<u64> {
             Err(e) => return Err(e.into()),
         }
         let b: [u8; 4] = rec[8..12].try_into()?;
-        let mut incl = if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) } as usize;
+        let mut incl = if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        } as usize;
         let mut complete = true;
         while incl > 0 {
             let k = incl.min(skip.len());

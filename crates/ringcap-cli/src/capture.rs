@@ -184,9 +184,14 @@ fn compile_live(
     } else {
         ringcap_filter::Target::LinuxLive
     };
-    let prog =
-        ringcap_filter::compile(expr, ringcap_filter::LinkType::Ethernet, snaplen, target, true)
-            .map_err(|e| anyhow::anyhow!("filter: {e}"))?;
+    let prog = ringcap_filter::compile(
+        expr,
+        ringcap_filter::LinkType::Ethernet,
+        snaplen,
+        target,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("filter: {e}"))?;
     Ok(prog
         .insns
         .iter()
@@ -220,7 +225,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if !args.quiet {
         eprintln!("{}", start_line(&capture));
         if cfg.mode == Mode::Xdp {
-            eprintln!("ringcap: note: in xdp mode the frames taken no longer reach this host's network stack");
+            eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
+            if args.threads.is_some() {
+                eprintln!(
+                    "ringcap: note: --threads is ignored in xdp mode: one worker per RX queue"
+                );
+            }
         }
     }
     // JSON statistics go to standard output unless the packets do.
@@ -240,12 +250,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     };
     let (report, output_failed) = if args.output.write.is_some() {
-        let (sinks, summary) = crate::output::open_writers(
-            &args.output,
-            &cfg.iface,
-            cfg.snaplen,
-            capture.workers(),
-        )?;
+        let (sinks, summary) =
+            crate::output::open_writers(&args.output, &cfg.iface, cfg.snaplen, capture.workers())?;
         let report = capture.run(sinks, on_tick)?;
         print_summary(&report, json && !to_stdout);
         eprintln!("{}", summary.line());
@@ -303,7 +309,11 @@ fn tick_line(t: &Tick) -> String {
     let per: Vec<String> = t
         .worker_packets
         .iter()
-        .map(|p| human_rate(*p as f64 / t.interval.max(1e-9)).trim().to_string())
+        .map(|p| {
+            human_rate(*p as f64 / t.interval.max(1e-9))
+                .trim()
+                .to_string()
+        })
         .collect();
     format!(
         "{:>7.1}s {:>10}pps {:>10}bps  workers [{}]  received {} kernel {} dropped {} freezes {}",

@@ -76,11 +76,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let (tx, rx) = mpsc::channel();
         let report = std::thread::scope(|s| -> anyhow::Result<_> {
             let h = s.spawn(|| {
-                cap.run_notify(handlers, move || tx.send(()).unwrap_or(()), |_| {
-                    if done.load(Ordering::Acquire) {
-                        ringcap_sys::request_stop();
-                    }
-                })
+                cap.run_notify(
+                    handlers,
+                    move || tx.send(()).unwrap_or(()),
+                    |_| {
+                        if done.load(Ordering::Acquire) {
+                            ringcap_sys::request_stop();
+                        }
+                    },
+                )
             });
             let _ = rx.recv_timeout(Duration::from_secs(10));
             let sender = net.sender()?;
@@ -93,7 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             std::thread::sleep(Duration::from_millis(100));
             done.store(true, Ordering::Release);
             ringcap_sys::request_stop();
-            Ok(h.join().map_err(|_| anyhow::anyhow!("capture thread panicked"))??)
+            Ok(h.join()
+                .map_err(|_| anyhow::anyhow!("capture thread panicked"))??)
         })?;
         let t = &report.total;
         println!(

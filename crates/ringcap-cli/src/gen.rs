@@ -148,10 +148,8 @@ fn template(args: &Args) -> anyhow::Result<FrameSpec> {
         t => bail!("unknown template {t:?} (syn, udp, icmp, syn6, udp6, icmp6)"),
     };
     // IPv6 when asked for, or when the given addresses are IPv6.
-    let v6 = v6
-        || args.ipv6
-        || args.src_ip.is_some_and(|r| r.v6)
-        || args.dst_ip.is_some_and(|r| r.v6);
+    let v6 =
+        v6 || args.ipv6 || args.src_ip.is_some_and(|r| r.v6) || args.dst_ip.is_some_and(|r| r.v6);
     let mut s = FrameSpec::new(proto, v6);
     s.size = args.size;
     if let Some(r) = args.src_ip {

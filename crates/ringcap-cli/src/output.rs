@@ -166,6 +166,12 @@ impl OutputSummary {
         self.0.not_written.load(Ordering::Acquire)
     }
 
+    /// True when `-G` with `-W` ended the capture: the last allowed file is complete (a normal
+    /// end, as in tcpdump, not an error).
+    pub fn limit_reached(&self) -> bool {
+        self.0.limit_reached.load(Ordering::Acquire) > 0
+    }
+
     /// True when a write error stopped an output (the capture should exit non-zero).
     pub fn failed(&self) -> bool {
         !self.errors().is_empty()
@@ -196,7 +202,7 @@ impl OutputSummary {
                 errors.join("; ")
             ));
         }
-        if self.0.limit_reached.load(Ordering::Acquire) > 0 {
+        if self.limit_reached() {
             s.push_str(" (the -W file limit was reached)");
         }
         s
@@ -333,7 +339,7 @@ impl Handler for FileSink {
                         Ok(()) => {}
                         Err(RotationError::Done) => {
                             self.summary.0.limit_reached.fetch_add(1, Ordering::AcqRel);
-                            flow = Flow::Stop;
+                            flow = Flow::Done;
                             break;
                         }
                         Err(e) => {
@@ -373,7 +379,7 @@ impl Handler for FileSink {
                 }
             }
         }
-        if flow == Flow::Stop {
+        if flow != Flow::Continue {
             self.stopped = true;
         }
         flow

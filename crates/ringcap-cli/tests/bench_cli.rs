@@ -23,7 +23,14 @@ fn a_short_bench_adds_up_and_cleans_up() {
         return;
     }
     let child = Command::new(BIN)
-        .args(["bench", "--seconds", "1", "--modes", "recv1,ring1", "--json"])
+        .args([
+            "bench",
+            "--seconds",
+            "1",
+            "--modes",
+            "recv1,ring1",
+            "--json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -52,13 +59,22 @@ fn ctrl_c_during_a_bench_leaves_no_namespace() {
         .unwrap();
     let pid = child.id();
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(namespaces_of(pid).len(), 1, "the bench network should exist while it runs");
-    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    assert_eq!(
+        namespaces_of(pid).len(),
+        1,
+        "the bench network should exist while it runs"
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(namespaces_of(pid).is_empty(), "namespace left behind after Ctrl-C: {err}");
+    assert!(
+        namespaces_of(pid).is_empty(),
+        "namespace left behind after Ctrl-C: {err}"
+    );
     // Nothing left in the host namespace either.
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains("rc0"));
@@ -71,7 +87,15 @@ fn a_failing_generator_still_cleans_up() {
     }
     // CPU 4095 does not exist: the generator fails after the network was built.
     let child = Command::new(BIN)
-        .args(["bench", "--seconds", "1", "--modes", "ring1", "--gen-cpus", "4095"])
+        .args([
+            "bench",
+            "--seconds",
+            "1",
+            "--modes",
+            "ring1",
+            "--gen-cpus",
+            "4095",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -81,12 +105,18 @@ fn a_failing_generator_still_cleans_up() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(namespaces_of(pid).is_empty(), "namespace left behind after an error: {err}");
+    assert!(
+        namespaces_of(pid).is_empty(),
+        "namespace left behind after an error: {err}"
+    );
 }
 
 #[test]
 fn bad_bench_options_get_one_line() {
-    let out = Command::new(BIN).args(["bench", "--modes", "warp"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["bench", "--modes", "warp"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");

@@ -9,7 +9,11 @@ use ringcap_netlab::{udp_frame, TestNet};
 const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
 
 fn run_in(net: &TestNet, args: &[&str]) -> Output {
-    net.command(BIN).args(args).stdin(Stdio::null()).output().unwrap()
+    net.command(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -34,7 +38,19 @@ fn count_stops_the_capture_and_the_summary_adds_up() {
     let net = TestNet::new().unwrap();
     let child = net
         .command(BIN)
-        .args(["capture", "-i", "rc0", "-c", "50", "--threads", "2", "--fanout", "hash", "--stats", "json"])
+        .args([
+            "capture",
+            "-i",
+            "rc0",
+            "-c",
+            "50",
+            "--threads",
+            "2",
+            "--fanout",
+            "hash",
+            "--stats",
+            "json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -50,7 +66,10 @@ fn count_stops_the_capture_and_the_summary_adds_up() {
     assert!(err.contains("counts add up"), "{err}");
     assert!(err.contains("packet count reached"), "{err}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout.lines().find(|l| l.contains("\"summary\":true")).expect(&stdout);
+    let summary = stdout
+        .lines()
+        .find(|l| l.contains("\"summary\":true"))
+        .expect(&stdout);
     assert!(summary.contains("\"received\":50,"), "{summary}");
     assert!(summary.contains("\"reconciles\":true"), "{summary}");
 }
@@ -64,7 +83,18 @@ fn sigint_and_sigterm_end_with_a_summary_and_status_zero() {
     for (sig, name) in [(2, "INT"), (15, "TERM")] {
         // Run the binary directly inside the namespace so the signal reaches it, not `ip`.
         let child = Command::new("nsenter")
-            .args([&format!("--net=/run/netns/{}", net.ns()), BIN, "capture", "-i", "rc0", "--mode", "recv", "--threads", "1", "-q"])
+            .args([
+                &format!("--net=/run/netns/{}", net.ns()),
+                BIN,
+                "capture",
+                "-i",
+                "rc0",
+                "--mode",
+                "recv",
+                "--threads",
+                "1",
+                "-q",
+            ])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -83,7 +113,10 @@ fn sigint_and_sigterm_end_with_a_summary_and_status_zero() {
         let err = stderr(&out);
         assert!(out.status.success(), "{err}");
         assert!(err.contains(&format!("signal {sig}")), "{err}");
-        assert!(err.contains("counts add up: kernel 10 = received 10"), "{err}");
+        assert!(
+            err.contains("counts add up: kernel 10 = received 10"),
+            "{err}"
+        );
     }
 }
 
@@ -112,7 +145,10 @@ fn an_interface_deleted_during_the_capture_gives_a_summary_and_failure() {
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("went down or disappeared"), "{err}");
-    assert!(err.contains("counts add up: kernel 20 = received 20"), "{err}");
+    assert!(
+        err.contains("counts add up: kernel 20 = received 20"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -131,15 +167,50 @@ fn bad_input_gets_one_clear_line() {
     assert_one_line_error(&o, "power-of-two multiple of the page size");
     let o = run_in(&net, &["capture", "-i", "rc0", "--frame-size", "2050"]);
     assert_one_line_error(&o, "TPACKET_ALIGNMENT");
-    let o = run_in(&net, &["capture", "-i", "rc0", "--block-size", "4096", "--frame-size", "8192"]);
+    let o = run_in(
+        &net,
+        &[
+            "capture",
+            "-i",
+            "rc0",
+            "--block-size",
+            "4096",
+            "--frame-size",
+            "8192",
+        ],
+    );
     assert_one_line_error(&o, "larger than --block-size");
     // Above --max-memory.
-    let o = run_in(&net, &["capture", "-i", "rc0", "--threads", "2", "--no-pin", "--max-memory", "64M"]);
+    let o = run_in(
+        &net,
+        &[
+            "capture",
+            "-i",
+            "rc0",
+            "--threads",
+            "2",
+            "--no-pin",
+            "--max-memory",
+            "64M",
+        ],
+    );
     assert_one_line_error(&o, "above --max-memory");
     // A ring the kernel refuses (ENOMEM): say how much and which option lowers it.
     let o = run_in(
         &net,
-        &["capture", "-i", "rc0", "--threads", "1", "--block-size", "4096", "--blocks", "268435456", "--max-memory", "2T"],
+        &[
+            "capture",
+            "-i",
+            "rc0",
+            "--threads",
+            "1",
+            "--block-size",
+            "4096",
+            "--blocks",
+            "268435456",
+            "--max-memory",
+            "2T",
+        ],
     );
     assert_one_line_error(&o, "the kernel refused a ring of 1 TiB");
     assert!(stderr(&o).contains("lower --blocks or --block-size"));
@@ -167,8 +238,86 @@ fn without_cap_net_raw_the_error_names_the_capability() {
     let net = TestNet::new().unwrap();
     // Drop every capability and become nobody, inside the namespace.
     let o = Command::new("nsenter")
-        .args([&format!("--net=/run/netns/{}", net.ns()), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", BIN, "capture", "-i", "rc0", "-c", "1"])
+        .args([
+            &format!("--net=/run/netns/{}", net.ns()),
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            BIN,
+            "capture",
+            "-i",
+            "rc0",
+            "-c",
+            "1",
+        ])
         .output()
         .unwrap();
     assert_one_line_error(&o, "CAP_NET_RAW");
+}
+
+#[test]
+fn rotation_by_time_with_a_file_limit_ends_normally() {
+    if !ringcap_netlab::can_run("rotation_by_time_with_a_file_limit") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("ringcap-G-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pattern = dir.join("out-%s.pcap");
+    let child = net
+        .command(BIN)
+        .args([
+            "capture",
+            "-i",
+            "rc0",
+            "--threads",
+            "1",
+            "-q",
+            "--duration",
+            "20",
+            "-G",
+            "1",
+            "-W",
+            "2",
+        ])
+        .arg("-w")
+        .arg(&pattern)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let tx = net.sender().unwrap();
+    let started = Instant::now();
+    let mut i = 0u32;
+    // Frames every 20 ms; -G uses packet time, so two files are complete after ~2-3 s.
+    while started.elapsed() < Duration::from_secs(6) {
+        if tx.send(&udp_frame(i, 1, 64)).is_err() {
+            break;
+        }
+        i += 1;
+        std::thread::sleep(Duration::from_millis(20));
+        if i % 25 == 0 && net.ip(&["link", "show", "rc0"]).is_err() {
+            break;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("output complete"), "{err}");
+    assert!(err.contains("counts add up"), "{err}");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 2, "{err}");
+    for f in &files {
+        let o = Command::new("capinfos")
+            .arg("-c")
+            .arg(f.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "capinfos refused {:?}", f.path());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

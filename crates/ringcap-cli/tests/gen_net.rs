@@ -193,7 +193,10 @@ fn sendmmsg_path_is_exact_too() {
     }
     let net = TestNet::new().unwrap();
     let before = rx(&net);
-    let out = gen(&net, &["-c", "2345", "--no-ring", "-t", "udp", "--size", "200"]);
+    let out = gen(
+        &net,
+        &["-c", "2345", "--no-ring", "-t", "udp", "--size", "200"],
+    );
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("sendmmsg"));
     assert_eq!(reported_total(&out), 2345);
@@ -354,13 +357,19 @@ fn replay_keeps_the_files_timing() {
     let file = tmp("timing.pcap");
     write_pcap(&file, &frames);
     let dump = Tcpdump::start(&net, "timing-out.pcap", 5);
-    let out = gen(&net, &["--replay", file.to_str().unwrap(), "--timing", "file"]);
+    let out = gen(
+        &net,
+        &["--replay", file.to_str().unwrap(), "--timing", "file"],
+    );
     assert!(out.status.success());
     let got = frames_of(&dump.finish());
     assert_eq!(got.len(), 5);
     for w in got.windows(2) {
         let gap_ms = (w[1].0 - w[0].0) as f64 / 1e6;
-        assert!((120.0..=200.0).contains(&gap_ms), "gap {gap_ms} ms, want ~150");
+        assert!(
+            (120.0..=200.0).contains(&gap_ms),
+            "gap {gap_ms} ms, want ~150"
+        );
     }
 }
 
@@ -380,7 +389,10 @@ fn oversized_replay_frames_are_refused_and_counted() {
     let file = tmp("oversized.pcap");
     write_pcap(&file, &frames);
     let before = rx(&net);
-    let out = gen(&net, &["--replay", file.to_str().unwrap(), "--threads", "1"]);
+    let out = gen(
+        &net,
+        &["--replay", file.to_str().unwrap(), "--threads", "1"],
+    );
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("total: 3 frames"), "{s}");
@@ -395,8 +407,10 @@ fn bad_input_is_one_line_and_nonzero() {
         return;
     }
     let net = TestNet::new().unwrap();
-    net.ip(&["link", "add", "rcdown", "type", "veth", "peer", "name", "rcdown1"])
-        .unwrap();
+    net.ip(&[
+        "link", "add", "rcdown", "type", "veth", "peer", "name", "rcdown1",
+    ])
+    .unwrap();
     let garbage = tmp("garbage.pcap");
     std::fs::write(&garbage, b"this is not a capture file at all").unwrap();
     let g = garbage.to_str().unwrap();
@@ -404,18 +418,30 @@ fn bad_input_is_one_line_and_nonzero() {
         (&["-i", "nosuch0"], "no interface named"),
         (&["-i", "rcdown"], "is down"),
         (&["-i", "rc1", "-t", "udp", "--size", "59"], "out of range"),
-        (&["-i", "rc1", "-t", "udp", "--size", "9001"], "out of range"),
+        (
+            &["-i", "rc1", "-t", "udp", "--size", "9001"],
+            "out of range",
+        ),
         (&["-i", "rc1", "-t", "udp", "--size", "2000"], "MTU"),
         (&["-i", "rc1", "--pps", "5G"], "out of range"),
         (&["-i", "rc1", "--src-port", "9-3"], "invalid port range"),
-        (&["-i", "rc1", "--dst-ip", "10.0.0.9-10.0.0.1"], "invalid address range"),
+        (
+            &["-i", "rc1", "--dst-ip", "10.0.0.9-10.0.0.1"],
+            "invalid address range",
+        ),
         (&["-i", "rc1", "--src-ip", "10.0.0.1/40"], "prefix length"),
-        (&["-i", "rc1", "--dst-ip", "fd00::1", "--src-ip", "10.0.0.1"], "IPv"),
+        (
+            &["-i", "rc1", "--dst-ip", "fd00::1", "--src-ip", "10.0.0.1"],
+            "IPv",
+        ),
         (&["-i", "rc1", "-t", "tcp"], "unknown template"),
         (&["-i", "rc1", "--threads", "0"], "out of range"),
         (&["-i", "rc1", "-c", "0"], "at least 1"),
         (&["-i", "rc1", "--cpus", "4000"], "not available"),
-        (&["-i", "rc1", "--replay", "/nonexistent/x.pcap"], "cannot open"),
+        (
+            &["-i", "rc1", "--replay", "/nonexistent/x.pcap"],
+            "cannot open",
+        ),
         (&["-i", "rc1", "--replay", g], "not a pcap"),
         (&["-i", "rc1", "--src-mac", "02:00"], "invalid MAC"),
     ];
@@ -424,7 +450,11 @@ fn bad_input_is_one_line_and_nonzero() {
             .command(BIN)
             .arg("gen")
             .args(*args)
-            .args(if args.contains(&"-c") { &[][..] } else { &["-c", "1"][..] })
+            .args(if args.contains(&"-c") {
+                &[][..]
+            } else {
+                &["-c", "1"][..]
+            })
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -434,4 +464,35 @@ fn bad_input_is_one_line_and_nonzero() {
         assert!(err.contains(want), "{args:?}: {err:?} lacks {want:?}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn ctrl_c_stops_a_flood_with_exact_totals() {
+    if !ringcap_netlab::can_run("ctrl_c_stops_a_flood_with_exact_totals") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let before = rx(&net);
+    let child = net
+        .command(BIN)
+        .args(["gen", "-i", net.peer_if(), "-q", "--threads", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    // `ip netns exec` execs ringcap, so the child's pid is ringcap's.
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", out.status);
+    let total = reported_total(&out);
+    assert!(total > 0);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(rx(&net) - before, total);
 }

@@ -211,6 +211,58 @@ fn tcpdump_pcap_micro_nano_and_editcap_pcapng() {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "40 packets");
+        // Filters (ringcap-filter) agree with tcpdump's, and `-w` copies what they take.
+        for expr in [
+            "udp",
+            "tcp",
+            "src host 10.0.0.3",
+            "udp src port 10005 or udp src port 10007",
+        ] {
+            let words: Vec<&str> = expr.split(' ').collect();
+            let td = Command::new("tcpdump")
+                .args(["--count", "-r"])
+                .arg(&f)
+                .args(&words)
+                .output()
+                .unwrap();
+            let want = String::from_utf8_lossy(&td.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+            let rc = Command::new(BIN)
+                .args(["read", "--count", "-r"])
+                .arg(&f)
+                .args(&words)
+                .output()
+                .unwrap();
+            assert!(
+                rc.status.success(),
+                "{}",
+                String::from_utf8_lossy(&rc.stderr)
+            );
+            let got = String::from_utf8_lossy(&rc.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+            assert_eq!(got, want, "filter {expr:?}");
+        }
+        let sel = dir.join(format!("sel-{prec}.pcap"));
+        let rc = Command::new(BIN)
+            .args(["read", "-r"])
+            .arg(&f)
+            .arg("-w")
+            .arg(&sel)
+            .args(["udp", "src", "port", "10005"])
+            .output()
+            .unwrap();
+        assert!(
+            rc.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rc.stderr)
+        );
+        assert_eq!(tcpdump_count(&sel), 1);
         // The one-line decode names the UDP ports the frames carry.
         let (_, lines) = ringcap_packets(&f);
         assert!(

@@ -269,3 +269,44 @@ fn xdp_filter_and_pcap_output_checked_with_tshark() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn xdp_program_left_by_a_killed_run_is_named_in_the_refusal() {
+    if !ringcap_netlab::can_run("xdp_program_left_by_a_killed_run") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let mut child = Command::new("nsenter")
+        .args([
+            &format!("--net=/run/netns/{}", net.ns()),
+            BIN,
+            "capture",
+            "-i",
+            "rc0",
+            "--mode",
+            "xdp",
+            "-q",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_attached(&net);
+    // SIGKILL: the one way out nothing can clean up after.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = net
+        .command(BIN)
+        .args(["capture", "-i", "rc0", "--mode", "xdp", "-c", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "succeeded: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains("already has an XDP program"), "{err}");
+    assert!(err.contains("killed"), "{err}");
+    // The way out the message gives works.
+    net.ip(&["link", "set", "dev", "rc0", "xdp", "off"])
+        .unwrap();
+    assert_no_xdp(&net);
+}

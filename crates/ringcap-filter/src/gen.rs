@@ -9,7 +9,7 @@
 use crate::bpf::*;
 use crate::lexer::{lex, Tok, Token};
 use crate::names;
-use crate::opt::{Cond, PortSet};
+use crate::opt::{Cond, HostSet, PortSet};
 use crate::{CompileError, Insn, LinkType, Target};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -199,6 +199,10 @@ fn or(a: Cond, b: Cond) -> Cond {
         (Cond::Ports(mut x), Cond::Ports(y)) if x.key == y.key => {
             x.ranges.extend(y.ranges);
             Cond::Ports(x)
+        }
+        (Cond::Hosts(mut x), Cond::Hosts(y)) if x.key == y.key => {
+            x.values.extend(y.values);
+            Cond::Hosts(x)
         }
         (a, b) => a.or(b),
     }
@@ -843,13 +847,6 @@ impl P {
 
     // ---- link layer ----------------------------------------------------------------------
 
-    fn has_ethertype(&self) -> bool {
-        matches!(
-            self.link,
-            LinkType::Ethernet | LinkType::LinuxSll | LinkType::LinuxSll2
-        )
-    }
-
     fn linktype(&self, et: u32, off: usize) -> R<Cond> {
         let nl = self.st.off_nl;
         if self.st.mpls_depth > 0 {
@@ -950,6 +947,41 @@ impl P {
 
     fn host(&self, v: u32, mask: u32, proto: Proto, dir: Dir, off: usize) -> R<Cond> {
         let nl = self.st.off_nl;
+        if dir != Dir::And {
+            let mut parts = Vec::new();
+            if matches!(proto, Proto::Default | Proto::Ip) {
+                parts.push((self.ipv4(off)?, nl + 12, nl + 16));
+            }
+            if (proto == Proto::Default && self.st.mpls_depth == 0) || proto == Proto::Arp {
+                parts.push((self.linktype(0x0806, off)?, nl + 14, nl + 24));
+            }
+            if (proto == Proto::Default && self.st.mpls_depth == 0) || proto == Proto::Rarp {
+                parts.push((self.linktype(0x8035, off)?, nl + 14, nl + 24));
+            }
+            if parts.is_empty() {
+                return Err(self.err_at(
+                    format!("'{}' modifier applied to ip host", proto.name()),
+                    off,
+                ));
+            }
+            let d = match dir {
+                Dir::Src => 0,
+                Dir::Dst => 1,
+                _ => 2,
+            };
+            let pk = match proto {
+                Proto::Ip => 1,
+                Proto::Arp => 2,
+                Proto::Rarp => 3,
+                _ => 0,
+            };
+            return Ok(Cond::Hosts(Box::new(HostSet {
+                parts,
+                dir: d,
+                values: vec![(v, mask)],
+                key: (pk, d, nl, self.st.off_lt, self.st.mpls_depth),
+            })));
+        }
         let ip = |s: &Self| -> R<Cond> {
             Ok(s.ipv4(off)?
                 .and(s.dirs(dir, nl + 12, nl + 16, |o| mcmp(W, o, mask, v))))
@@ -1030,7 +1062,9 @@ impl P {
                 _ => 2,
             };
             return Ok(Cond::Ports(Box::new(PortSet {
-                v6_pre: self.ipv6(off)?.and(any_of(ps.iter().map(|p| cmp(B, nl + 6, JEQ, *p)))),
+                v6_pre: self
+                    .ipv6(off)?
+                    .and(any_of(ps.iter().map(|p| cmp(B, nl + 6, JEQ, *p)))),
                 v4_pre: self
                     .ipv4(off)?
                     .and(any_of(ps.iter().map(|p| cmp(B, nl + 9, JEQ, *p))))
@@ -1382,17 +1416,8 @@ impl P {
         let nl = self.st.off_nl;
         // (check, fixed base, or the IPv4 header length plus the network offset)
         let (check, base, iphl) = match p {
-            Proto::Link => {
-                if !self.has_ethertype() && !matches!(self.link, LinkType::Null) {
-                    if self.link != LinkType::Raw
-                        && self.link != LinkType::Ipv4
-                        && self.link != LinkType::Ipv6
-                    {
-                        return Err(self.err_at("link-layer byte access not supported here", off));
-                    }
-                }
-                (Cond::Const(true), 0, false)
-            }
+            // from the start of the link-layer header, whatever it is (as libpcap)
+            Proto::Link => (Cond::Const(true), 0, false),
             Proto::Ip => (self.ipv4(off)?, nl, false),
             Proto::Ip6 => (self.ipv6(off)?, nl, false),
             Proto::Arp => (self.linktype(0x0806, off)?, nl, false),

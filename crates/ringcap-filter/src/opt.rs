@@ -35,10 +35,62 @@ pub struct PortSet {
     pub key: (u8, u8, u32, u32, u32),
 }
 
+/// IPv4 host/net tests that `or` may still merge (`host a or b`): each address field is loaded
+/// once and compared with every value. Expanded before code generation.
+#[derive(Debug, Clone)]
+pub struct HostSet {
+    /// (prerequisite, offset of the source address, offset of the destination address)
+    pub parts: Vec<(Cond, u32, u32)>,
+    /// 0 src, 1 dst, 2 src or dst.
+    pub dir: u8,
+    /// (address, mask)
+    pub values: Vec<(u32, u32)>,
+    pub key: (u8, u8, u32, u32, u32),
+}
+
+impl HostSet {
+    pub fn expand(&self) -> Cond {
+        let field = |o: u32| {
+            self.values.iter().fold(Cond::Const(false), |c, (v, m)| {
+                let mut st = vec![Insn {
+                    code: LD | W | ABS,
+                    jt: 0,
+                    jf: 0,
+                    k: o,
+                }];
+                if *m != u32::MAX {
+                    st.push(Insn {
+                        code: ALU | AND | K,
+                        jt: 0,
+                        jf: 0,
+                        k: *m,
+                    });
+                }
+                c.or(if *m == 0 {
+                    Cond::Const(*v == 0)
+                } else {
+                    Cond::test(st, JEQ | K, v & m)
+                })
+            })
+        };
+        self.parts
+            .iter()
+            .fold(Cond::Const(false), |acc, (pre, so, d)| {
+                let f = match self.dir {
+                    0 => field(*so),
+                    1 => field(*d),
+                    _ => field(*so).or(field(*d)),
+                };
+                acc.or(pre.clone().and(f))
+            })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Cond {
     Const(bool),
     Ports(Box<PortSet>),
+    Hosts(Box<HostSet>),
     Test(Rc<Test>),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
@@ -84,9 +136,9 @@ impl PortSet {
             }
         };
         let field = |stmts: Vec<Insn>| {
-            self.ranges
-                .iter()
-                .fold(Cond::Const(false), |c, (lo, hi)| c.or(range(&stmts, *lo, *hi)))
+            self.ranges.iter().fold(Cond::Const(false), |c, (lo, hi)| {
+                c.or(range(&stmts, *lo, *hi))
+            })
         };
         let dirs = |f: &dyn Fn(u32) -> Cond| match self.dir {
             0 => f(0),
@@ -95,12 +147,27 @@ impl PortSet {
         };
         let nl = self.nl;
         let v6 = self.v6_pre.clone().and(dirs(&|o| {
-            field(vec![Insn { code: LD | H | ABS, jt: 0, jf: 0, k: nl + 40 + o }])
+            field(vec![Insn {
+                code: LD | H | ABS,
+                jt: 0,
+                jf: 0,
+                k: nl + 40 + o,
+            }])
         }));
         let v4 = self.v4_pre.clone().and(dirs(&|o| {
             field(vec![
-                Insn { code: LDX | B | MSH, jt: 0, jf: 0, k: nl },
-                Insn { code: LD | H | IND, jt: 0, jf: 0, k: nl + o },
+                Insn {
+                    code: LDX | B | MSH,
+                    jt: 0,
+                    jf: 0,
+                    k: nl,
+                },
+                Insn {
+                    code: LD | H | IND,
+                    jt: 0,
+                    jf: 0,
+                    k: nl + o,
+                },
             ])
         }));
         v6.or(v4)
@@ -322,6 +389,7 @@ impl Builder {
             Cond::Const(true) => t,
             Cond::Const(false) => f,
             Cond::Ports(p) => self.gen(&p.expand(), t, f),
+            Cond::Hosts(h) => self.gen(&h.expand(), t, f),
             Cond::Not(c) => self.gen(c, f, t),
             Cond::And(a, b) => {
                 let eb = self.gen(b, t, f);
@@ -405,13 +473,16 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
         for _round in 0..32 {
             let mut changed = false;
             // constant tests
-            for i in 0..blocks.len() {
-                if src(blocks[i].code) == K {
-                    if let Some(c) = vn.imm(blocks[i].aval) {
-                        let r = eval(op(blocks[i].code), c, blocks[i].k);
-                        let t = if r { blocks[i].jt } else { blocks[i].jf };
-                        blocks[i].jt = t;
-                        blocks[i].jf = t;
+            for bl in blocks.iter_mut() {
+                if src(bl.code) == K {
+                    if let Some(c) = vn.imm(bl.aval) {
+                        let t = if eval(op(bl.code), c, bl.k) {
+                            bl.jt
+                        } else {
+                            bl.jf
+                        };
+                        bl.jt = t;
+                        bl.jf = t;
                     }
                 }
             }

@@ -94,13 +94,12 @@ impl FrameSpec {
             src_ip: src.parse().expect("default range"),
             dst_ip: dst.parse().expect("default range"),
             src_port: PortRange::new(1024, 65535),
-            dst_port: PortRange::new(if proto == Proto::Udp { 9 } else { 80 }, {
-                if proto == Proto::Udp {
-                    9
-                } else {
-                    80
-                }
-            }),
+            // The discard port for UDP, HTTP for SYN floods (unused by ICMP).
+            dst_port: if proto == Proto::Udp {
+                PortRange::new(9, 9)
+            } else {
+                PortRange::new(80, 80)
+            },
             random: false,
             seed: 0x5eed_f4a1_1ca9_5000,
         }
@@ -301,11 +300,7 @@ impl FrameBuilder {
         let mut f = vec![0u8; len];
         f[0..6].copy_from_slice(&spec.dst_mac.0);
         f[6..12].copy_from_slice(&spec.src_mac.0);
-        put16(
-            &mut f,
-            12,
-            if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 },
-        );
+        put16(&mut f, 12, if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 });
         let (proto_num, l4_len) = match spec.proto {
             // A SYN carries no data: anything past its headers is Ethernet padding.
             Proto::Syn => (PROTO_TCP, 20),
@@ -644,9 +639,13 @@ mod tests {
                         s.random = random;
                         s.size = size;
                         s.dst_port = "1-3".parse().unwrap();
-                        s.dst_ip = if v6 { "fd00:1::/126" } else { "10.1.0.0-10.1.0.9" }
-                            .parse()
-                            .unwrap();
+                        s.dst_ip = if v6 {
+                            "fd00:1::/126"
+                        } else {
+                            "10.1.0.0-10.1.0.9"
+                        }
+                        .parse()
+                        .unwrap();
                         let mut b = FrameBuilder::new(&s).unwrap();
                         let mut buf = vec![0u8; 9000];
                         b.prefill(&mut buf);
@@ -658,7 +657,10 @@ mod tests {
                             assert_eq!(b.patch(&mut buf), n);
                             assert_eq!(buf[..n], whole[..n]);
                             if let Err(e) = verify_checksums(&buf[..n]) {
-                                panic!("{} v6={v6} random={random} size={size:?} #{i}: {e}", s.name());
+                                panic!(
+                                    "{} v6={v6} random={random} size={size:?} #{i}: {e}",
+                                    s.name()
+                                );
                             }
                         }
                     }
@@ -783,6 +785,9 @@ mod tests {
         assert_eq!(verify_checksums(&f).unwrap_err(), "bad UDP checksum");
         f[50] ^= 1;
         f[27] ^= 1;
-        assert_eq!(verify_checksums(&f).unwrap_err(), "bad IPv4 header checksum");
+        assert_eq!(
+            verify_checksums(&f).unwrap_err(),
+            "bad IPv4 header checksum"
+        );
     }
 }

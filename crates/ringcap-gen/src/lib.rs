@@ -248,7 +248,9 @@ impl Generator {
             return Err(Error::Config("--duration must be above 0".into()));
         }
         if cfg.batch == 0 || cfg.ring_frames == 0 {
-            return Err(Error::Config("batch and ring size must be at least 1".into()));
+            return Err(Error::Config(
+                "batch and ring size must be at least 1".into(),
+            ));
         }
 
         // Threads and their CPUs.

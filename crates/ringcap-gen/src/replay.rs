@@ -62,11 +62,10 @@ impl Replay {
             path: name.clone(),
             source,
         })?;
-        let mut reader =
-            Reader::new(BufReader::new(file)).map_err(|source| ReplayError::Read {
-                path: name.clone(),
-                source,
-            })?;
+        let mut reader = Reader::new(BufReader::new(file)).map_err(|source| ReplayError::Read {
+            path: name.clone(),
+            source,
+        })?;
         let mut out = Replay::default();
         let mut first_ts = None;
         let mut index = 0u64;
@@ -145,6 +144,10 @@ impl Replay {
 
     /// The longest frame.
     pub fn max_len(&self) -> usize {
-        self.frames.iter().map(|f| f.len as usize).max().unwrap_or(0)
+        self.frames
+            .iter()
+            .map(|f| f.len as usize)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -248,10 +248,7 @@ fn ip(args: &[&str]) -> Result<String> {
 }
 
 fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(Error::Spawn)?;
+    let out = cmd.stdin(Stdio::null()).output().map_err(Error::Spawn)?;
     if !out.status.success() {
         return Err(Error::Command {
             cmd: format!("{cmd:?}"),

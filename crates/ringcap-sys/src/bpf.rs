@@ -232,3 +232,21 @@ pub fn prog_id(prog: BorrowedFd<'_>) -> Result<u32> {
     obj_info(prog, &mut info)?;
     Ok(info[1])
 }
+
+pub const BPF_PROG_GET_FD_BY_ID: u32 = 13;
+
+/// BPF_PROG_GET_FD_BY_ID: a descriptor for a loaded program by its id (needs CAP_SYS_ADMIN).
+pub fn prog_fd_by_id(id: u32) -> Result<OwnedFd> {
+    let mut a = Attr::new();
+    a.u32(0, id);
+    bpf(BPF_PROG_GET_FD_BY_ID, &mut a, "bpf(BPF_PROG_GET_FD_BY_ID)").map(owned)
+}
+
+/// The name a program was loaded with (`struct bpf_prog_info` field `name`, at byte 64).
+pub fn prog_name(prog: BorrowedFd<'_>) -> Result<String> {
+    let mut info = [0u32; 20];
+    obj_info(prog, &mut info)?;
+    let bytes: Vec<u8> = info[16..20].iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+}

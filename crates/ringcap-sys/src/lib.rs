@@ -96,7 +96,13 @@ pub fn socket(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd> {
 
 /// Sets a socket option from a plain value.
 pub fn setsockopt<T: Pod>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &T) -> Result<()> {
-    setsockopt_bytes(fd, level, name, value as *const T as *const u8, size_of::<T>())
+    setsockopt_bytes(
+        fd,
+        level,
+        name,
+        value as *const T as *const u8,
+        size_of::<T>(),
+    )
 }
 
 /// Sets a socket option from a slice of plain values (filter programs, arrays).
@@ -106,7 +112,13 @@ pub fn setsockopt_slice<T: Pod>(
     name: i32,
     value: &[T],
 ) -> Result<()> {
-    setsockopt_bytes(fd, level, name, value.as_ptr() as *const u8, size_of_val(value))
+    setsockopt_bytes(
+        fd,
+        level,
+        name,
+        value.as_ptr() as *const u8,
+        size_of_val(value),
+    )
 }
 
 fn setsockopt_bytes(
@@ -331,7 +343,10 @@ impl Mmap {
     /// A 32-bit word of the mapping for the status handshake with the kernel (ring block or
     /// frame status). Panics if `offset` is out of range or misaligned.
     pub fn atomic_u32(&self, offset: usize) -> &std::sync::atomic::AtomicU32 {
-        assert!(offset + 4 <= self.len && offset.is_multiple_of(4), "status word out of range");
+        assert!(
+            offset + 4 <= self.len && offset.is_multiple_of(4),
+            "status word out of range"
+        );
         // SAFETY: in range and aligned (checked above); the mapping lives as long as &self and
         // AtomicU32 has the layout of u32, so concurrent kernel writes are well defined.
         unsafe { &*(self.ptr.add(offset) as *const std::sync::atomic::AtomicU32) }
@@ -654,10 +669,7 @@ pub fn install_stop_handlers() -> Result<()> {
             sa.sa_sigaction = on_stop_signal as *const () as usize;
             sa.sa_flags = 0; // no SA_RESTART: blocking calls return EINTR and see the flag
             libc::sigemptyset(&mut sa.sa_mask);
-            cvt(
-                libc::sigaction(sig, &sa, std::ptr::null_mut()),
-                "sigaction",
-            )?;
+            cvt(libc::sigaction(sig, &sa, std::ptr::null_mut()), "sigaction")?;
         }
     }
     Ok(())

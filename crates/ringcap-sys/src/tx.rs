@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 use crate::packet::{
     self, TpacketReq, PACKET_LOSS, PACKET_QDISC_BYPASS, SOL_PACKET, TP2_LEN, TP2_STATUS,
-    TP_STATUS_AVAILABLE, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING, TP_STATUS_WRONG_FORMAT,
+    TP_STATUS_AVAILABLE, TP_STATUS_SENDING, TP_STATUS_SEND_REQUEST, TP_STATUS_WRONG_FORMAT,
 };
 use crate::{Error, Mmap, Result};
 
@@ -101,7 +101,10 @@ impl TxRing {
             || opts.block_size & (crate::page_size() as u32 - 1) != 0
             || opts.frame_size > opts.block_size
         {
-            return Err(Error::from_errno("setsockopt(PACKET_TX_RING)", libc::EINVAL));
+            return Err(Error::from_errno(
+                "setsockopt(PACKET_TX_RING)",
+                libc::EINVAL,
+            ));
         }
         // Protocol 0: the socket never queues received packets.
         let fd = crate::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
@@ -112,13 +115,12 @@ impl TxRing {
         if opts.loss {
             packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_LOSS, 1)?;
         }
-        let vnet = if opts.copy
-            && packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_VNET_HDR, 1).is_ok()
-        {
-            VNET_HDR_LEN
-        } else {
-            0
-        };
+        let vnet =
+            if opts.copy && packet::set_int(fd.as_fd(), SOL_PACKET, PACKET_VNET_HDR, 1).is_ok() {
+                VNET_HDR_LEN
+            } else {
+                0
+            };
         let per_block = opts.block_size / opts.frame_size;
         let mut blocks = opts.frame_nr.div_ceil(per_block).max(1);
         let req = loop {
@@ -269,10 +271,7 @@ impl TxRing {
     /// Asks the kernel to send every requested frame. With `wait` false (MSG_DONTWAIT) it returns
     /// once they are handed to the driver; with `wait` true, once they are all completed.
     pub fn kick(&self, wait: bool) -> Result<usize> {
-        crate::send_kick(
-            self.fd.as_fd(),
-            if wait { 0 } else { libc::MSG_DONTWAIT },
-        )
+        crate::send_kick(self.fd.as_fd(), if wait { 0 } else { libc::MSG_DONTWAIT })
     }
 
     /// Waits up to `timeout_ms` for the kernel's current frame to become available (POLLOUT).

@@ -342,7 +342,8 @@ impl Config {
             if list.is_empty() {
                 return Err(Error::Config("--cpus is empty".into()));
             }
-            if self.pin && list.len() < self.workers {
+            // In xdp mode the worker count is the RX queue count, known only at open.
+            if self.pin && list.len() < self.workers && self.mode != Mode::Xdp {
                 return Err(Error::Config(format!(
                     "--cpus names {} CPUs for {} workers",
                     list.len(),
@@ -463,10 +464,7 @@ mod tests {
 
     #[test]
     fn memory_cap() {
-        let cfg = Config::new("x")
-            .workers(4)
-            .pin(false)
-            .max_memory(100 << 20);
+        let cfg = Config::new("x").workers(4).pin(false).max_memory(100 << 20);
         match cfg.validate() {
             Err(Error::TooMuchMemory { total, .. }) => assert_eq!(total, 256 << 20),
             other => panic!("{other:?}"),

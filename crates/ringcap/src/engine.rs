@@ -29,8 +29,12 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
     Continue,
-    /// Stop the whole capture (e.g. the output failed); the handler keeps its own error.
+    /// Stop the whole capture because of a failure (e.g. the output failed); the handler keeps
+    /// its own error. Packets of the batch it did not take count as unprocessed.
     Stop,
+    /// Stop the whole capture because the handler is done (e.g. `-G`/`-W` wrote its last
+    /// file): a normal end.
+    Done,
 }
 
 /// Receives each worker's packets. One handler per worker, owned by that worker's thread, so it
@@ -456,7 +460,9 @@ impl Capture {
             reason: Mutex::new(None),
             budget: self.cfg.count.map(AtomicU64::new),
             published: (0..n).map(|_| Published::default()).collect(),
-            kernel: (0..n).map(|_| Mutex::new(KernelTotals::default())).collect(),
+            kernel: (0..n)
+                .map(|_| Mutex::new(KernelTotals::default()))
+                .collect(),
             started: AtomicUsize::new(0),
         });
         let cfg = Arc::new(self.cfg);
@@ -493,7 +499,9 @@ impl Capture {
                 break;
             }
             if sys::stop_requested() {
-                shared.end(EndReason::Signal(sys::stop_signal().unwrap_or(libc::SIGINT)));
+                shared.end(EndReason::Signal(
+                    sys::stop_signal().unwrap_or(libc::SIGINT),
+                ));
                 break;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -635,6 +643,7 @@ fn worker<H: Handler>(
     shared.started.fetch_add(1, Ordering::AcqRel);
     let published = &shared.published[idx];
     let mut handler_stopped = false;
+    let mut handler_done = false;
 
     // Main loop.
     while !shared.stop.load(Ordering::Relaxed) {
@@ -646,19 +655,32 @@ fn worker<H: Handler>(
                 rep.losing_blocks += 1;
             }
             batch.left = allowed;
-            if allowed > 0 && handler.batch(&mut batch) == Flow::Stop {
-                handler_stopped = true;
-            }
-            let (got, bytes) = batch.finish_counting();
+            let flow = if allowed > 0 {
+                handler.batch(&mut batch)
+            } else {
+                Flow::Continue
+            };
+            let (got, bytes) = if flow == Flow::Continue {
+                batch.finish_counting()
+            } else {
+                if flow == Flow::Done {
+                    handler_done = true;
+                } else {
+                    handler_stopped = true;
+                }
+                (batch.yielded, batch.bytes)
+            };
             rep.received += got as u64;
             rep.bytes += bytes;
-            rep.past_count += (n - allowed) as u64;
+            rep.past_count += (n - got) as u64;
             published.publish(rep.received, rep.bytes);
         };
         match source.with_batch(&mut process) {
             Ok(true) => {
                 if handler_stopped {
                     shared.end(EndReason::Handler("the output stopped".into()));
+                } else if handler_done {
+                    shared.end(EndReason::HandlerDone);
                 }
                 continue;
             }
@@ -691,7 +713,11 @@ fn worker<H: Handler>(
     let _ = source.stop_intake();
     let deliver = {
         let r = shared.reason.lock().unwrap_or_else(|e| e.into_inner());
-        !matches!(*r, Some(EndReason::Count) | Some(EndReason::Handler(_))) && !handler_stopped
+        !matches!(
+            *r,
+            Some(EndReason::Count) | Some(EndReason::Handler(_)) | Some(EndReason::HandlerDone)
+        ) && !handler_stopped
+            && !handler_done
     };
     let drain_until = Instant::now() + source.drain_time();
     loop {
@@ -703,10 +729,23 @@ fn worker<H: Handler>(
             }
             let allowed = if deliver { shared.claim(n) } else { 0 };
             batch.left = allowed;
-            if allowed > 0 && !handler_stopped && handler.batch(&mut batch) == Flow::Stop {
-                handler_stopped = true;
-            }
-            let (got, bytes) = batch.finish_counting();
+            let flow = if allowed > 0 && !handler_stopped && !handler_done {
+                handler.batch(&mut batch)
+            } else {
+                Flow::Continue
+            };
+            let (got, bytes) = match flow {
+                Flow::Continue if allowed > 0 => batch.finish_counting(),
+                Flow::Continue => (0, 0),
+                Flow::Done => {
+                    handler_done = true;
+                    (batch.yielded, batch.bytes)
+                }
+                Flow::Stop => {
+                    handler_stopped = true;
+                    (batch.yielded, batch.bytes)
+                }
+            };
             rep.received += got as u64;
             rep.bytes += bytes;
             rep.past_count += (n - got) as u64;
@@ -739,6 +778,8 @@ fn worker<H: Handler>(
     rep.end_ns = sys::realtime_ns();
     if handler_stopped {
         shared.end(EndReason::Handler("the output stopped".into()));
+    } else if handler_done {
+        shared.end(EndReason::HandlerDone);
     }
     if let Err(e) = handler.finish(&rep) {
         shared.end(EndReason::Handler(e));

@@ -11,7 +11,10 @@ pub enum Error {
     #[error("{what} needs the CAP_NET_RAW capability (run as root, or grant it: setcap cap_net_raw,cap_net_admin+eip ringcap)")]
     NotPermitted { what: &'static str },
     #[error("no interface named {name:?} (interfaces: {})", available.join(", "))]
-    NoSuchInterface { name: String, available: Vec<String> },
+    NoSuchInterface {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("interface {name} is down (bring it up: ip link set {name} up)")]
     InterfaceDown { name: String },
     #[error("invalid ring geometry: {0}")]
@@ -48,6 +51,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Handler(String),
+    /// AF_XDP setup failures (program load, attach, socket binding), each message complete.
+    #[error("{0}")]
+    Xdp(String),
     #[error(transparent)]
     Sys(#[from] sys::Error),
 }

@@ -110,12 +110,10 @@ fn rd32(h: &[u8; HDR_SPAN], off: usize) -> u32 {
     u32::from_ne_bytes([h[off], h[off + 1], h[off + 2], h[off + 3]])
 }
 
-
 #[inline(always)]
 fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
-
 
 impl<'a> Block<'a> {
     /// Wraps bytes laid out as a TPACKET_V3 block (for benchmarks and tests).

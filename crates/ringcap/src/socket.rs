@@ -71,7 +71,12 @@ impl RecvSocket {
             tv_sec: 0,
             tv_usec: 100_000,
         };
-        sys::setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &Timeval(tv))?;
+        sys::setsockopt(
+            fd.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &Timeval(tv),
+        )?;
         // A 4 MiB receive buffer, as libpcap's default capture buffer is 2 MiB: root may go past
         // net.core.rmem_max (SO_RCVBUFFORCE); otherwise take what rmem_max allows.
         let size: i32 = RECV_BUFFER;
@@ -92,14 +97,15 @@ impl RecvSocket {
             Ok(info) => {
                 let (len, vlan) = match info.aux {
                     Some(aux) => {
-                        let vlan = (aux.tp_status & pk::TP_STATUS_VLAN_VALID != 0).then_some(Vlan {
-                            tci: aux.tp_vlan_tci,
-                            tpid: if aux.tp_status & pk::TP_STATUS_VLAN_TPID_VALID != 0 {
-                                aux.tp_vlan_tpid
-                            } else {
-                                0x8100
-                            },
-                        });
+                        let vlan =
+                            (aux.tp_status & pk::TP_STATUS_VLAN_VALID != 0).then_some(Vlan {
+                                tci: aux.tp_vlan_tci,
+                                tpid: if aux.tp_status & pk::TP_STATUS_VLAN_TPID_VALID != 0 {
+                                    aux.tp_vlan_tpid
+                                } else {
+                                    0x8100
+                                },
+                            });
                         (aux.tp_len, vlan)
                     }
                     None => (info.len as u32, None),

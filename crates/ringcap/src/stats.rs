@@ -17,6 +17,8 @@ pub enum EndReason {
     Signal(i32),
     /// A handler asked to stop (e.g. an output file could not be written).
     Handler(String),
+    /// A handler finished its job (e.g. the last file of `-G`/`-W`).
+    HandlerDone,
     /// The interface went down or disappeared.
     InterfaceGone(String),
     /// A worker failed.
@@ -40,6 +42,7 @@ impl std::fmt::Display for EndReason {
             EndReason::Duration => f.write_str("duration over"),
             EndReason::Signal(s) => write!(f, "signal {s}"),
             EndReason::Handler(m) => write!(f, "output failed: {m}"),
+            EndReason::HandlerDone => f.write_str("output complete"),
             EndReason::InterfaceGone(m) => write!(f, "{m}"),
             EndReason::Error(m) => write!(f, "error: {m}"),
         }

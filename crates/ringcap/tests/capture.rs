@@ -8,7 +8,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ringcap::{Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Geometry, Handler, Mode, Report};
+use ringcap::{
+    Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Geometry, Handler, Mode, Report,
+};
 use ringcap_netlab::{frame_seq, udp_frame, TestNet};
 
 #[derive(Clone, Debug)]
@@ -88,7 +90,8 @@ fn capture(
     let (tx, rx) = mpsc::channel();
     let report = std::thread::scope(|s| {
         let h = s.spawn(move || cap.run_notify(handlers, move || tx.send(()).unwrap(), |_| {}));
-        rx.recv_timeout(Duration::from_secs(10)).expect("capture ready");
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("capture ready");
         traffic(net);
         h.join().unwrap().expect("run")
     });
@@ -124,7 +127,12 @@ fn every_path_delivers_every_frame_once_with_the_right_bytes() {
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|i| udp_frame(i, (i % 97) as u16, 60 + (i as usize * 37) % (1514 - 60 + 1)))
         .collect();
-    for (mode, threads) in [(Mode::Recv, 1), (Mode::Recv, 2), (Mode::Ring, 1), (Mode::Ring, 2)] {
+    for (mode, threads) in [
+        (Mode::Recv, 1),
+        (Mode::Recv, 2),
+        (Mode::Ring, 1),
+        (Mode::Ring, 2),
+    ] {
         let net = TestNet::new().unwrap();
         let cfg = base(mode, threads).count(Some(n as u64));
         let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| send(net, &frames));
@@ -144,7 +152,11 @@ fn every_path_delivers_every_frame_once_with_the_right_bytes() {
         for (i, f) in frames.iter().enumerate() {
             let s = &by_seq[&(i as u32)];
             assert_eq!(s.data, *f, "{mode} x{threads}: bytes of frame {i}");
-            assert_eq!(s.len as usize, f.len(), "{mode} x{threads}: length of frame {i}");
+            assert_eq!(
+                s.len as usize,
+                f.len(),
+                "{mode} x{threads}: length of frame {i}"
+            );
         }
     }
 }
@@ -166,7 +178,12 @@ fn hash_fanout_spreads_flows_and_keeps_each_flow_on_one_worker() {
     check_reconciles(&report);
     assert_eq!(seen.len(), n as usize);
     for w in &report.workers {
-        assert!(w.received > 0, "worker {} got nothing: {:?}", w.worker, report.workers);
+        assert!(
+            w.received > 0,
+            "worker {} got nothing: {:?}",
+            w.worker,
+            report.workers
+        );
     }
     let mut flow_worker: HashMap<u32, usize> = HashMap::new();
     for s in &seen {
@@ -192,13 +209,14 @@ fn a_ring_too_small_for_the_sender_drops_and_still_reconciles() {
         })
         .duration(Some(Duration::from_millis(1500)));
     // A reader that sleeps 20 ms per block cannot keep up with a sender flat out.
-    let (report, seen) = capture(&net, cfg, Duration::from_millis(20), |net| send(net, &frames));
+    let (report, seen) = capture(&net, cfg, Duration::from_millis(20), |net| {
+        send(net, &frames)
+    });
     check_reconciles(&report);
     assert!(report.total.drops > 0, "no drops: {:?}", report.total);
     assert_eq!(report.total.received as usize, seen.len());
     assert_eq!(
-        report.total.kernel_packets,
-        3000,
+        report.total.kernel_packets, 3000,
         "the kernel counted every frame sent: {:?}",
         report.total
     );
@@ -214,7 +232,9 @@ fn recv_mode_with_a_slow_reader_drops_and_reconciles() {
     let frames: Vec<Vec<u8>> = (0..12000u32).map(|i| udp_frame(i, 1, 1400)).collect();
     let net = TestNet::new().unwrap();
     let cfg = base(Mode::Recv, 1).duration(Some(Duration::from_millis(1000)));
-    let (report, _) = capture(&net, cfg, Duration::from_millis(1), |net| send(net, &frames));
+    let (report, _) = capture(&net, cfg, Duration::from_millis(1), |net| {
+        send(net, &frames)
+    });
     check_reconciles(&report);
     assert_eq!(report.total.kernel_packets, 12000, "{:?}", report.total);
     assert!(report.total.drops > 0, "{:?}", report.total);
@@ -225,7 +245,9 @@ fn count_stops_after_exactly_n_and_reports_the_rest() {
     if !ringcap_netlab::can_run("count_stops_after_exactly_n") {
         return;
     }
-    let frames: Vec<Vec<u8>> = (0..300u32).map(|i| udp_frame(i, (i % 16) as u16, 64)).collect();
+    let frames: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| udp_frame(i, (i % 16) as u16, 64))
+        .collect();
     for (mode, threads) in [(Mode::Ring, 2), (Mode::Recv, 2)] {
         let net = TestNet::new().unwrap();
         let (report, seen) = capture(
@@ -268,7 +290,10 @@ fn promiscuous_during_the_capture_and_not_after() {
         move |net| *d2.lock().unwrap() = promiscuity(net),
     );
     check_reconciles(&report);
-    assert!(*during.lock().unwrap() > 0, "not promiscuous during the capture");
+    assert!(
+        *during.lock().unwrap() > 0,
+        "not promiscuous during the capture"
+    );
     assert_eq!(promiscuity(&net), 0, "left promiscuous");
 
     let during = Arc::new(Mutex::new(99));
@@ -281,7 +306,11 @@ fn promiscuous_during_the_capture_and_not_after() {
         Duration::ZERO,
         move |net| *d2.lock().unwrap() = promiscuity(net),
     );
-    assert_eq!(*during.lock().unwrap(), 0, "--no-promisc still set promiscuous mode");
+    assert_eq!(
+        *during.lock().unwrap(),
+        0,
+        "--no-promisc still set promiscuous mode"
+    );
 }
 
 #[test]
@@ -303,7 +332,10 @@ fn an_interface_that_disappears_ends_the_capture_with_counts_that_add_up() {
                 net.delete_capture_if().unwrap();
             },
         );
-        assert!(started.elapsed() < Duration::from_secs(10), "{mode}: did not stop");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{mode}: did not stop"
+        );
         assert!(
             matches!(report.reason, EndReason::InterfaceGone(_)),
             "{mode}: {:?}",
@@ -338,6 +370,12 @@ fn a_single_packet_shows_up_within_ten_milliseconds_at_default_timeout() {
     let mut lat: Vec<Duration> = seen.iter().map(|s| s.at - sent[s.seq as usize]).collect();
     lat.sort();
     let median = lat[lat.len() / 2];
-    eprintln!("single-packet latency: median {median:?}, max {:?}", lat.last().unwrap());
-    assert!(median <= Duration::from_millis(10), "median latency {median:?}");
+    eprintln!(
+        "single-packet latency: median {median:?}, max {:?}",
+        lat.last().unwrap()
+    );
+    assert!(
+        median <= Duration::from_millis(10),
+        "median latency {median:?}"
+    );
 }

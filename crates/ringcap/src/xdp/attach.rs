@@ -54,10 +54,22 @@ fn mode_name(attached: u8) -> &'static str {
 /// The refusal when another program is attached.
 pub(crate) fn foreign_error(iface: &str, state: &XdpState) -> Error {
     let ids: Vec<String> = state.prog_ids().iter().map(|i| i.to_string()).collect();
-    Error::Config(format!(
+    // A program named like ours was most likely left by a ringcap killed with SIGKILL (the one
+    // way out that cannot clean up); still not ours to remove, but say so.
+    let left_over = state.prog_ids().iter().any(|&id| {
+        ringcap_sys::bpf::prog_fd_by_id(id)
+            .and_then(|fd| ringcap_sys::bpf::prog_name(fd.as_fd()))
+            .is_ok_and(|name| name == super::program::PROG_NAME)
+    });
+    let hint = if left_over {
+        " (it is named ringcap_xsk: probably left by a ringcap that was killed with SIGKILL)"
+    } else {
+        ""
+    };
+    Error::Xdp(format!(
         "interface {iface} already has an XDP program attached (id {}, {}) that ringcap did not attach; \
          ringcap will not replace it. Remove it first if nothing needs it (ip link set dev {iface} xdp off), \
-         or capture with --mode ring",
+         or capture with --mode ring{hint}",
         if ids.is_empty() { "?".to_string() } else { ids.join(", ") },
         mode_name(state.attached)
     ))
@@ -65,10 +77,10 @@ pub(crate) fn foreign_error(iface: &str, state: &XdpState) -> Error {
 
 fn netlink_error(what: String, e: NetlinkError) -> Error {
     match e.error.errno() {
-        Some(libc::EPERM) | Some(libc::EACCES) => Error::Config(format!(
+        Some(libc::EPERM) | Some(libc::EACCES) => Error::Xdp(format!(
             "{what}: {e}; attaching XDP programs needs CAP_NET_ADMIN (run as root)"
         )),
-        _ => Error::Config(format!("{what}: {e}")),
+        _ => Error::Xdp(format!("{what}: {e}")),
     }
 }
 
@@ -164,7 +176,7 @@ impl Attachment {
             e,
         ))
         .map_err(|err| match err {
-            Error::Config(m) => Error::Config(format!("{m}{hint}")),
+            Error::Xdp(m) => Error::Xdp(format!("{m}{hint}")),
             other => other,
         })
     }

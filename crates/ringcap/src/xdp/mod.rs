@@ -297,7 +297,7 @@ impl Source for XdpSource {
             bpf::BPF_ANY,
         )
         .map_err(|e| {
-            Error::Config(format!(
+            Error::Xdp(format!(
                 "inserting the AF_XDP socket of queue {} into the XSKMAP: {e}",
                 self.queue
             ))

@@ -33,6 +33,9 @@ use ringcap_sys::bpf::{self, Insn};
 
 use crate::{Error, Result};
 
+/// The name the program is loaded with (what `bpftool prog` shows).
+pub(crate) const PROG_NAME: &str = "ringcap_xsk";
+
 const XDP_PASS: i32 = 2;
 const XDP_REDIRECT: i32 = 4;
 /// offsetof(struct xdp_md, rx_queue_index).
@@ -149,10 +152,10 @@ pub(crate) struct Program {
 
 fn bpf_error(e: ringcap_sys::Error, what: &str) -> Error {
     match e.errno() {
-        Some(libc::EPERM) | Some(libc::EACCES) => Error::Config(format!(
+        Some(libc::EPERM) | Some(libc::EACCES) => Error::Xdp(format!(
             "{what}: {e}; AF_XDP capture needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN (run as root)"
         )),
-        _ => Error::Config(format!("{what}: {e}")),
+        _ => Error::Xdp(format!("{what}: {e}")),
     }
 }
 
@@ -167,23 +170,17 @@ pub(crate) fn load(queues: u32) -> Result<Program> {
     let mut log = vec![0u8; 64 * 1024];
     // The project's own licence; the two helpers used are not GPL-only.
     let license: &CStr = c"MIT OR Apache-2.0";
-    let prog = bpf::prog_load(
-        bpf::BPF_PROG_TYPE_XDP,
-        &insns,
-        license,
-        "ringcap_xsk",
-        &mut log,
-    )
-    .map_err(|e| {
-        let text = bpf::log_text(&log);
-        if text.is_empty() {
-            bpf_error(e, "loading the XDP program")
-        } else {
-            Error::Config(format!(
-                "the kernel refused the XDP program ({e}); verifier log:\n{text}"
-            ))
-        }
-    })?;
+    let prog = bpf::prog_load(bpf::BPF_PROG_TYPE_XDP, &insns, license, PROG_NAME, &mut log)
+        .map_err(|e| {
+            let text = bpf::log_text(&log);
+            if text.is_empty() {
+                bpf_error(e, "loading the XDP program")
+            } else {
+                Error::Xdp(format!(
+                    "the kernel refused the XDP program ({e}); verifier log:\n{text}"
+                ))
+            }
+        })?;
     let id = bpf::prog_id(prog.as_fd())?;
     Ok(Program {
         prog,

@@ -43,14 +43,14 @@ impl Xsk {
     pub(crate) fn open(ifname: &str, ifindex: u32, queue: u32, c: &XskConfig) -> Result<Xsk> {
         let fd = x::socket().map_err(|e| Error::from_socket(e, "an AF_XDP socket"))?;
         let umem = Mmap::anonymous(c.frames as usize * c.chunk as usize).map_err(|e| {
-            Error::Config(format!(
+            Error::Xdp(format!(
                 "cannot allocate the UMEM of queue {queue} ({} frames of {} bytes): {e}",
                 c.frames, c.chunk
             ))
         })?;
         let ctx = |what: &'static str| {
             move |e: sys::Error| {
-                Error::Config(format!(
+                Error::Xdp(format!(
                     "AF_XDP socket for {ifname} queue {queue}: {what}: {e}"
                 ))
             }
@@ -124,15 +124,15 @@ impl Xsk {
         };
         bound.map_err(|e| {
             if e.errno() == Some(libc::EBUSY) {
-                Error::Config(format!(
+                Error::Xdp(format!(
                     "queue {queue} of {ifname} is already used by another AF_XDP socket (is another capture running on it?)"
                 ))
             } else if c.zero_copy && matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)) {
-                Error::Config(format!(
+                Error::Xdp(format!(
                     "--zero-copy: the driver of {ifname} does not support zero-copy AF_XDP on queue {queue} ({e}); run without --zero-copy"
                 ))
             } else {
-                Error::Config(format!("binding the AF_XDP socket to {ifname} queue {queue}: {e}"))
+                Error::Xdp(format!("binding the AF_XDP socket to {ifname} queue {queue}: {e}"))
             }
         })?;
         xsk.zero_copy = x::is_zero_copy(xsk.fd.as_fd()).unwrap_or(false);
