@@ -300,7 +300,7 @@ fn rotation_by_time_with_a_file_limit_ends_normally() {
         }
         i += 1;
         std::thread::sleep(Duration::from_millis(20));
-        if i % 25 == 0 && net.ip(&["link", "show", "rc0"]).is_err() {
+        if i.is_multiple_of(25) && net.ip(&["link", "show", "rc0"]).is_err() {
             break;
         }
     }
