@@ -233,7 +233,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     }
     let filter = match &args.filter {
-        Some(expr) => Some(compile_filter(expr)?),
+        Some(expr) => Some(crate::capture::compile_live(
+            expr,
+            ringcap::config::DEFAULT_SNAPLEN,
+            Mode::Ring,
+        )?),
         None => None,
     };
 
@@ -346,27 +350,6 @@ impl Entry {
             Entry::Tool(t) => t,
         }
     }
-}
-
-fn compile_filter(expr: &str) -> anyhow::Result<Vec<ringcap_sys::packet::SockFilter>> {
-    let prog = ringcap_filter::compile(
-        expr,
-        ringcap_filter::LinkType::Ethernet,
-        ringcap::config::DEFAULT_SNAPLEN,
-        ringcap_filter::Target::LinuxLive,
-        true,
-    )
-    .map_err(|e| anyhow::anyhow!("filter: {e}"))?;
-    Ok(prog
-        .insns
-        .iter()
-        .map(|i| ringcap_sys::packet::SockFilter {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
-        .collect())
 }
 
 /// Starts `ringcap gen` on the peer end, pinned to the generator CPUs, for `seconds`.
@@ -650,46 +633,13 @@ fn which(prog: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-/// Counts the records of a pcap file by walking its record headers.
+/// Counts the packets of the file a tool wrote (a tool killed mid-write may leave a partial
+/// last record: every whole one counts).
 fn count_packets(path: &std::path::Path) -> anyhow::Result<u64> {
-    use std::io::Read;
-    let mut f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let mut hdr = [0u8; 24];
-    f.read_exact(&mut hdr)?;
-    let magic = u32::from_le_bytes(hdr[0..4].try_into()?);
-    let le = match magic {
-        0xa1b2c3d4 | 0xa1b23c4d => true,
-        0xd4c3b2a1 | 0x4d3cb2a1 => false,
-        0x0a0d0d0a => bail!("pcapng files are not counted here"),
-        _ => bail!("not a pcap file"),
-    };
+    let f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut r = ringcap_pcap::Reader::new(f)?;
     let mut n = 0u64;
-    let mut rec = [0u8; 16];
-    let mut skip = vec![0u8; 1 << 16];
-    loop {
-        match f.read_exact(&mut rec) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e.into()),
-        }
-        let b: [u8; 4] = rec[8..12].try_into()?;
-        let mut incl = if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        } as usize;
-        let mut complete = true;
-        while incl > 0 {
-            let k = incl.min(skip.len());
-            if f.read_exact(&mut skip[..k]).is_err() {
-                complete = false;
-                break;
-            }
-            incl -= k;
-        }
-        if !complete {
-            break;
-        }
+    while let Ok(Some(_)) = r.next_record() {
         n += 1;
     }
     Ok(n)

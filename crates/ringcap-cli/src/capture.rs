@@ -174,7 +174,7 @@ impl Args {
 }
 
 /// Compiles the expression for a live Linux socket (VLAN and direction from the kernel).
-fn compile_live(
+pub(crate) fn compile_live(
     expr: &str,
     snaplen: u32,
     mode: Mode,
@@ -390,11 +390,12 @@ pub fn print_summary(r: &Report, json: bool) {
     }
     let secs = (t.end_ns.saturating_sub(t.start_ns)) as f64 / 1e9;
     out += &format!(
-        "ended: {} after {:.2}s ({} bytes, {} batches, cpu user {:.3}s sys {:.3}s)",
+        "ended: {} after {:.2}s ({} bytes, {} batches, {} waits, cpu user {:.3}s sys {:.3}s)",
         r.reason,
         secs,
         t.bytes,
         t.batches,
+        t.polls,
         t.cpu_user_ns as f64 / 1e9,
         t.cpu_sys_ns as f64 / 1e9
     );

@@ -16,7 +16,7 @@
 //! when the worker starts and deleted when it stops; before and after, frames of that queue go
 //! to the host stack (the program's fallback action is XDP_PASS).
 //!
-//! **Filters** run in user space on each frame through a cBPF interpreter ([`cbpf`]); there is
+//! **Filters** run in user space on each frame through ringcap-filter's cBPF interpreter; there is
 //! no kernel-side form (AF_XDP sockets take no socket filter, and compiling cBPF to eBPF inside
 //! the XDP program is not done). Rejected frames are counted (`xdp_filtered`) and never handed
 //! to the handler.
@@ -48,7 +48,6 @@
 //! SO_BUSY_POLL 20 µs, SO_BUSY_POLL_BUDGET 64).
 
 pub mod attach;
-mod cbpf;
 mod program;
 mod xsk;
 
@@ -152,8 +151,20 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
         cfg.xdp.native,
         cfg.promisc,
     )?;
-    let filter: Option<Arc<[ringcap_sys::packet::SockFilter]>> =
-        cfg.filter.as_deref().map(Arc::from);
+    // The same interpreter `ringcap read` uses (ringcap-filter), over the program as compiled.
+    let filter: Option<Arc<ringcap_filter::Program>> = cfg.filter.as_deref().map(|prog| {
+        Arc::new(ringcap_filter::Program {
+            insns: prog
+                .iter()
+                .map(|i| ringcap_filter::Insn {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect(),
+        })
+    });
     let sources: Vec<Box<dyn Source>> = socks
         .into_iter()
         .enumerate()
@@ -188,7 +199,7 @@ struct XdpSource {
     sock: xsk::Xsk,
     xskmap: Arc<OwnedFd>,
     queue: u32,
-    filter: Option<Arc<[ringcap_sys::packet::SockFilter]>>,
+    filter: Option<Arc<ringcap_filter::Program>>,
     snaplen: u32,
     filtered: Arc<AtomicU64>,
     busy_poll: bool,
@@ -225,7 +236,8 @@ impl Source for XdpSource {
             let d = self.sock.desc(i);
             let data = self.sock.frame(&d);
             let keep = match &self.filter {
-                Some(prog) => cbpf::run(prog, data, d.len),
+                // Raw frames carry their VLAN tags, so no kernel metadata is needed.
+                Some(prog) => prog.run(data, d.len, &ringcap_filter::Aux::default()),
                 None => u32::MAX,
             };
             if keep == 0 {
