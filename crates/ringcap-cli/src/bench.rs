@@ -46,6 +46,9 @@ pub struct Args {
     /// Capture to pcap files on a tmpfs (the whole capture-to-disk path).
     #[arg(long)]
     pub write: bool,
+    /// With --write: write the files under DIR instead of a private tmpfs (e.g. a real disk).
+    #[arg(long, value_name = "DIR")]
+    pub write_dir: Option<String>,
     /// Runs per mode; the table shows the median.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
@@ -131,21 +134,63 @@ impl Drop for Reaped {
     }
 }
 
-/// A scratch directory on a tmpfs, removed at the end.
-struct Scratch(std::path::PathBuf);
+/// Where the capture files of `--write` runs (and the compared tools' files) go: a private
+/// tmpfs mounted for the bench with 2 MiB pages (`huge=always`), so runs measure the capture path
+/// rather than a disk or 4 KiB page-cache allocation (every 4 KiB page of a growing tmpfs file
+/// is allocated, charged and inserted one by one otherwise, several times the cost of the copy).
+/// All tools write to the same place. `--write-dir` picks a directory instead (e.g. a real
+/// disk). Unmounted and removed at the end, also after Ctrl-C or an error.
+struct Scratch {
+    dir: std::path::PathBuf,
+    /// The mount point this bench made, if any.
+    mount: Option<std::path::PathBuf>,
+    what: String,
+}
 impl Scratch {
-    fn new() -> anyhow::Result<Scratch> {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
-            "/dev/shm"
-        } else {
-            "/tmp"
-        };
-        let p = std::path::PathBuf::from(format!("{base}/ringcap-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
-        Ok(Scratch(p))
+    fn new(write_dir: Option<&str>) -> anyhow::Result<Scratch> {
+        let name = format!("ringcap-bench-{}", std::process::id());
+        if let Some(d) = write_dir {
+            let dir = std::path::Path::new(d).join(&name);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("--write-dir: creating {}", dir.display()))?;
+            return Ok(Scratch {
+                what: format!("files in {}", dir.display()),
+                dir,
+                mount: None,
+            });
+        }
+        let point = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&point).with_context(|| format!("creating {}", point.display()))?;
+        let mounted = ringcap_sys::mount_tmpfs(&point, "huge=always,mode=0700")
+            .map(|()| "private tmpfs, 2 MiB pages")
+            .or_else(|_| ringcap_sys::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs"));
+        match mounted {
+            Ok(what) => Ok(Scratch {
+                what: format!("files on a {what} at {}", point.display()),
+                dir: point.clone(),
+                mount: Some(point),
+            }),
+            Err(e) => {
+                // No mount allowed (e.g. a container): the shared tmpfs, as before.
+                let _ = std::fs::remove_dir(&point);
+                let base = if std::path::Path::new("/dev/shm").is_dir() {
+                    "/dev/shm"
+                } else {
+                    "/tmp"
+                };
+                let dir = std::path::Path::new(base).join(&name);
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                Ok(Scratch {
+                    what: format!("files in {} (no private tmpfs: {e})", dir.display()),
+                    dir,
+                    mount: None,
+                })
+            }
+        }
     }
     fn clear(&self) {
-        if let Ok(d) = std::fs::read_dir(&self.0) {
+        if let Ok(d) = std::fs::read_dir(&self.dir) {
             for e in d.flatten() {
                 let _ = std::fs::remove_file(e.path());
             }
@@ -154,7 +199,11 @@ impl Scratch {
 }
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.clear();
+        if let Some(m) = &self.mount {
+            let _ = ringcap_sys::unmount(m);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -191,6 +240,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     if !(60..=9000).contains(&args.size) {
         bail!("--size {} is out of range (60..9000)", args.size);
+    }
+    if args.write_dir.is_some() && !args.write {
+        bail!("--write-dir needs --write");
     }
     if args.runs == 0 || args.runs > 100 {
         bail!("--runs must be between 1 and 100");
@@ -251,7 +303,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .map(|&c| 1u64 << c)
         .sum();
     net.set_rps(mask)?;
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new(args.write_dir.as_deref())?;
     let me = std::env::current_exe().context("finding the ringcap binary")?;
 
     eprintln!(
@@ -264,7 +316,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         format_cpu_list(&plan.cap_cpus),
         net.ns()
     );
-    let mut rows: Vec<Row> = Vec::new();
+    if args.write {
+        eprintln!("bench: --write: {}", scratch.what);
+    }
     let header = format!(
         "{:<20} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {}",
         "mode", "offered", "captured", "captured", "drops", "user", "sys", "cpu", "ring", "adds up"
@@ -282,11 +336,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         entries.push(Entry::Tool(t.clone()));
     }
     let mut failed = false;
-    for e in &entries {
-        let mut runs = Vec::new();
-        for _ in 0..args.runs {
+    // Runs are interleaved (every mode and tool once, then again), so a drift of this shared
+    // machine's speed hits all of them alike and the paired ratios below stay meaningful.
+    let mut results: Vec<Vec<Option<Row>>> = vec![Vec::new(); entries.len()];
+    let mut dead = vec![false; entries.len()];
+    'runs: for k in 0..args.runs {
+        for (i, e) in entries.iter().enumerate() {
             if ringcap_sys::stop_requested() {
-                break;
+                break 'runs;
+            }
+            if dead[i] {
+                results[i].push(None);
+                continue;
             }
             scratch.clear();
             let r = match e {
@@ -304,26 +365,59 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 Entry::Tool(tool) => run_tool(&net, &args, &plan, &me, &scratch, tool),
             };
             match r {
-                Ok(row) => runs.push(row),
+                Ok(row) => {
+                    if args.runs > 1 {
+                        eprintln!("{}  [run {}/{}]", line(&row), k + 1, args.runs);
+                    } else {
+                        eprintln!("{}", line(&row));
+                    }
+                    results[i].push(Some(row));
+                }
                 Err(err) => {
                     eprintln!("{:<20} failed: {}", e.name(), crate::util::one_line(&err));
                     failed = true;
-                    break;
+                    dead[i] = true;
+                    results[i].push(None);
                 }
             }
         }
-        if runs.is_empty() {
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for runs in &results {
+        let mut ok: Vec<&Row> = runs.iter().flatten().collect();
+        if ok.is_empty() {
             continue;
         }
-        runs.sort_by(|a, b| a.captured_pps().total_cmp(&b.captured_pps()));
-        let mut row = runs[runs.len() / 2].clone();
-        row.adds_up = runs.iter().all(|r| r.adds_up);
-        eprintln!("{}", line(&row));
+        ok.sort_by(|a, b| a.captured_pps().total_cmp(&b.captured_pps()));
+        let mut row = ok[ok.len() / 2].clone();
+        row.adds_up = ok.iter().all(|r| r.adds_up);
         failed |= !row.adds_up;
         rows.push(row);
     }
+    if args.runs > 1 && !rows.is_empty() {
+        eprintln!("median of {} runs (by captured rate):", args.runs);
+        eprintln!("{header}\n{header2}");
+        for r in &rows {
+            eprintln!("{}", line(r));
+        }
+    }
+    let ratios = paired_ratios(&entries, &results);
+    for r in &ratios {
+        eprintln!(
+            "bench: {}: CPU per captured packet {:.2}x that of {} (median of {} paired run(s): {})",
+            r.mode,
+            r.median,
+            r.versus,
+            r.each.len(),
+            r.each
+                .iter()
+                .map(|x| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     if args.json {
-        println!("{}", json(&rows, &args, &plan));
+        println!("{}", json(&rows, &ratios, &args, &plan));
     }
     if let Some(path) = &args.svg {
         std::fs::write(path, svg(&rows)).with_context(|| format!("writing {path}"))?;
@@ -418,7 +512,7 @@ fn run_ringcap(
         let out = crate::output::OutputArgs {
             write: Some(
                 scratch
-                    .0
+                    .dir
                     .join("ringcap.pcap")
                     .to_string_lossy()
                     .into_owned(),
@@ -513,7 +607,7 @@ fn run_tool(
     let file = if to_null {
         std::path::PathBuf::from("/dev/null")
     } else {
-        scratch.0.join(format!("{tool}.pcap"))
+        scratch.dir.join(format!("{tool}.pcap"))
     };
     let cpus = format_cpu_list(&plan.cap_cpus);
     let file_s = file.to_string_lossy().to_string();
@@ -669,7 +763,62 @@ fn line(r: &Row) -> String {
     s
 }
 
-fn json(rows: &[Row], args: &Args, plan: &Plan) -> String {
+/// ringcap's CPU per captured packet over a compared tool's, run by run.
+struct Ratio {
+    mode: String,
+    versus: String,
+    median: f64,
+    each: Vec<f64>,
+}
+
+/// For every ringcap mode and every compared tool: the ratio of CPU per captured packet in each
+/// round where both ran, and its median.
+fn paired_ratios(entries: &[Entry], results: &[Vec<Option<Row>>]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if !matches!(e, Entry::Ringcap(..)) {
+            continue;
+        }
+        for (j, t) in entries.iter().enumerate() {
+            if !matches!(t, Entry::Tool(_)) {
+                continue;
+            }
+            let each: Vec<f64> = results[i]
+                .iter()
+                .zip(&results[j])
+                .filter_map(|(a, b)| {
+                    let (a, b) = (a.as_ref()?, b.as_ref()?);
+                    let (x, y) = (
+                        a.ns_per_pkt(a.cpu_user_ns + a.cpu_sys_ns),
+                        b.ns_per_pkt(b.cpu_user_ns + b.cpu_sys_ns),
+                    );
+                    (x > 0.0 && y > 0.0).then_some(x / y)
+                })
+                .collect();
+            if each.is_empty() {
+                continue;
+            }
+            let mut sorted = each.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len();
+            let median = if n % 2 == 1 {
+                sorted[n / 2]
+            } else {
+                (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+            };
+            let name = |v: &[Option<Row>]| v.iter().flatten().next().map(|r| r.name.clone());
+            out.push(Ratio {
+                mode: name(&results[i]).unwrap_or_default(),
+                versus: name(&results[j]).unwrap_or_default(),
+                median,
+                each,
+            });
+        }
+    }
+    out
+}
+
+fn json(rows: &[Row], ratios: &[Ratio], args: &Args, plan: &Plan) -> String {
     let items: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -692,13 +841,28 @@ fn json(rows: &[Row], args: &Args, plan: &Plan) -> String {
         })
         .collect();
     format!(
-        "{{\"seconds\":{},\"runs\":{},\"size\":{},\"gen_cpus\":{:?},\"capture_cpus\":{:?},\"results\":[{}]}}",
+        "{{\"seconds\":{},\"runs\":{},\"size\":{},\"gen_cpus\":{:?},\"capture_cpus\":{:?},\"results\":[{}],\"cpu_ratios\":[{}]}}",
         args.seconds,
         args.runs,
         args.size,
         format_cpu_list(&plan.gen_cpus),
         format_cpu_list(&plan.cap_cpus),
-        items.join(",")
+        items.join(","),
+        ratios
+            .iter()
+            .map(|r| format!(
+                "{{\"mode\":{:?},\"versus\":{:?},\"median\":{:.4},\"each\":[{}]}}",
+                r.mode,
+                r.versus,
+                r.median,
+                r.each
+                    .iter()
+                    .map(|x| format!("{x:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
     )
 }
 

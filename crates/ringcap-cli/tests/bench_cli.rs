@@ -17,6 +17,31 @@ fn namespaces_of(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Mount points the bench `pid` made that are still mounted.
+fn mounts_of(pid: u32) -> Vec<String> {
+    std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("ringcap-bench-{pid}")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The bench's scratch directory for `pid` is gone (private tmpfs and /dev/shm fallback).
+fn scratch_gone(pid: u32) -> bool {
+    let name = format!("ringcap-bench-{pid}");
+    !std::env::temp_dir().join(&name).exists()
+        && !std::path::Path::new("/dev/shm").join(&name).exists()
+}
+
+fn has(prog: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 #[test]
 fn a_short_bench_adds_up_and_cleans_up() {
     if !ringcap_netlab::can_run("a_short_bench_adds_up") {
@@ -52,7 +77,14 @@ fn ctrl_c_during_a_bench_leaves_no_namespace() {
         return;
     }
     let child = Command::new(BIN)
-        .args(["bench", "--seconds", "5", "--modes", "ring1,recv1"])
+        .args([
+            "bench",
+            "--seconds",
+            "5",
+            "--modes",
+            "ring1,recv1",
+            "--write",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -75,6 +107,12 @@ fn ctrl_c_during_a_bench_leaves_no_namespace() {
         namespaces_of(pid).is_empty(),
         "namespace left behind after Ctrl-C: {err}"
     );
+    assert!(
+        mounts_of(pid).is_empty(),
+        "tmpfs left mounted: {:?}",
+        mounts_of(pid)
+    );
+    assert!(scratch_gone(pid), "scratch directory left behind");
     // Nothing left in the host namespace either.
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains("rc0"));
@@ -95,6 +133,7 @@ fn a_failing_generator_still_cleans_up() {
             "ring1",
             "--gen-cpus",
             "4095",
+            "--write",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -109,6 +148,80 @@ fn a_failing_generator_still_cleans_up() {
         namespaces_of(pid).is_empty(),
         "namespace left behind after an error: {err}"
     );
+    assert!(
+        mounts_of(pid).is_empty(),
+        "tmpfs left mounted after an error"
+    );
+    assert!(
+        scratch_gone(pid),
+        "scratch directory left behind after an error"
+    );
+}
+
+/// The capture-to-disk comparison: ringcap and tcpdump write to the same private tmpfs, each
+/// round runs both, the paired CPU ratios are reported, every run adds up, and the files, the
+/// mount and the network are gone afterwards.
+#[test]
+fn write_runs_compare_with_tcpdump_and_clean_up() {
+    if !ringcap_netlab::can_run("write_runs_compare_with_tcpdump") {
+        return;
+    }
+    let tcpdump = has("tcpdump");
+    let mut args = vec![
+        "bench",
+        "--seconds",
+        "1",
+        "--modes",
+        "ring1",
+        "--write",
+        "--runs",
+        "2",
+        "--json",
+    ];
+    if tcpdump {
+        args.extend(["--compare", "tcpdump"]);
+    } else {
+        eprintln!("tcpdump not installed: checking ringcap's rows only");
+    }
+    let child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("\"mode\":\"ring x1 -w tmpfs\""), "{json}");
+    assert!(!json.contains("\"adds_up\":false"), "{json}");
+    assert!(
+        err.contains("[run 2/2]"),
+        "runs are reported one by one: {err}"
+    );
+    assert!(err.contains("median of 2 runs"), "{err}");
+    assert!(err.contains("--write: files"), "{err}");
+    if tcpdump {
+        assert!(json.contains("\"mode\":\"tcpdump -w tmpfs\""), "{json}");
+        // Both rounds paired: the ratio has two values.
+        let r = json
+            .split("\"cpu_ratios\":[")
+            .nth(1)
+            .expect("cpu_ratios in the JSON");
+        let each = r
+            .split("\"each\":[")
+            .nth(1)
+            .unwrap()
+            .split(']')
+            .next()
+            .unwrap();
+        assert_eq!(each.split(',').count(), 2, "{json}");
+        assert!(err.contains("x that of tcpdump -w tmpfs"), "{err}");
+    }
+    assert!(namespaces_of(pid).is_empty(), "namespace left behind");
+    assert!(mounts_of(pid).is_empty(), "tmpfs left mounted");
+    assert!(scratch_gone(pid), "scratch directory left behind");
 }
 
 #[test]
@@ -121,4 +234,13 @@ fn bad_bench_options_get_one_line() {
     assert!(!out.status.success());
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("unknown mode"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["bench", "--write-dir", "/tmp"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("--write-dir needs --write"), "{err}");
 }

@@ -733,3 +733,39 @@ pub fn sleep_until_monotonic(deadline_ns: u64) {
         )
     };
 }
+
+/// Mounts a fresh tmpfs at `target` with `options` (e.g. `huge=always,mode=0700`); `bench`
+/// writes its capture files there so its runs measure the capture path, not a disk.
+pub fn mount_tmpfs(target: &std::path::Path, options: &str) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| Error::from_errno("mount", libc::EINVAL))?;
+    let opts = CString::new(options).map_err(|_| Error::from_errno("mount", libc::EINVAL))?;
+    // SAFETY: all pointers are NUL-terminated strings that live across the call.
+    cvt(
+        unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                path.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                opts.as_ptr().cast(),
+            )
+        },
+        "mount",
+    )
+    .map(drop)
+}
+
+/// Detaches the mount at `target` (lazily, so a file still open elsewhere cannot keep it).
+pub fn unmount(target: &std::path::Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| Error::from_errno("umount2", libc::EINVAL))?;
+    // SAFETY: path is a NUL-terminated string that lives across the call.
+    cvt(
+        unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) },
+        "umount2",
+    )
+    .map(drop)
+}
