@@ -8,7 +8,9 @@
 //! queue IRQs), and captures with each receive path in turn, pinned to the capture CPUs. With
 //! `--compare` it runs tcpdump and netsniff-ng on the same traffic with the same placement.
 //! Every run is checked: captured + kernel drops must equal what the capture end's interface
-//! counted (less background frames, reported).
+//! counted (less background frames, reported). Frames the interface itself dropped (the receive
+//! backlog overflowing when the capture CPU is saturated) never reach a socket: they count as
+//! offered and as dropped, so "captured %" is of what the generator got onto the link.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -49,6 +51,9 @@ pub struct Args {
     /// With --write: write the files under DIR instead of a private tmpfs (e.g. a real disk).
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<String>,
+    /// Ring modes: the capture's wake-up coalescing (as `capture --coalesce-ms`; 0 = off).
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub coalesce_ms: u64,
     /// Runs per mode; the table shows the median.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
@@ -75,6 +80,8 @@ struct Row {
     name: String,
     /// Frames the capture end's interface received during the run.
     seen: u64,
+    /// Frames the capture end's interface dropped before any socket (rx_dropped).
+    if_drops: u64,
     captured: u64,
     drops: u64,
     secs: f64,
@@ -87,24 +94,27 @@ struct Row {
 }
 
 impl Row {
+    fn offered(&self) -> u64 {
+        self.seen + self.if_drops
+    }
     fn offered_pps(&self) -> f64 {
-        self.seen as f64 / self.secs.max(1e-9)
+        self.offered() as f64 / self.secs.max(1e-9)
     }
     fn captured_pps(&self) -> f64 {
         self.captured as f64 / self.secs.max(1e-9)
     }
     fn drop_pct(&self) -> f64 {
-        if self.seen == 0 {
+        if self.offered() == 0 {
             0.0
         } else {
-            100.0 * self.drops.min(self.seen) as f64 / self.seen as f64
+            100.0 * (self.drops.min(self.seen) + self.if_drops) as f64 / self.offered() as f64
         }
     }
     fn captured_pct(&self) -> f64 {
-        if self.seen == 0 {
+        if self.offered() == 0 {
             0.0
         } else {
-            100.0 * self.captured as f64 / self.seen as f64
+            100.0 * self.captured as f64 / self.offered() as f64
         }
     }
     fn ns_per_pkt(&self, ns: u64) -> f64 {
@@ -240,6 +250,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     if !(60..=9000).contains(&args.size) {
         bail!("--size {} is out of range (60..9000)", args.size);
+    }
+    if args.coalesce_ms > 1000 {
+        bail!("--coalesce-ms {} is above 1000", args.coalesce_ms);
     }
     if args.write_dir.is_some() && !args.write {
         bail!("--write-dir needs --write");
@@ -494,7 +507,7 @@ fn run_ringcap(
     filter: Option<Vec<ringcap_sys::packet::SockFilter>>,
 ) -> anyhow::Result<Row> {
     let _in = net.enter()?;
-    let cfg = Config::new(net.capture_if())
+    let mut cfg = Config::new(net.capture_if())
         .mode(mode)
         .workers(threads)
         .cpus(Some(plan.cap_cpus.clone()))
@@ -505,9 +518,11 @@ fn run_ringcap(
         .filter(filter)
         // The generator stops by itself; this is only a safety net.
         .duration(Some(Duration::from_secs_f64(args.seconds + 30.0)));
+    cfg.coalesce = Duration::from_millis(args.coalesce_ms);
     let cap = Capture::open(cfg)?;
     let ring_bytes = cap.ring_memory();
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
+    let rxd0 = net.counter(net.capture_if(), "rx_dropped")?;
     let (report, t0) = if args.write {
         let out = crate::output::OutputArgs {
             write: Some(
@@ -537,6 +552,7 @@ fn run_ringcap(
     };
     let secs = t0.elapsed().as_secs_f64().min(args.seconds + 0.2).max(1e-3);
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
+    let if_drops = net.counter(net.capture_if(), "rx_dropped")? - rxd0;
     let t = &report.total;
     let background = seen.saturating_sub(t.kernel_packets);
     Ok(Row {
@@ -546,6 +562,7 @@ fn run_ringcap(
             name.to_string()
         },
         seen,
+        if_drops,
         captured: t.received,
         drops: t.drops,
         secs,
@@ -656,6 +673,7 @@ fn run_tool(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
+    let rxd0 = net.counter(net.capture_if(), "rx_dropped")?;
     let mut child = Reaped(Some(
         cmd.spawn().with_context(|| format!("starting {tool}"))?,
     ));
@@ -679,6 +697,7 @@ fn run_tool(
     let out = c.wait_with_output()?;
     let (cu1, cs1) = ringcap_sys::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
+    let if_drops = net.counter(net.capture_if(), "rx_dropped")? - rxd0;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let captured = if to_null {
         // "N packets captured" from tcpdump's own statistics.
@@ -708,6 +727,7 @@ fn run_tool(
             format!("{tool} -w tmpfs")
         },
         seen,
+        if_drops,
         captured,
         drops,
         secs,
@@ -759,6 +779,12 @@ fn line(r: &Row) -> String {
     );
     if !r.note.is_empty() {
         s += &format!(" ({})", r.note);
+    }
+    if r.if_drops > 0 {
+        s += &format!(
+            " ({} dropped by the interface before any socket)",
+            r.if_drops
+        );
     }
     s
 }
@@ -823,9 +849,10 @@ fn json(rows: &[Row], ratios: &[Ratio], args: &Args, plan: &Plan) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{{\"mode\":{:?},\"seen\":{},\"captured\":{},\"drops\":{},\"seconds\":{:.3},\"offered_pps\":{:.1},\"captured_pps\":{:.1},\"captured_pct\":{:.4},\"drop_pct\":{:.4},\"cpu_user_ns_per_pkt\":{:.2},\"cpu_sys_ns_per_pkt\":{:.2},\"ring_bytes\":{},\"adds_up\":{}}}",
+                "{{\"mode\":{:?},\"seen\":{},\"if_drops\":{},\"captured\":{},\"drops\":{},\"seconds\":{:.3},\"offered_pps\":{:.1},\"captured_pps\":{:.1},\"captured_pct\":{:.4},\"drop_pct\":{:.4},\"cpu_user_ns_per_pkt\":{:.2},\"cpu_sys_ns_per_pkt\":{:.2},\"ring_bytes\":{},\"adds_up\":{}}}",
                 r.name,
                 r.seen,
+                r.if_drops,
                 r.captured,
                 r.drops,
                 r.secs,

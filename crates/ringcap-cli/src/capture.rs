@@ -74,6 +74,11 @@ pub struct Args {
     /// Hand a partly filled block to ringcap after this many milliseconds (latency at low rates).
     #[arg(long, default_value_t = 4)]
     pub block_timeout_ms: u32,
+    /// Under heavy traffic (a quarter block or more per wake-up), wait up to this long before
+    /// polling again so one wake-up takes several blocks; never long enough to fill a quarter of
+    /// the ring. Light traffic is not delayed. 0: poll right away.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub coalesce_ms: u64,
     /// Refuse rings above this total size (suffixes K, M, G, T).
     #[arg(long, value_parser = parse_size, default_value_t = DEFAULT_MAX_MEMORY)]
     pub max_memory: u64,
@@ -155,6 +160,10 @@ impl Args {
         cfg.promisc = !self.no_promisc;
         cfg.snaplen = self.snaplen;
         cfg.max_memory = self.max_memory;
+        if self.coalesce_ms > 1000 {
+            bail!("--coalesce-ms {} is above 1000", self.coalesce_ms);
+        }
+        cfg.coalesce = Duration::from_millis(self.coalesce_ms);
         cfg.count = self.count;
         cfg.duration = match self.duration {
             Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),

@@ -167,6 +167,8 @@ fn bad_input_gets_one_clear_line() {
     assert_one_line_error(&o, "power-of-two multiple of the page size");
     let o = run_in(&net, &["capture", "-i", "rc0", "--frame-size", "2050"]);
     assert_one_line_error(&o, "TPACKET_ALIGNMENT");
+    let o = run_in(&net, &["capture", "-i", "rc0", "--coalesce-ms", "5000"]);
+    assert_one_line_error(&o, "--coalesce-ms 5000 is above 1000");
     let o = run_in(
         &net,
         &[

@@ -179,6 +179,12 @@ struct RingSource {
     fd: Arc<OwnedFd>,
     ring: RxRing,
     timeout: Duration,
+    /// Bytes of the blocks taken since the last wait, and when that wait began.
+    bytes_since_wait: u64,
+    last_wait: Instant,
+    coalesce: Duration,
+    block_size: u32,
+    ring_bytes: u64,
 }
 
 impl Source for RingSource {
@@ -192,12 +198,27 @@ impl Source for RingSource {
         };
         let it = block.packets();
         let n = it.remaining();
+        let filled = block.blk_len();
         f(Batch::new(Inner::Block(it), n), block.losing());
         self.ring.release();
+        self.bytes_since_wait += u64::from(filled);
         Ok(true)
     }
 
     fn wait(&mut self, timeout_ms: i32) -> Wait {
+        let now = Instant::now();
+        let pause = crate::config::coalesce_sleep(
+            self.bytes_since_wait,
+            now - self.last_wait,
+            self.block_size,
+            self.ring_bytes,
+            self.coalesce,
+        );
+        self.last_wait = now;
+        self.bytes_since_wait = 0;
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
         match sys::poll(self.fd.as_fd(), libc::POLLIN | libc::POLLERR, timeout_ms) {
             Ok(r) if r & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 => {
                 let errno = sys::socket_error(self.fd.as_fd()).unwrap_or(libc::ENETDOWN);
@@ -361,6 +382,11 @@ impl Capture {
                     ring: RxRing::create(fd.clone(), &cfg.geometry)?,
                     fd: fd.clone(),
                     timeout: Duration::from_millis(cfg.geometry.block_timeout_ms as u64),
+                    bytes_since_wait: 0,
+                    last_wait: Instant::now(),
+                    coalesce: cfg.coalesce,
+                    block_size: cfg.geometry.block_size,
+                    ring_bytes: cfg.geometry.ring_bytes(),
                 }),
                 Mode::Recv => Box::new(RecvSource {
                     sock: RecvSocket::setup(fd.clone(), cfg.snaplen)?,

@@ -128,6 +128,11 @@ impl<'a> Block<'a> {
         u32_at(self.bytes, pk::BD_NUM_PKTS)
     }
 
+    /// Bytes of the block the kernel filled (header and packets).
+    pub fn blk_len(&self) -> u32 {
+        u32_at(self.bytes, pk::BD_BLK_LEN)
+    }
+
     pub fn seq_num(&self) -> u64 {
         let b = self.bytes;
         u64::from_ne_bytes(b[pk::BD_SEQ_NUM..pk::BD_SEQ_NUM + 8].try_into().unwrap())
