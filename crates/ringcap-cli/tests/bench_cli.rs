@@ -42,28 +42,29 @@ fn has(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
-#[test]
-fn a_short_bench_adds_up_and_cleans_up() {
-    if !ringcap_netlab::can_run("a_short_bench_adds_up") {
-        return;
-    }
+/// Runs a bench to its end: its pid (names its namespace and scratch), its output, and its
+/// standard error as text, after checking that it succeeded.
+fn bench_ok(args: &[&str]) -> (u32, std::process::Output, String) {
     let child = Command::new(BIN)
-        .args([
-            "bench",
-            "--seconds",
-            "1",
-            "--modes",
-            "recv1,ring1",
-            "--json",
-        ])
+        .arg("bench")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{err}");
+    (pid, out, err)
+}
+
+#[test]
+fn a_short_bench_adds_up_and_cleans_up() {
+    if !ringcap_netlab::can_run("a_short_bench_adds_up") {
+        return;
+    }
+    let (pid, out, _) = bench_ok(&["--seconds", "1", "--modes", "recv1,ring1", "--json"]);
     let json = String::from_utf8_lossy(&out.stdout);
     assert!(json.contains("\"mode\":\"recv x1\""), "{json}");
     assert!(json.contains("\"mode\":\"ring x1\""), "{json}");
@@ -168,7 +169,6 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
     }
     let tcpdump = has("tcpdump");
     let mut args = vec![
-        "bench",
         "--seconds",
         "1",
         "--modes",
@@ -183,16 +183,7 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
     } else {
         eprintln!("tcpdump not installed: checking ringcap's rows only");
     }
-    let child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let (pid, out, err) = bench_ok(&args);
     let json = String::from_utf8_lossy(&out.stdout);
     assert!(json.contains("\"mode\":\"ring x1 -w tmpfs\""), "{json}");
     assert!(!json.contains("\"adds_up\":false"), "{json}");
