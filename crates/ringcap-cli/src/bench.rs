@@ -54,8 +54,9 @@ pub struct Args {
     /// Ring modes: the capture's wake-up coalescing (as `capture --coalesce-ms`; 0 = off).
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub coalesce_ms: u64,
-    /// Runs per mode; the table shows the median.
-    #[arg(long, default_value_t = 1)]
+    /// Rounds (every mode and tool once per round); the table shows the median, and ratios to
+    /// compared tools are the medians of the per-round ratios. Shared machines need several.
+    #[arg(long, default_value_t = 3)]
     pub runs: usize,
     /// Also run these tools on the same traffic: tcpdump, netsniff-ng.
     #[arg(long, value_name = "TOOLS")]
