@@ -134,7 +134,9 @@ fn compile_errors_are_one_clear_message_with_a_caret() {
         ("vlan 5000", "4095"),
         ("tcp and udp", "rejects all packets"),
         ("ip and 80", "qualifier"),
-        ("protochain 6", "not supported"),
+        ("gateway 10.0.0.1", "not supported"),
+        ("tcp protochain 6", "bad protocol applied for 'protochain'"),
+        ("protochain tcp", "syntax error"),
     ] {
         let (code, out, err) = ringcap(&[expr]);
         assert_eq!(code, 1, "{expr}: exit code");

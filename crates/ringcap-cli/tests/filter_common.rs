@@ -102,6 +102,42 @@ pub fn ipv6(src: [u8; 16], dst: [u8; 16], nh: u8, payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// An IPv6 extension header with the (len + 1) * 8 layout (hop-by-hop, routing, destination
+/// options; fragment when `len` is 0), followed by `rest`.
+pub fn ext6(nh: u8, len: u8, rest: &[u8]) -> Vec<u8> {
+    let mut v = vec![nh, len];
+    v.resize((len as usize + 1) * 8, 0);
+    if len == 0 {
+        // options or fragment fields: a PadN option / fragment id, never a header type
+        v[2..8].copy_from_slice(&[1, 4, 0, 0, 0, 0]);
+    }
+    v.extend_from_slice(rest);
+    v
+}
+
+/// An AH header (RFC 4302, 96-bit ICV: payload length 4), followed by `rest`.
+pub fn ah(nh: u8, spi: u32, rest: &[u8]) -> Vec<u8> {
+    let mut v = vec![nh, 4, 0, 0];
+    v.extend_from_slice(&spi.to_be_bytes());
+    v.extend_from_slice(&7u32.to_be_bytes());
+    v.extend_from_slice(&[0xa5; 12]);
+    v.extend_from_slice(rest);
+    v
+}
+
+/// `n` IPv6 extension headers (cycling through destination options, hop-by-hop and routing;
+/// the first is of type `first`), then `nh`, then `rest`; returns (first header type, bytes).
+pub fn ext_chain(n: usize, nh: u8, rest: &[u8]) -> (u8, Vec<u8>) {
+    let types = [60u8, 0, 43];
+    let mut v = rest.to_vec();
+    let mut next = nh;
+    for i in (0..n).rev() {
+        v = ext6(next, (i % 2) as u8, &v);
+        next = types[i % 3];
+    }
+    (next, v)
+}
+
 pub fn v6(s: &str) -> [u8; 16] {
     s.parse::<std::net::Ipv6Addr>().unwrap().octets()
 }
@@ -297,6 +333,8 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
     rt.extend(icmp(128, 0));
     f.push(e6(ipv6(a6, b6, 43, &rt)));
     f.push(e6(ipv6(v6("::1"), v6("::1"), 17, &udp(7, 7))));
+    // IPv6 extension header chains for protochain (libpcap follows 0, 60, 43, 44 and 51)
+    f.extend(ipv6_chains().into_iter().map(e6));
     // ARP / RARP
     f.push(eth(MAC_BC, MAC_A, 0x0806, &arp(1, MAC_A, H1, [0; 6], H2)));
     f.push(eth(MAC_A, MAC_B, 0x0806, &arp(2, MAC_B, H2, MAC_A, H1)));
@@ -351,6 +389,36 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
     f.push(eth(MAC_B, MAC_A, 0x0064, &[0x64, 0x64, 0x03, 0, 0]));
     f.push(eth(MAC_B, MAC_A, 0x88cc, &[0; 30]));
     f.push(eth(MAC_BC, MAC_B, 0x9000, &[0; 40]));
+    // IPv4 with AH (libpcap's protochain follows AH after the IPv4 header)
+    f.push(e4(ip4(H1, H2, 51, &ah(6, 0x100, &tcp(1, 80, 2)))));
+    f.push(e4(ipv4(
+        H2,
+        H1,
+        51,
+        &ah(17, 0x200, &udp(53, 53)),
+        &[0x94, 4, 0, 0],
+        0,
+        64,
+    )));
+    f.push(e4(ip4(
+        H1,
+        H4,
+        51,
+        &ah(51, 0x100, &ah(6, 0x300, &tcp(2, 443, 2))),
+    )));
+    f.push(e4(ip4(H3, H4, 51, &ah(1, 0x06000000, &icmp(8, 0)))));
+    f.push(e4(ip4(H3, H4, 50, &[0, 0, 1, 0, 0, 0, 0, 1, 6, 6, 6, 6])));
+    // a chain behind a VLAN tag and inside MPLS
+    let (t, c) = ext_chain(3, 6, &tcp(3000, 80, 2));
+    f.push(tag(&e6(ipv6(a6, b6, t, &c)), 0x8100, 10, 0));
+    f.push(tag(
+        &e4(ip4(H1, H2, 51, &ah(17, 9, &udp(9, 53)))),
+        0x8100,
+        20,
+        0,
+    ));
+    let (t, c) = ext_chain(2, 17, &udp(1, 53));
+    f.push(eth(MAC_B, MAC_A, 0x8847, &mpls(&[7], &ipv6(a6, b6, t, &c))));
     let mut pkts: Vec<Pkt> = f
         .into_iter()
         .map(|d| Pkt {
@@ -373,7 +441,69 @@ pub fn ethernet_traffic() -> Vec<Pkt> {
             wirelen: full6.len() as u32,
         });
     }
+    // truncated in the middle of an extension header chain (link 14 + IPv6 40, then headers
+    // of 8, 16, 8, ... bytes): before a header's first byte, between its two first bytes,
+    // inside it, and in the IPv4 AH
+    let (t, c) = ext_chain(5, 6, &tcp(4000, 80, 2));
+    let chain6 = e6(ipv6(a6, b6, t, &c));
+    for cut in [55usize, 62, 63, 64, 70, 78, 79, 86] {
+        pkts.push(Pkt {
+            data: chain6[..cut].to_vec(),
+            wirelen: chain6.len() as u32,
+        });
+    }
+    let ah4 = e4(ip4(H1, H2, 51, &ah(6, 0x100, &tcp(1, 80, 2))));
+    for cut in [34usize, 35, 40] {
+        pkts.push(Pkt {
+            data: ah4[..cut].to_vec(),
+            wirelen: ah4.len() as u32,
+        });
+    }
     pkts
+}
+
+/// IPv6 packets (without link header) with extension header chains, up to 8 headers: the
+/// longest chain ringcap's protochain follows (ringcap_filter's CHAIN_STEPS).
+pub fn ipv6_chains() -> Vec<Vec<u8>> {
+    let (a6, b6) = (v6("2001:db8::1"), v6("2001:db8::2"));
+    let mut f = Vec::new();
+    let t = tcp(5000, 80, 0x02);
+    // hop-by-hop, destination options, routing, fragment (first), AH, TCP
+    let p = ext6(
+        60,
+        0,
+        &ext6(43, 1, &ext6(44, 0, &ext6(51, 0, &ah(6, 0x100, &t)))),
+    );
+    f.push(ipv6(a6, b6, 0, &p));
+    // two destination options headers, UDP
+    f.push(ipv6(a6, b6, 60, &ext6(60, 0, &ext6(17, 2, &udp(1, 53)))));
+    // hop-by-hop, routing, a later fragment (offset 8), UDP
+    let mut fr = vec![17u8, 0, 0, 0x40, 0, 0, 0, 9];
+    fr.extend([9; 16]);
+    f.push(ipv6(a6, b6, 0, &ext6(43, 0, &fr)));
+    // a fragment header whose reserved byte is set (libpcap steps (1 + 1) * 8 bytes)
+    let mut fr = vec![6u8, 1, 0, 0, 0, 0, 0, 9];
+    fr.extend([0x3c; 8]);
+    fr.extend(&t);
+    f.push(ipv6(a6, b6, 44, &fr));
+    // AH then ICMPv6; AH then destination options then TCP (libpcap restarts from (4 + 2) * 4)
+    f.push(ipv6(a6, b6, 51, &ah(58, 0x100, &icmp(128, 0))));
+    f.push(ipv6(a6, b6, 51, &ah(60, 0x100, &ext6(6, 0, &t))));
+    // ESP, no next header
+    f.push(ipv6(a6, b6, 50, &[0, 0, 1, 0, 0, 0, 0, 1, 6, 6, 6, 6]));
+    f.push(ipv6(a6, b6, 59, &[0; 8]));
+    // chains of 1 to 8 headers (8: the longest ringcap follows), ending in TCP, UDP, ICMPv6
+    for n in 1..=8 {
+        let nh = [6u8, 17, 58][n % 3];
+        let pl = match nh {
+            6 => tcp(6000 + n as u16, 80, 2),
+            17 => udp(6000 + n as u16, 53),
+            _ => icmp(128, 0),
+        };
+        let (t, c) = ext_chain(n, nh, &pl);
+        f.push(ipv6(a6, b6, t, &c));
+    }
+    f
 }
 
 /// The same traffic as Linux cooked (SLL, or SLL2 when `v2`) captures; even packets inbound,

@@ -271,6 +271,57 @@ pub const EXPRS: &[&str] = &[
     "port 80 and not host 10.0.0.2",
     "src host 10.0.0.1 and (dst port 80 or dst port 443)",
     "udp and (port 53 or 123)",
+    // protochain: the walk along IPv6 extension headers / IPv4 AH
+    "ip6 protochain 6",
+    "ip6 protochain 17",
+    "ip6 protochain 58",
+    "ip6 protochain 44",
+    "ip6 protochain 51",
+    "ip6 protochain 0",
+    "ip6 protochain 43",
+    "ip6 protochain 60",
+    "ip6 protochain 50",
+    "ip6 protochain 59",
+    "ip6 protochain 300",
+    "ip protochain 6",
+    "ip protochain 17",
+    "ip protochain 1",
+    "ip protochain 51",
+    "ip protochain 0",
+    "protochain 6",
+    "protochain 17",
+    "protochain 51",
+    "protochain 44",
+    "protochain \\tcp",
+    "ip6 protochain \\udp",
+    "ip protochain \\icmp",
+    "ip6 protochain \\icmp6",
+    "ip6 protochain \\ipv6-icmp",
+    "ip proto tcp",
+    "ip6 protochain 60 and ip6 protochain 6 and ip protochain 51",
+    "protochain 44 or 17 or 58",
+    "tcp and udp and protochain 6",
+    "ip6 protochain \\ah",
+    "protochain 44 or 17",
+    "ip6 protochain 6 or 58",
+    "not ip6 protochain 6",
+    "not protochain 17",
+    "ip6 protochain 6 and tcp port 80",
+    "ip6 protochain 44 and not tcp",
+    "protochain 6 or udp port 53",
+    "tcp or ip6 protochain 58",
+    "ip protochain 51 and host 10.0.0.1",
+    "ip6 protochain 60 and ip6 protochain 6",
+    "vlan and ip6 protochain 6",
+    "vlan 20 and protochain 17",
+    "vlan and not protochain 6",
+    "mpls and ip6 protochain 17",
+    "tcp protochain 6",
+    "ether protochain 6",
+    "protochain tcp",
+    "src protochain 6",
+    "protochain \\nosuchproto",
+    "ip6 protochain",
     // inbound / outbound
     "inbound",
     "outbound",
@@ -398,6 +449,8 @@ fn filter_matches_tcpdump_packet_by_packet() {
     let (mut n_len, mut n_not_longer, mut ours_total, mut theirs_total) =
         (0usize, 0usize, 0usize, 0usize);
     let mut worse = Vec::new();
+    // protochain: ringcap unrolls libpcap's loop, so those programs are measured apart
+    let (mut pc_n, mut pc_ours, mut pc_theirs) = (0usize, 0usize, 0usize);
     for f in files() {
         let path: PathBuf = dir.join(format!("{}.pcap", f.name));
         write_pcap(&path, f.lt, &f.pkts);
@@ -435,6 +488,12 @@ fn filter_matches_tcpdump_packet_by_packet() {
                         }
                     }
                     if let Some(tl) = tcpdump_len(&path, expr) {
+                        if expr.contains("protochain") {
+                            pc_n += 1;
+                            pc_ours += p.insns.len();
+                            pc_theirs += tl;
+                            continue;
+                        }
                         n_len += 1;
                         ours_total += p.insns.len();
                         theirs_total += tl;
@@ -463,6 +522,9 @@ fn filter_matches_tcpdump_packet_by_packet() {
         100.0 * n_not_longer as f64 / n_len.max(1) as f64,
         100.0 * (ours_total as f64 - theirs_total as f64) / theirs_total.max(1) as f64
     );
+    eprintln!(
+        "filter_diff: protochain programs (unrolled walk vs libpcap's loop): {pc_n}, total {pc_ours} vs {pc_theirs}"
+    );
     if std::env::var_os("FILTER_DIFF_VERBOSE").is_some() {
         for w in &worse {
             eprintln!("longer: {w}");
@@ -475,4 +537,62 @@ fn filter_matches_tcpdump_packet_by_packet() {
         failures.join("\n")
     );
     assert!(EXPRS.len() >= 150);
+}
+
+/// Beyond the walk's bound. libpcap loops along the chain without limit; ringcap's unrolled walk
+/// follows at most 8 extension headers (ringcap_filter's CHAIN_STEPS), and a protocol further
+/// down is not found. tcpdump's verdicts are checked too, so this documents the difference.
+#[test]
+fn protochain_beyond_the_bound_is_not_found() {
+    assert!(tcpdump_present(), "tcpdump is needed");
+    let dir = std::env::temp_dir().join(format!("ringcap-filter-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a6, b6) = (v6("2001:db8::1"), v6("2001:db8::2"));
+    let pkt = |n: usize, nh: u8, pl: Vec<u8>| {
+        let (t, c) = ext_chain(n, nh, &pl);
+        eth(MAC_A, MAC_B, 0x86dd, &ipv6(a6, b6, t, &c))
+    };
+    let long = pkt(12, 6, tcp(1, 80, 2));
+    let frames = [
+        pkt(8, 6, tcp(1, 80, 2)), // 0: the longest chain ringcap follows
+        pkt(9, 6, tcp(1, 80, 2)), // 1: one header more
+        pkt(12, 17, udp(1, 53)),  // 2
+        long[..160].to_vec(),     // 3: 12 headers, cut inside the 10th (at byte 152)
+    ];
+    let pkts: Vec<Pkt> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Pkt {
+            data: d.clone(),
+            wirelen: if i == 3 { long.len() } else { d.len() } as u32,
+        })
+        .collect();
+    let path = dir.join("chain.pcap");
+    write_pcap(&path, 1, &pkts);
+    let out = dir.join("chain.out.pcap");
+    // (expression, tcpdump keeps, ringcap keeps); chains cycle through types 60, 0, 43
+    let cases: &[(&str, &[usize], &[usize])] = &[
+        ("ip6 protochain 6", &[0, 1], &[0]),
+        ("ip6 protochain 17", &[2], &[]),
+        ("not ip6 protochain 6", &[2], &[1, 2, 3]),
+        ("ip6 protochain 60", &[0, 1, 2, 3], &[0, 1, 2, 3]),
+        ("ip6 protochain 43", &[0, 1, 2, 3], &[0, 1, 2, 3]),
+        ("protochain 6 or udp", &[0, 1], &[0]),
+    ];
+    for (expr, theirs, ours) in cases {
+        let got = tcpdump_verdicts(&path, expr, &out).expect("tcpdump compiles it");
+        assert_eq!(&got, theirs, "tcpdump {expr:?}");
+        let p = compile(expr, LinkType::Ethernet, 262144, Target::File, true).unwrap();
+        let pu = compile(expr, LinkType::Ethernet, 262144, Target::File, false).unwrap();
+        for (i, pk) in pkts.iter().enumerate() {
+            let want = ours.contains(&i);
+            assert_eq!(p.matches(&pk.data, pk.wirelen), want, "{expr:?} packet {i}");
+            assert_eq!(
+                pu.matches(&pk.data, pk.wirelen),
+                want,
+                "{expr:?} packet {i} (-O)"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

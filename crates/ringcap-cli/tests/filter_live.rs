@@ -24,6 +24,16 @@ const VLAN_EXPRS: &[&str] = &[
     "vlan and not vlan",
     "vlan 30 and ip",
     "vlan and host 10.1.0.1",
+    // protochain: the unrolled walk (X register, scratch memory) must pass the kernel's checker
+    // (a live program sees inside tagged frames where the file program does not, as libpcap's:
+    // a trailing `not vlan` makes them comparable without moving the offsets before it)
+    "ip6 protochain 17 and not vlan",
+    "protochain 51 and not vlan",
+    "vlan 20 and protochain 17",
+    "vlan and ip6 protochain 60",
+    "not ip6 protochain 0 and udp and not vlan",
+    // several walks: long jumps go through `ja` and copies of the returns
+    "(protochain 44 or 17 or 58) and not vlan",
 ];
 
 /// Frames as sent: untagged, 802.1Q, 802.1ad, QinQ; each with a unique sequence number.
@@ -38,8 +48,55 @@ fn frames() -> Vec<Vec<u8>> {
         with_vlan(&base(5), 0x88a8, 30),
         with_vlan(&with_vlan(&base(6), 0x8100, 10), 0x8100, 10),
         base(7),
+        chain6(8, &[0]),
+        ah4(9),
+        with_vlan(&chain6(10, &[60, 43]), 0x8100, 20),
+        chain6(11, &[]),
+        with_vlan(&ah4(12), 0x8100, 20),
     ]
 }
+
+/// UDP carrying the sequence number, as `udp_frame` does.
+fn udp_seq(seq: u32) -> Vec<u8> {
+    let mut u = vec![0x27, 0x10, 0, 9, 0, 20, 0, 0];
+    u.extend_from_slice(&(0xc0de_0000 + seq).to_be_bytes());
+    u.extend_from_slice(&[0; 8]);
+    u
+}
+
+/// IPv6 with the given extension headers (types, in order) before UDP.
+fn chain6(seq: u32, exts: &[u8]) -> Vec<u8> {
+    let mut pl = udp_seq(seq);
+    let mut nh = 17;
+    for t in exts.iter().rev() {
+        pl = filter_common::ext6(nh, 0, &pl);
+        nh = *t;
+    }
+    let ip = filter_common::ipv6(
+        filter_common::v6("2001:db8::1"),
+        filter_common::v6("2001:db8::2"),
+        nh,
+        &pl,
+    );
+    filter_common::eth(LIVE_DST, LIVE_SRC, 0x86dd, &ip)
+}
+
+/// IPv4 with AH before UDP.
+fn ah4(seq: u32) -> Vec<u8> {
+    let ip = filter_common::ipv4(
+        [10, 0, 0, 1],
+        [10, 1, 0, 1],
+        51,
+        &filter_common::ah(17, 0x100, &udp_seq(seq)),
+        &[],
+        0,
+        64,
+    );
+    filter_common::eth(LIVE_DST, LIVE_SRC, 0x0800, &ip)
+}
+
+const LIVE_DST: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+const LIVE_SRC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 
 /// What the kernel does on receive: the outer 802.1Q/802.1ad tag moves to metadata.
 fn kernel_view(frame: &[u8]) -> (Vec<u8>, Aux) {

@@ -9,8 +9,9 @@
 use crate::bpf::*;
 use crate::lexer::{lex, Tok, Token};
 use crate::names;
-use crate::opt::{Cond, HostSet, PortSet};
+use crate::opt::{Chain, Cond, HostSet, PortSet};
 use crate::{CompileError, Insn, LinkType, Target};
+use std::rc::Rc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Proto {
@@ -622,9 +623,6 @@ impl P {
                 self.syntax("expected a primitive (host, net, port, ip, tcp, ...), 'not' or '('")
             );
         }
-        if q.addr == Addr::Protochain {
-            return Err(self.unsupported("'protochain'", start));
-        }
         if q.addr == Addr::Gateway {
             return Err(self.unsupported("'gateway'", start));
         }
@@ -705,6 +703,16 @@ impl P {
                 }
                 self.ehost(m, q.dir, off)
             }
+            Tok::Id(s)
+                if KEYWORDS.contains(&s.as_str())
+                    || PNAMES.iter().any(|(n, _)| *n == s)
+                    || UNSUPPORTED_KW.contains(&s.as_str()) =>
+            {
+                // libpcap's lexer makes these keywords, never names: `proto tcp` is a syntax
+                // error there (`proto \tcp` is the name)
+                self.pos -= 1;
+                Err(self.syntax("a keyword cannot be used as a name here (escape it: \\name)"))
+            }
             Tok::Id(s) | Tok::Esc(s) => self.scode(&s, q, off),
             _ => {
                 self.pos -= 1;
@@ -750,7 +758,7 @@ impl P {
                 }
                 self.proto_num(v, q.proto, off)
             }
-            Addr::Protochain => Err(self.unsupported("'protochain'", off)),
+            Addr::Protochain => self.protochain(v, q.proto, off),
             Addr::Gateway => Err(self.unsupported("'gateway'", off)),
         }
     }
@@ -807,8 +815,33 @@ impl P {
                 })?;
                 self.proto_num(v, q.proto, off)
             }
-            Addr::Protochain => Err(self.unsupported("'protochain'", off)),
+            Addr::Protochain => {
+                let v = names::ip_proto(name)
+                    .ok_or_else(|| self.err_at(format!("unknown ip proto '{name}'"), off))?;
+                self.protochain(v, q.proto, off)
+            }
             Addr::Gateway => Err(self.unsupported("'gateway'", off)),
+        }
+    }
+
+    /// `[ip|ip6] protochain N`: the IPv4 walk or'ed with the IPv6 walk for the bare form, in
+    /// libpcap's order (see [`Chain`] for the walk and its bound).
+    fn protochain(&self, v: u32, p: Proto, off: usize) -> R<Cond> {
+        let walk = |v6: bool| -> R<Cond> {
+            let chain = Cond::Chain(Rc::new(Chain {
+                v6,
+                nl: self.st.off_nl,
+                proto: v,
+            }));
+            Ok(self
+                .linktype(if v6 { 0x86dd } else { 0x0800 }, off)?
+                .and(chain))
+        };
+        match p {
+            Proto::Ip => walk(false),
+            Proto::Ip6 => walk(true),
+            Proto::Default => Ok(walk(false)?.or(walk(true)?)),
+            _ => Err(self.err_at("bad protocol applied for 'protochain'", off)),
         }
     }
 

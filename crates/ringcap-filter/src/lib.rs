@@ -171,8 +171,9 @@ pub fn compile(
 ) -> Result<Program, CompileError> {
     let cond = gen::parse(expr, link, target)?;
     let insns = opt::compile_cond(&cond, snaplen, optimize)?;
-    if optimize && insns.len() == 1 && insns[0].k == 0 {
+    if optimize && insns.len() == 1 && insns[0].k == 0 && !cond.has_chain() {
         // as libpcap: an optimized program that can only reject is a mistake worth reporting
+        // (libpcap leaves expressions with protochain unoptimized, so it never says it there)
         return Err(CompileError {
             message: "expression rejects all packets".into(),
             offset: None,

@@ -134,7 +134,8 @@ pub fn ip_proto(name: &str) -> Option<u32> {
         "esp" => 50,
         "ah" => 51,
         "skip" => 57,
-        "ipv6-icmp" | "icmp6" => 58,
+        // as /etc/protocols: "icmp6" is not a protocol name there (libpcap: unknown ip proto)
+        "ipv6-icmp" => 58,
         "ipv6-nonxt" => 59,
         "ipv6-opts" => 60,
         "rspf" => 73,

@@ -2,10 +2,13 @@
 //! and the emission of linear cBPF.
 //!
 //! Every test block is built self-contained (it loads what it tests), so a block can be skipped or
-//! shared freely. The optimizer then: numbers the values each block computes; threads jumps along
-//! edges whose outcome is already known from the tests on every path to them; folds tests on
-//! constants; drops tests whose branches meet; merges identical blocks; and, on the final layout,
-//! removes loads whose value every predecessor already left in A or X.
+//! shared freely; the one exception, the protochain walk, hands A, X and scratch memory from block
+//! to block, and its blocks are marked `keep` (never skipped or dropped, only merged when equal).
+//! The optimizer then: numbers the values each block computes; threads jumps along edges whose
+//! outcome is already known from the tests on every path to them; folds tests on constants; drops
+//! tests whose branches meet; merges identical blocks; and, on the final layout, removes loads
+//! whose value every predecessor already left in A or X. Jumps beyond 255 instructions go through
+//! stubs placed between blocks (`ja`, or a copy of a return).
 
 use crate::bpf::*;
 use crate::{CompileError, Insn};
@@ -86,9 +89,81 @@ impl HostSet {
     }
 }
 
+/// `ip protochain N` / `ip6 protochain N`: a walk along the header chain, unrolled into a fixed
+/// number of steps (classic BPF for the kernel has forward jumps only, so libpcap's loop cannot
+/// be used). Unlike every other test, the walk's blocks hand their state (A = the protocol of the
+/// current header, X = its offset from the network header) from one block to the next, so the
+/// builder marks them `keep`: the optimizer never skips or removes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// IPv6 (hop-by-hop, destination options, routing, fragment and AH headers are followed)
+    /// or IPv4 (only AH is followed), as libpcap's gen_protochain.
+    pub v6: bool,
+    /// Offset of the network-layer header.
+    pub nl: u32,
+    /// The protocol looked for.
+    pub proto: u32,
+}
+
+/// How many extension headers a protochain walk follows at most. RFC 8200's recommended order
+/// has at most six extension headers before the upper layer (hop-by-hop, destination options,
+/// routing, fragment, AH, destination options); 8 leaves room, and keeps the bare
+/// `protochain N` (IPv4 and IPv6 walks) within classic BPF's 255-instruction jump reach. A
+/// protocol further down a longer chain is not found (the test is false).
+pub const CHAIN_STEPS: usize = 8;
+
+/// IPv6 extension headers libpcap's walk steps over with the length (len + 1) * 8.
+const V6_EXT: [u32; 4] = [0, 60, 43, 44];
+const IPPROTO_AH: u32 = 51;
+
+impl Chain {
+    /// Statements of the first block: A = protocol after the fixed header, X = its length.
+    fn first(&self) -> Vec<Insn> {
+        if self.v6 {
+            vec![ins(LD | B | ABS, self.nl + 6), ins(LDX | IMM, 40)]
+        } else {
+            vec![ins(LD | B | ABS, self.nl + 9), ins(LDX | B | MSH, self.nl)]
+        }
+    }
+    /// Steps over an extension header at X: X += (P[X+1] + 1) * 8, A = P[X].
+    fn ext(&self) -> Vec<Insn> {
+        vec![
+            ins(LD | B | IND, self.nl + 1),
+            ins(ALU | ADD | K, 1),
+            ins(ALU | MUL | K, 8),
+            ins(ALU | ADD | X, 0),
+            ins(ST, 0),
+            ins(LD | B | IND, self.nl),
+            ins(LDX | MEM, 0),
+        ]
+    }
+    /// Steps over an AH header at X as libpcap 1.x does: X = (P[X+1] + 2) * 4 (libpcap's code
+    /// loses the base offset here; kept to give libpcap's verdicts), A = P[X].
+    fn ah(&self) -> Vec<Insn> {
+        vec![
+            ins(LD | B | IND, self.nl + 1),
+            ins(ALU | ADD | K, 2),
+            ins(ALU | MUL | K, 4),
+            ins(ST, 0),
+            ins(LD | B | IND, self.nl),
+            ins(LDX | MEM, 0),
+        ]
+    }
+}
+
+fn ins(code: u16, k: u32) -> Insn {
+    Insn {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Cond {
     Const(bool),
+    Chain(Rc<Chain>),
     Ports(Box<PortSet>),
     Hosts(Box<HostSet>),
     Test(Rc<Test>),
@@ -113,6 +188,16 @@ impl Cond {
             (Cond::Const(false), _) => o,
             (_, Cond::Const(false)) => self,
             _ => Cond::Or(Box::new(self), Box::new(o)),
+        }
+    }
+    /// Whether a protochain walk is part of the expression (libpcap does not optimize those,
+    /// and so never calls them "rejects all packets").
+    pub fn has_chain(&self) -> bool {
+        match self {
+            Cond::Chain(_) => true,
+            Cond::And(a, b) | Cond::Or(a, b) => a.has_chain() || b.has_chain(),
+            Cond::Not(c) => c.has_chain(),
+            _ => false,
         }
     }
     #[allow(clippy::should_implement_trait)]
@@ -189,6 +274,8 @@ struct Blk {
     jf: Tgt,
     aval: u32,
     xval: u32,
+    /// Part of a protochain walk: its registers feed the next block, never skip or drop it.
+    keep: bool,
 }
 
 /// Symbolic values, numbered: equal numbers mean equal values for the same packet.
@@ -403,18 +490,54 @@ impl Builder {
                 if t == f {
                     return t;
                 }
-                self.blocks.push(Blk {
-                    stmts: tt.stmts.clone(),
-                    code: tt.code,
-                    k: tt.k,
-                    jt: t,
-                    jf: f,
-                    aval: 0,
-                    xval: 0,
-                });
-                Tgt::Blk(self.blocks.len() - 1)
+                self.push(tt.stmts.clone(), tt.code, tt.k, t, f, false)
+            }
+            Cond::Chain(c) => {
+                if t == f {
+                    return t;
+                }
+                self.chain(c, t, f)
             }
         }
+    }
+
+    fn push(&mut self, stmts: Vec<Insn>, code: u16, k: u32, jt: Tgt, jf: Tgt, keep: bool) -> Tgt {
+        self.blocks.push(Blk {
+            stmts,
+            code,
+            k,
+            jt,
+            jf,
+            aval: 0,
+            xval: 0,
+            keep,
+        });
+        Tgt::Blk(self.blocks.len() - 1)
+    }
+
+    /// The unrolled walk, built from its last step back. After each step A holds the protocol
+    /// of the current header and X its offset; `rest` is what follows when A is not the
+    /// protocol looked for: the tests for the headers the walk steps over.
+    fn chain(&mut self, c: &Chain, t: Tgt, f: Tgt) -> Tgt {
+        let jeq = JEQ | K;
+        let mut rest = f;
+        for _ in 0..CHAIN_STEPS {
+            let ext = self.push(c.ext(), jeq, c.proto, t, rest, true);
+            let ah = self.push(c.ah(), jeq, c.proto, t, rest, true);
+            // a header of the protocol looked for was caught by the test before
+            let mut r = if c.proto == IPPROTO_AH {
+                f
+            } else {
+                self.push(Vec::new(), jeq, IPPROTO_AH, ah, f, true)
+            };
+            if c.v6 {
+                for e in V6_EXT.iter().rev().filter(|e| **e != c.proto) {
+                    r = self.push(Vec::new(), jeq, *e, ext, r, true);
+                }
+            }
+            rest = r;
+        }
+        self.push(c.first(), jeq, c.proto, t, rest, true)
     }
 }
 
@@ -453,7 +576,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
     if optimize {
         for bl in blocks.iter_mut() {
             // `and #k; jeq #0` is `jset #k` with the branches swapped
-            if bl.code == JEQ | K && bl.k == 0 {
+            if bl.code == JEQ | K && bl.k == 0 && !bl.keep {
                 if let Some(last) = bl.stmts.last().copied() {
                     if last.code == ALU | AND | K {
                         bl.stmts.pop();
@@ -489,7 +612,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
             // skip blocks whose branches meet
             let resolve = |blocks: &[Blk], mut t: Tgt| {
                 while let Tgt::Blk(n) = t {
-                    if blocks[n].jt == blocks[n].jf {
+                    if blocks[n].jt == blocks[n].jf && !blocks[n].keep {
                         t = blocks[n].jt;
                     } else {
                         break;
@@ -527,7 +650,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
                     let orig = t;
                     while let Tgt::Blk(n) = t {
                         let s = &blocks[n];
-                        if src(s.code) != K {
+                        if src(s.code) != K || s.keep {
                             break;
                         }
                         let r = facts
@@ -558,7 +681,8 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
             }
             // merge identical blocks, bottom-up
             let order = topo(&blocks, entry);
-            let mut canon: HashMap<(Vec<Insn>, u16, u32, Tgt, Tgt), usize> = HashMap::new();
+            type Key = (Vec<Insn>, u16, u32, Tgt, Tgt, bool);
+            let mut canon: HashMap<Key, usize> = HashMap::new();
             let mut remap: HashMap<usize, usize> = HashMap::new();
             for &bi in order.iter().rev() {
                 let m = |t: Tgt| match t {
@@ -574,6 +698,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
                     blocks[bi].k,
                     jt,
                     jf,
+                    blocks[bi].keep,
                 );
                 match canon.get(&key) {
                     Some(&c) if c != bi => {
@@ -596,7 +721,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
         for _ in 0..blocks.len() + 1 {
             let mut again = false;
             if let Tgt::Blk(e) = entry {
-                if blocks[e].jt == blocks[e].jf {
+                if blocks[e].jt == blocks[e].jf && !blocks[e].keep {
                     entry = blocks[e].jt;
                     again = true;
                 }
@@ -605,7 +730,7 @@ pub fn compile_cond(c: &Cond, snaplen: u32, optimize: bool) -> Result<Vec<Insn>,
                 for br in [true, false] {
                     let t = if br { blocks[i].jt } else { blocks[i].jf };
                     if let Tgt::Blk(n) = t {
-                        if blocks[n].jt == blocks[n].jf {
+                        if blocks[n].jt == blocks[n].jf && !blocks[n].keep {
                             let nt = blocks[n].jt;
                             if br {
                                 blocks[i].jt = nt;
@@ -687,12 +812,6 @@ fn emit(
         });
         code_of.insert(b, code);
     }
-    let mut pos: HashMap<usize, usize> = HashMap::new();
-    let mut n = 0;
-    for &b in &order {
-        pos.insert(b, n);
-        n += code_of[&b].len();
-    }
     let mut uses = [false, false];
     for &b in &order {
         for t in [blocks[b].jt, blocks[b].jf] {
@@ -701,37 +820,107 @@ fn emit(
             }
         }
     }
-    let acc_pos = n;
-    let rej_pos = n + uses[1] as usize;
-    let mut prog = Vec::with_capacity(n + 2);
-    for &b in &order {
+    // Layout. Every block ends with a conditional jump (nothing falls through), so stubs can
+    // sit between blocks: a copy of a return, or `ja` (32-bit reach) to a block. A stub goes
+    // right after a block whose jump would reach beyond 255 instructions (long programs, such as
+    // several protochain walks); the layout is redone until every jump reaches.
+    let nrets = uses[0] as usize + uses[1] as usize;
+    let mut stubs: Vec<Vec<Tgt>> = vec![Vec::new(); order.len() + 1];
+    let too_complex = || CompileError {
+        message: "expression too complex: a jump exceeds 255 instructions".into(),
+        offset: None,
+    };
+    let (pos, locs) = loop {
+        let mut pos: HashMap<usize, usize> = HashMap::new();
+        let mut locs: HashMap<Tgt, Vec<usize>> = HashMap::new();
+        let mut n = 0;
+        for (i, &b) in order.iter().enumerate() {
+            for t in &stubs[i] {
+                locs.entry(*t).or_default().push(n);
+                n += 1;
+            }
+            pos.insert(b, n);
+            locs.entry(Tgt::Blk(b)).or_default().push(n);
+            n += code_of[&b].len();
+        }
+        for acc in [true, false] {
+            if uses[acc as usize] {
+                locs.entry(Tgt::Ret(acc)).or_default().push(n);
+                n += 1;
+            }
+        }
+        // the first jump that does not reach gets a stub as far on as it can reach
+        let mut bad = None;
+        'find: for (i, &b) in order.iter().enumerate() {
+            let here = pos[&b] + code_of[&b].len() - 1;
+            for t in [blocks[b].jt, blocks[b].jf] {
+                let to = locs[&t].iter().copied().find(|l| *l > here);
+                if to.is_none_or(|l| l - here - 1 > 255) {
+                    bad = Some((i, here, t));
+                    break 'find;
+                }
+            }
+        }
+        let Some((i, here, t)) = bad else {
+            break (pos, locs);
+        };
+        let at = |k: usize| {
+            if k < order.len() {
+                pos[&order[k]]
+            } else {
+                n - nrets
+            }
+        };
+        let k = (i + 1..=order.len())
+            .rev()
+            .find(|&k| at(k) - here - 1 <= 255)
+            .ok_or_else(too_complex)?;
+        if stubs[k].contains(&t) || matches!(t, Tgt::Blk(_)) && k == order.len() {
+            return Err(too_complex());
+        }
+        stubs[k].push(t);
+        if stubs.iter().map(Vec::len).sum::<usize>() > 4096 {
+            return Err(too_complex());
+        }
+    };
+    let mut prog = Vec::new();
+    let push_stubs = |prog: &mut Vec<Insn>, st: &[Tgt]| {
+        for t in st {
+            prog.push(match *t {
+                Tgt::Ret(acc) => ret(acc),
+                Tgt::Blk(n) => Insn {
+                    code: JMP | JA,
+                    jt: 0,
+                    jf: 0,
+                    k: (pos[&n] - prog.len() - 1) as u32,
+                },
+            });
+        }
+    };
+    for (i, &b) in order.iter().enumerate() {
+        push_stubs(&mut prog, &stubs[i]);
         let mut code = code_of[&b].clone();
         let here = pos[&b] + code.len() - 1;
-        let target = |t: Tgt| match t {
-            Tgt::Blk(n) => pos[&n],
-            Tgt::Ret(true) => acc_pos,
-            Tgt::Ret(false) => rej_pos,
+        let target = |t: Tgt| {
+            locs[&t]
+                .iter()
+                .copied()
+                .find(|l| *l > here)
+                .expect("every jump was given a place to go")
         };
         let (jt, jf) = (
             target(blocks[b].jt) - here - 1,
             target(blocks[b].jf) - here - 1,
         );
-        if jt > 255 || jf > 255 {
-            return Err(CompileError {
-                message: "expression too complex: a jump exceeds 255 instructions".into(),
-                offset: None,
-            });
-        }
         let last = code.last_mut().expect("a block ends with its jump");
         last.jt = jt as u8;
         last.jf = jf as u8;
         prog.extend(code);
     }
-    if uses[1] {
-        prog.push(ret(true));
-    }
-    if uses[0] {
-        prog.push(ret(false));
+    for acc in [true, false] {
+        if uses[acc as usize] {
+            prog.push(ret(acc));
+        }
     }
     Ok(prog)
 }
