@@ -345,6 +345,11 @@ impl Config {
         self.count = n;
         self
     }
+    /// See [`Config::coalesce`].
+    pub fn coalesce(mut self, max: Duration) -> Self {
+        self.coalesce = max;
+        self
+    }
     pub fn duration(mut self, d: Option<Duration>) -> Self {
         self.duration = d;
         self

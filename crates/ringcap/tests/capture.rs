@@ -1,6 +1,7 @@
 //! The four receive paths against real AF_PACKET sockets on a veth pair in a private network
 //! namespace: exactly-once delivery with the right bytes, fanout spreading, drops that still
-//! reconcile, promiscuous mode, -c, and an interface that disappears mid-capture.
+//! reconcile, promiscuous mode, -c, wake-up coalescing under a flood, and an interface that
+//! disappears mid-capture.
 //! Needs root (CI is root); otherwise each test says it skips.
 
 use std::collections::HashMap;
@@ -377,5 +378,49 @@ fn a_single_packet_shows_up_within_ten_milliseconds_at_default_timeout() {
     assert!(
         median <= Duration::from_millis(10),
         "median latency {median:?}"
+    );
+}
+
+/// Under a flood a ring worker coalesces its wake-ups: many blocks per poll, and still every
+/// frame exactly once with counts that add up. With coalescing off it polls about once a block.
+#[test]
+fn a_flood_coalesces_wakeups_and_loses_nothing() {
+    if !ringcap_netlab::can_run("a_flood_coalesces_wakeups") {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let n = 60_000u32;
+    let frames: Vec<Vec<u8>> = (0..n).map(|i| udp_frame(i, (i % 64) as u16, 200)).collect();
+    let mut polls = Vec::new();
+    for coalesce in [Duration::ZERO, Duration::from_millis(20)] {
+        // 64 KiB blocks hold about 220 of these frames; 64 of them give a 4 MiB ring.
+        let cfg = base(Mode::Ring, 1)
+            .geometry(Geometry {
+                block_size: 1 << 16,
+                blocks: 64,
+                ..Default::default()
+            })
+            .count(Some(u64::from(n)))
+            .coalesce(coalesce);
+        let frames = &frames;
+        let (report, seen) = capture(&net, cfg, Duration::ZERO, move |net| send(net, frames));
+        check_reconciles(&report);
+        let w = &report.workers[0];
+        assert_eq!(w.drops, 0, "coalesce {coalesce:?}: {w:?}");
+        assert_eq!(seen.len(), n as usize, "coalesce {coalesce:?}");
+        let mut seqs: Vec<u32> = seen.iter().map(|s| s.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), n as usize, "every frame exactly once");
+        eprintln!(
+            "coalesce {coalesce:?}: {} blocks, {} polls",
+            w.batches, w.polls
+        );
+        polls.push((w.batches, w.polls));
+    }
+    let (off, on) = (polls[0], polls[1]);
+    assert!(
+        on.1 * 3 < off.1,
+        "coalescing should cut the polls: off {off:?}, on {on:?} (blocks, polls)"
     );
 }
