@@ -393,11 +393,12 @@ fn a_flood_coalesces_wakeups_and_loses_nothing() {
     let frames: Vec<Vec<u8>> = (0..n).map(|i| udp_frame(i, (i % 64) as u16, 200)).collect();
     let mut polls = Vec::new();
     for coalesce in [Duration::ZERO, Duration::from_millis(20)] {
-        // 64 KiB blocks hold about 220 of these frames; 64 of them give a 4 MiB ring.
+        // 64 KiB blocks hold about 220 of these frames; 256 of them give a 16 MiB ring, room
+        // for the whole flood, so a busy test machine cannot turn a late worker into drops.
         let cfg = base(Mode::Ring, 1)
             .geometry(Geometry {
                 block_size: 1 << 16,
-                blocks: 64,
+                blocks: 256,
                 ..Default::default()
             })
             .count(Some(u64::from(n)))
