@@ -408,20 +408,25 @@ impl P {
 
     fn expr(&mut self, q0: Q) -> R<(Cond, Q)> {
         let (mut c, mut q) = self.term(q0)?;
-        loop {
-            let and = if self.is_and() {
-                true
-            } else if self.is_or() {
-                false
-            } else {
-                break;
-            };
-            self.pos += 1;
+        while let Some(and) = self.take_and_or() {
             let (r, rq) = self.term_or_id(q)?;
             c = if and { c.and(r) } else { or(c, r) };
             q = rq;
         }
         Ok((c, q))
+    }
+
+    /// Takes an `and`/`&&` (true) or `or`/`||` (false) if one comes next.
+    fn take_and_or(&mut self) -> Option<bool> {
+        let and = if self.is_and() {
+            true
+        } else if self.is_or() {
+            false
+        } else {
+            return None;
+        };
+        self.pos += 1;
+        Some(and)
     }
 
     /// After `and`/`or`: a bare id takes the previous qualifiers, else a full term.
@@ -463,15 +468,7 @@ impl P {
         if self.is_p("(") {
             self.pos += 1;
             let (mut c, _) = self.id(q)?;
-            loop {
-                let and = if self.is_and() {
-                    true
-                } else if self.is_or() {
-                    false
-                } else {
-                    break;
-                };
-                self.pos += 1;
+            while let Some(and) = self.take_and_or() {
                 let (r, _) = self.id(q)?;
                 c = if and { c.and(r) } else { or(c, r) };
             }
