@@ -4,53 +4,16 @@
 //! disappears mid-capture.
 //! Needs root (CI is root); otherwise each test says it skips.
 
+mod common;
+
 use std::collections::HashMap;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ringcap::{
-    Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Geometry, Handler, Mode, Report,
-};
-use ringcap_netlab::{frame_seq, udp_frame, TestNet};
+use common::{capture, check_reconciles, promiscuity, send, Seen};
 
-#[derive(Clone, Debug)]
-struct Seen {
-    worker: usize,
-    seq: u32,
-    data: Vec<u8>,
-    len: u32,
-    at: Instant,
-}
-
-struct Collect {
-    worker: usize,
-    out: Arc<Mutex<Vec<Seen>>>,
-    delay: Duration,
-}
-
-impl Handler for Collect {
-    fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
-        let now = Instant::now();
-        let mut out = self.out.lock().unwrap();
-        for p in batch {
-            if let Some(seq) = frame_seq(p.data()) {
-                out.push(Seen {
-                    worker: self.worker,
-                    seq,
-                    data: p.data().to_vec(),
-                    len: p.len(),
-                    at: now,
-                });
-            }
-        }
-        drop(out);
-        if !self.delay.is_zero() {
-            std::thread::sleep(self.delay);
-        }
-        Flow::Continue
-    }
-}
+use ringcap::{Config, EndReason, Fanout, FanoutMode, Geometry, Mode};
+use ringcap_netlab::{udp_frame, TestNet};
 
 fn base(mode: Mode, threads: usize) -> Config {
     let cpus = ringcap_sys::allowed_cpus().unwrap();
@@ -69,54 +32,6 @@ fn base(mode: Mode, threads: usize) -> Config {
         })
         // A safety net: a test that loses packets fails instead of hanging.
         .duration(Some(Duration::from_secs(20)))
-}
-
-/// Runs a capture in the namespace; `traffic` runs once every worker takes packets.
-fn capture(
-    net: &TestNet,
-    cfg: Config,
-    delay: Duration,
-    traffic: impl FnOnce(&TestNet) + Send,
-) -> (Report, Vec<Seen>) {
-    let _in = net.enter().unwrap();
-    let cap = Capture::open(cfg).expect("open capture");
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let handlers: Vec<Collect> = (0..cap.workers())
-        .map(|worker| Collect {
-            worker,
-            out: out.clone(),
-            delay,
-        })
-        .collect();
-    let (tx, rx) = mpsc::channel();
-    let report = std::thread::scope(|s| {
-        let h = s.spawn(move || cap.run_notify(handlers, move || tx.send(()).unwrap(), |_| {}));
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("capture ready");
-        traffic(net);
-        h.join().unwrap().expect("run")
-    });
-    let seen = out.lock().unwrap().clone();
-    (report, seen)
-}
-
-fn send(net: &TestNet, frames: &[Vec<u8>]) {
-    let tx = net.sender().unwrap();
-    for f in frames {
-        tx.send(f).unwrap();
-    }
-}
-
-fn check_reconciles(r: &Report) {
-    for w in &r.workers {
-        assert_eq!(
-            w.kernel_packets,
-            w.received + w.past_count + w.drops,
-            "worker {} does not reconcile: {w:?}",
-            w.worker
-        );
-    }
-    assert!(r.reconciles(), "{:?}", r.total);
 }
 
 #[test]
@@ -262,17 +177,6 @@ fn count_stops_after_exactly_n_and_reports_the_rest() {
         assert_eq!(seen.len(), 100, "{mode}");
         check_reconciles(&report);
     }
-}
-
-fn promiscuity(net: &TestNet) -> u32 {
-    let out = net.ip(&["-d", "link", "show", "rc0"]).unwrap();
-    let i = out.find("promiscuity ").expect("promiscuity in ip -d link");
-    out[i + 12..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[test]

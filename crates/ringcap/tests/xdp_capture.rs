@@ -3,70 +3,19 @@
 //! program ringcap did not attach, filters in user space, and drops that still reconcile.
 //! Needs root (CI is root); otherwise each test says it skips.
 
+mod common;
+
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{capture, check_reconciles, promiscuity, send, Seen};
+
 use ringcap::config::XdpOptions;
-use ringcap::{Batch, Capture, Config, EndReason, Flow, Handler, Mode, Report};
-use ringcap_netlab::{frame_seq, udp_frame, TestNet};
+use ringcap::{Capture, Config, EndReason, Mode, Report};
+use ringcap_netlab::{udp_frame, TestNet};
 use ringcap_sys::bpf;
 use ringcap_sys::netlink::{self as nl, Netlink};
-
-#[derive(Clone, Debug)]
-struct Seen {
-    seq: u32,
-    data: Vec<u8>,
-    len: u32,
-}
-
-/// The sequence number of one of our frames, also behind an 802.1Q tag.
-fn seq_of(data: &[u8]) -> Option<u32> {
-    if data.len() > 16 && data[12..14] == [0x81, 0x00] {
-        return frame_seq(&[&data[..12], &data[16..]].concat());
-    }
-    frame_seq(data)
-}
-
-struct Collect {
-    out: Arc<Mutex<Vec<Seen>>>,
-    delay: Duration,
-}
-
-impl Handler for Collect {
-    fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
-        let mut out = self.out.lock().unwrap();
-        for p in batch {
-            if let Some(seq) = seq_of(p.data()) {
-                out.push(Seen {
-                    seq,
-                    data: p.data().to_vec(),
-                    len: p.len(),
-                });
-            }
-        }
-        drop(out);
-        if !self.delay.is_zero() {
-            std::thread::sleep(self.delay);
-        }
-        Flow::Continue
-    }
-}
-
-/// The interface's promiscuity count (`ip -d link`; packet-socket memberships do not show
-/// in the PROMISC flag).
-fn promiscuity(net: &TestNet) -> u32 {
-    let out = net.ip(&["-d", "link", "show", "rc0"]).unwrap();
-    let i = out.find("promiscuity ").expect("promiscuity in ip -d link");
-    out[i + 12..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 fn busy(mut cfg: Config) -> Config {
     cfg.xdp.busy_poll = true;
@@ -81,53 +30,6 @@ fn base(native: Option<bool>) -> Config {
         busy_poll: false,
     };
     cfg
-}
-
-fn capture(
-    net: &TestNet,
-    cfg: Config,
-    delay: Duration,
-    traffic: impl FnOnce(&TestNet) + Send,
-) -> (Report, Vec<Seen>) {
-    let _in = net.enter().unwrap();
-    let cap = Capture::open(cfg).expect("open capture");
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let handlers: Vec<Collect> = (0..cap.workers())
-        .map(|_| Collect {
-            out: out.clone(),
-            delay,
-        })
-        .collect();
-    let (tx, rx) = mpsc::channel();
-    let report = std::thread::scope(|s| {
-        let h = s.spawn(move || cap.run_notify(handlers, move || tx.send(()).unwrap(), |_| {}));
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("capture ready");
-        traffic(net);
-        h.join().unwrap().expect("run")
-    });
-    let seen = out.lock().unwrap().clone();
-    (report, seen)
-}
-
-fn send(net: &TestNet, frames: &[Vec<u8>]) {
-    let tx = net.sender().unwrap();
-    for f in frames {
-        tx.send(f).unwrap();
-    }
-}
-
-fn check_reconciles(r: &Report) {
-    for w in &r.workers {
-        assert_eq!(
-            w.kernel_packets,
-            w.received + w.past_count + w.drops,
-            "worker {} does not reconcile: {w:?} extra {:?}",
-            w.worker,
-            r.extra
-        );
-    }
-    assert!(r.reconciles(), "{:?} {:?}", r.total, r.extra);
 }
 
 fn extra(r: &Report, name: &str) -> u64 {
