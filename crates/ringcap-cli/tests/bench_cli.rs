@@ -34,14 +34,6 @@ fn scratch_gone(pid: u32) -> bool {
         && !std::path::Path::new("/dev/shm").join(&name).exists()
 }
 
-fn has(prog: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// Runs a bench to its end: its pid (names its namespace and scratch), its output, and its
 /// standard error as text, after checking that it succeeded.
 fn bench_ok(args: &[&str]) -> (u32, std::process::Output, String) {
@@ -167,7 +159,7 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
     if !ringcap_netlab::can_run("write_runs_compare_with_tcpdump") {
         return;
     }
-    let tcpdump = has("tcpdump");
+    let tcpdump = ringcap_netlab::tools::have("tcpdump");
     let mut args = vec![
         "--seconds",
         "1",
@@ -180,8 +172,6 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
     ];
     if tcpdump {
         args.extend(["--compare", "tcpdump"]);
-    } else {
-        eprintln!("tcpdump not installed: checking ringcap's rows only");
     }
     let (pid, out, err) = bench_ok(&args);
     let json = String::from_utf8_lossy(&out.stdout);

@@ -8,16 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ringcap_netlab::tools::{tmpdir, tshark_frames as tshark, Frame};
 use ringcap_netlab::{can_run, udp_frame, with_vlan, TestNet};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ringcap-cap-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn now_ns() -> u64 {
     SystemTime::now()
@@ -108,72 +102,6 @@ fn send(net: &TestNet, fr: &[Vec<u8>]) {
     }
 }
 
-/// (time ns, length, bytes) of each packet, as tshark reads them.
-fn tshark(file: &Path) -> Vec<(u64, u32, Vec<u8>)> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hex = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .arg("-x")
-        .output()
-        .unwrap();
-    let hex = String::from_utf8(hex.stdout).unwrap();
-    let mut dumps: Vec<Vec<u8>> = vec![Vec::new()];
-    for line in hex.lines() {
-        if line.trim().is_empty() {
-            if !dumps.last().unwrap().is_empty() {
-                dumps.push(Vec::new());
-            }
-            continue;
-        }
-        for tok in line
-            .get(6..line.len().min(54))
-            .unwrap_or("")
-            .split_whitespace()
-        {
-            dumps
-                .last_mut()
-                .unwrap()
-                .push(u8::from_str_radix(tok, 16).unwrap());
-        }
-    }
-    if dumps.last().unwrap().is_empty() {
-        dumps.pop();
-    }
-    let rows: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(rows.len(), dumps.len());
-    rows.iter()
-        .zip(dumps)
-        .map(|(r, b)| {
-            let (t, l) = r.split_once('\t').unwrap();
-            let (s, f) = t.split_once('.').unwrap();
-            let mut f: String = f.chars().take(9).collect();
-            while f.len() < 9 {
-                f.push('0');
-            }
-            (
-                s.parse::<u64>().unwrap() * 1_000_000_000 + f.parse::<u64>().unwrap(),
-                l.parse().unwrap(),
-                b,
-            )
-        })
-        .collect()
-}
-
 fn strip_tag(f: &[u8]) -> Vec<u8> {
     if matches!(&f[12..14], [0x81, 0x00] | [0x88, 0xa8]) {
         [&f[..12], &f[16..]].concat()
@@ -182,19 +110,19 @@ fn strip_tag(f: &[u8]) -> Vec<u8> {
     }
 }
 
-fn check_packets(got: &[(u64, u32, Vec<u8>)], sent: &[Vec<u8>], restored: bool, t0: u64, t1: u64) {
+fn check_packets(got: &[Frame], sent: &[Vec<u8>], restored: bool, t0: u64, t1: u64) {
     assert_eq!(got.len(), sent.len());
     let mut want: Vec<Vec<u8>> = sent
         .iter()
         .map(|f| if restored { f.clone() } else { strip_tag(f) })
         .collect();
-    let mut have: Vec<Vec<u8>> = got.iter().map(|g| g.2.clone()).collect();
+    let mut have: Vec<Vec<u8>> = got.iter().map(|g| g.bytes.clone()).collect();
     for g in got {
-        assert_eq!(g.1 as usize, g.2.len());
+        assert_eq!(g.len as usize, g.bytes.len());
         assert!(
-            g.0 >= t0 && g.0 <= t1,
+            g.ts_ns >= t0 && g.ts_ns <= t1,
             "timestamp {} outside {t0}..{t1}",
-            g.0
+            g.ts_ns
         );
     }
     want.sort();
@@ -262,7 +190,7 @@ fn workers_write_files_merge_restores_vlans() {
         assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
         let got = tshark(&all);
         assert!(
-            got.windows(2).all(|w| w[0].0 <= w[1].0),
+            got.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns),
             "merge is not in time order"
         );
         check_packets(&got, &sent, restore, t0 - 1_000_000_000, t1);
@@ -332,9 +260,9 @@ fn rotation_ring_and_snaplen() {
     for n in 0..3 {
         let f = PathBuf::from(format!("{}{n}", base.display()));
         let got = tshark(&f);
-        for (_, len, bytes) in &got {
-            assert_eq!(*len, 1000);
-            assert_eq!(bytes.len(), 600);
+        for g in &got {
+            assert_eq!(g.len, 1000);
+            assert_eq!(g.bytes.len(), 600);
         }
         assert!(got.len() <= 33);
         total += got.len();
@@ -393,7 +321,7 @@ fn full_disk_leaves_a_valid_file_and_counts() {
     assert_eq!(capinfos_count(&out), written);
     let got = tshark(&out);
     assert_eq!(got.len() as u64, written);
-    assert!(got.iter().all(|g| g.1 == 1000 && g.2.len() == 1000));
+    assert!(got.iter().all(|g| g.len == 1000 && g.bytes.len() == 1000));
 
     // The same through `read -w` and `merge`: valid file, counts in the error.
     let big = std::env::temp_dir().join(format!("ringcap-big-{}.pcap", std::process::id()));

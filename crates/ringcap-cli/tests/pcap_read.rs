@@ -4,66 +4,18 @@
 //! in a private namespace (ringcap-netlab); those tests need root and skip otherwise.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ringcap_netlab::tools::{epoch_ns, stdout_of, tmpdir, tshark_times as tshark_packets};
 use ringcap_netlab::{can_run, udp_frame, TestNet};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ringcap-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn epoch_ns(s: &str) -> u64 {
-    let (a, b) = s.split_once('.').unwrap_or((s, "0"));
-    let mut frac: String = b.chars().take(9).collect();
-    while frac.len() < 9 {
-        frac.push('0');
-    }
-    a.parse::<u64>().unwrap() * 1_000_000_000 + frac.parse::<u64>().unwrap()
-}
-
-/// (timestamp ns, length) of each packet, as tshark reads them.
-fn tshark_packets(file: &Path) -> Vec<(u64, u32)> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (t, n) = l.split_once('\t').unwrap();
-            (epoch_ns(t), n.parse().unwrap())
-        })
-        .collect()
-}
-
 /// (timestamp ns, length) of each packet, as `ringcap read --epoch` prints them.
 fn ringcap_packets(file: &Path) -> (Vec<(u64, u32)>, Vec<String>) {
-    let out = Command::new(BIN)
-        .args(["read", "--epoch", "-r"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(Command::new(BIN).args(["read", "--epoch", "-r"]).arg(file));
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let pk = lines
         .iter()
@@ -78,17 +30,7 @@ fn ringcap_packets(file: &Path) -> (Vec<(u64, u32)>, Vec<String>) {
 }
 
 fn ringcap_count(file: &Path) -> u64 {
-    let out = Command::new(BIN)
-        .args(["read", "--count", "-r"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8(out.stdout).unwrap();
+    let s = stdout_of(Command::new(BIN).args(["read", "--count", "-r"]).arg(file));
     s.split_whitespace().next().unwrap().parse().unwrap()
 }
 

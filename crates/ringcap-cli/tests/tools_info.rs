@@ -1,7 +1,7 @@
 //! `ringcap info` on veth devices in a private namespace, checked against what the namespace
 //! was built with and against the real `ethtool` where it is installed.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ringcap_netlab::{Options, TestNet};
 
@@ -30,14 +30,6 @@ fn field<'a>(report: &'a str, key: &str) -> &'a str {
         .find_map(|l| l.strip_prefix(&prefix))
         .unwrap_or_else(|| panic!("no {key} in {report}"))
         .trim()
-}
-
-fn have_ethtool() -> bool {
-    let ok = Command::new("ethtool").arg("--version").output().is_ok();
-    if !ok {
-        eprintln!("ethtool is not installed: skipping the comparison with it");
-    }
-    ok
 }
 
 /// `ethtool -k` state of one feature line ("on" or "off").
@@ -80,7 +72,7 @@ fn veth_facts() {
         "{r}"
     );
 
-    if have_ethtool() {
+    if ringcap_netlab::tools::have("ethtool") {
         let drv = net.sh("ethtool -i rc0").unwrap();
         assert!(drv.contains("driver: veth"), "{drv}");
         // Each offload as ethtool -k reports it.
@@ -103,7 +95,7 @@ fn offload_changes_show_with_advice() {
     if !ringcap_netlab::can_run("offload_changes_show_with_advice") {
         return;
     }
-    if !have_ethtool() {
+    if !ringcap_netlab::tools::have("ethtool") {
         return;
     }
     let net = TestNet::new().unwrap();

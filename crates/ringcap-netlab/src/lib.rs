@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ringcap_sys as sys;
 
+pub mod tools;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("building a test network needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)")]

@@ -4,100 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ringcap_netlab::tools::{have, tmpdir, tshark_frames as tshark, Frame as Seen};
 use ringcap_netlab::{udp_frame, with_vlan};
 use ringcap_pcap::{
     vlan_parts, Format, IfStats, Interface, Precision, Reader, RotatingWriter, Rotation, Writer,
     WriterOptions,
 };
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").output().is_ok();
-    if !ok {
-        eprintln!("skipping: {tool} is not installed");
-    }
-    ok
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ringcap-pcap-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// One packet as tshark sees it.
-#[derive(Debug, PartialEq, Eq)]
-struct Seen {
-    ts_ns: u64,
-    len: u32,
-    bytes: Vec<u8>,
-}
-
-/// "1795737321.000001000" → ns.
-fn epoch_ns(s: &str) -> u64 {
-    let (a, b) = s.split_once('.').unwrap_or((s, "0"));
-    let mut frac = b.to_string();
-    frac.truncate(9);
-    while frac.len() < 9 {
-        frac.push('0');
-    }
-    a.parse::<u64>().unwrap() * 1_000_000_000 + frac.parse::<u64>().unwrap()
-}
-
-fn tshark(file: &Path) -> Vec<Seen> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let fields = String::from_utf8(out.stdout).unwrap();
-    let hex = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .arg("-x")
-        .output()
-        .unwrap();
-    assert!(hex.status.success());
-    let hex = String::from_utf8(hex.stdout).unwrap();
-    let mut dumps: Vec<Vec<u8>> = vec![Vec::new()];
-    for line in hex.lines() {
-        if line.trim().is_empty() {
-            if !dumps.last().unwrap().is_empty() {
-                dumps.push(Vec::new());
-            }
-            continue;
-        }
-        let end = line.len().min(54);
-        for tok in line.get(6..end).unwrap_or("").split_whitespace() {
-            dumps
-                .last_mut()
-                .unwrap()
-                .push(u8::from_str_radix(tok, 16).unwrap());
-        }
-    }
-    if dumps.last().unwrap().is_empty() {
-        dumps.pop();
-    }
-    let rows: Vec<&str> = fields.lines().collect();
-    assert_eq!(rows.len(), dumps.len());
-    rows.iter()
-        .zip(dumps)
-        .map(|(r, bytes)| {
-            let mut f = r.split('\t');
-            Seen {
-                ts_ns: epoch_ns(f.next().unwrap()),
-                len: f.next().unwrap().parse().unwrap(),
-                bytes,
-            }
-        })
-        .collect()
-}
 
 fn capinfos(file: &Path, flags: &[&str]) -> String {
     let out = Command::new("capinfos")
