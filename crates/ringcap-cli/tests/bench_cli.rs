@@ -211,17 +211,13 @@ fn bad_bench_options_get_one_line() {
         .args(["bench", "--modes", "warp"])
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let err = ringcap_netlab::tools::one_line_error(&out);
     assert!(err.contains("unknown mode"), "{err}");
 
     let out = Command::new(BIN)
         .args(["bench", "--write-dir", "/tmp"])
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let err = ringcap_netlab::tools::one_line_error(&out);
     assert!(err.contains("--write-dir needs --write"), "{err}");
 }

@@ -50,9 +50,7 @@ fn online() -> Vec<usize> {
 }
 
 fn assert_one_error_line(out: &Output) -> String {
-    assert!(!out.status.success(), "succeeded: {}", text(&out.stdout));
-    let err = text(&out.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let err = ringcap_netlab::tools::one_line_error(out);
     assert!(err.starts_with("ringcap: "), "{err}");
     err
 }

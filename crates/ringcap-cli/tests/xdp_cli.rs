@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use ringcap_netlab::tools::one_line_error;
 use ringcap_netlab::{udp_frame, TestNet};
 use ringcap_sys::bpf;
 use ringcap_sys::netlink::{self as nl, Netlink};
@@ -156,10 +157,7 @@ fn xdp_refuses_a_foreign_program_in_one_line() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let err = stderr(&out);
-    assert!(!out.status.success(), "succeeded: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    let err = one_line_error(&out);
     assert!(err.contains("already has an XDP program"), "{err}");
     assert!(err.contains(&id.to_string()), "{err}");
     // The foreign program is still attached, untouched.
@@ -189,10 +187,7 @@ fn xdp_zero_copy_on_veth_is_refused_in_one_line() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let err = stderr(&out);
-    assert!(!out.status.success(), "succeeded: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    let err = one_line_error(&out);
     assert!(err.contains("zero-copy"), "{err}");
     assert_no_xdp(&net);
 }
@@ -300,9 +295,7 @@ fn xdp_program_left_by_a_killed_run_is_named_in_the_refusal() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let err = stderr(&out);
-    assert!(!out.status.success(), "succeeded: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    let err = one_line_error(&out);
     assert!(err.contains("already has an XDP program"), "{err}");
     assert!(err.contains("killed"), "{err}");
     // The way out the message gives works.

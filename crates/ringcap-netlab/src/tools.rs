@@ -2,7 +2,7 @@
 //! reading what they print, in one place for every crate's tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// Whether `tool` runs here; says the test skips when it does not.
 pub fn have(tool: &str) -> bool {
@@ -32,6 +32,16 @@ pub fn stdout_of(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Checks that a ringcap run failed the way bad input must: a non-zero exit and one line on
+/// standard error, without a panic. Returns that line.
+pub fn one_line_error(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "succeeded: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    err
 }
 
 /// tshark's `frame.time_epoch` ("1795737321.000001000", any number of digits) in nanoseconds.
