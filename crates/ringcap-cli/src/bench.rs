@@ -18,6 +18,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+use crate::util::json_str;
 use ringcap::config::{format_cpu_list, parse_cpu_list};
 use ringcap::{Batch, Capture, Config, Fanout, FanoutMode, Flow, Handler, Mode};
 use ringcap_netlab::TestNet;
@@ -850,8 +852,8 @@ fn json(rows: &[Row], ratios: &[Ratio], args: &Args, plan: &Plan) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{{\"mode\":{:?},\"seen\":{},\"if_drops\":{},\"captured\":{},\"drops\":{},\"seconds\":{:.3},\"offered_pps\":{:.1},\"captured_pps\":{:.1},\"captured_pct\":{:.4},\"drop_pct\":{:.4},\"cpu_user_ns_per_pkt\":{:.2},\"cpu_sys_ns_per_pkt\":{:.2},\"ring_bytes\":{},\"adds_up\":{}}}",
-                r.name,
+                "{{\"mode\":{},\"seen\":{},\"if_drops\":{},\"captured\":{},\"drops\":{},\"seconds\":{:.3},\"offered_pps\":{:.1},\"captured_pps\":{:.1},\"captured_pct\":{:.4},\"drop_pct\":{:.4},\"cpu_user_ns_per_pkt\":{:.2},\"cpu_sys_ns_per_pkt\":{:.2},\"ring_bytes\":{},\"adds_up\":{}}}",
+                json_str(&r.name),
                 r.seen,
                 r.if_drops,
                 r.captured,
@@ -869,19 +871,19 @@ fn json(rows: &[Row], ratios: &[Ratio], args: &Args, plan: &Plan) -> String {
         })
         .collect();
     format!(
-        "{{\"seconds\":{},\"runs\":{},\"size\":{},\"gen_cpus\":{:?},\"capture_cpus\":{:?},\"results\":[{}],\"cpu_ratios\":[{}]}}",
+        "{{\"seconds\":{},\"runs\":{},\"size\":{},\"gen_cpus\":{},\"capture_cpus\":{},\"results\":[{}],\"cpu_ratios\":[{}]}}",
         args.seconds,
         args.runs,
         args.size,
-        format_cpu_list(&plan.gen_cpus),
-        format_cpu_list(&plan.cap_cpus),
+        json_str(&format_cpu_list(&plan.gen_cpus)),
+        json_str(&format_cpu_list(&plan.cap_cpus)),
         items.join(","),
         ratios
             .iter()
             .map(|r| format!(
-                "{{\"mode\":{:?},\"versus\":{:?},\"median\":{:.4},\"each\":[{}]}}",
-                r.mode,
-                r.versus,
+                "{{\"mode\":{},\"versus\":{},\"median\":{:.4},\"each\":[{}]}}",
+                json_str(&r.mode),
+                json_str(&r.versus),
                 r.median,
                 r.each
                     .iter()

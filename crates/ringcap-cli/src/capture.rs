@@ -411,8 +411,8 @@ pub fn print_summary(r: &Report, json: bool) {
     eprintln!("{out}");
     if json {
         println!(
-            "{{\"summary\":true,\"reason\":{:?},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{},\"freezes\":{},\"losing_blocks\":{},\"reconciles\":{},\"workers\":[{}]}}",
-            r.reason.to_string(),
+            "{{\"summary\":true,\"reason\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{},\"freezes\":{},\"losing_blocks\":{},\"reconciles\":{},\"workers\":[{}]}}",
+            crate::util::json_str(&r.reason.to_string()),
             t.received,
             t.kernel_packets,
             t.drops,

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::util::json_str;
 use anyhow::{bail, Context};
 use ringcap_netinfo::cpu::{self, CpuTimes};
 use ringcap_netinfo::stats::Counters;
@@ -89,22 +90,6 @@ fn si(v: f64) -> String {
     } else {
         format!("{v:.0}")
     }
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn json_num(v: f64) -> String {

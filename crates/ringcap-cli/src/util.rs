@@ -18,6 +18,25 @@ pub fn one_line(e: &anyhow::Error) -> String {
 }
 
 /// Parses a byte size with an optional binary suffix: `4096`, `64K`, `1M`, `2G`, `1T`.
+/// `s` as a JSON string literal (quotes, backslashes and control characters escaped; Rust's
+/// `{:?}` is not JSON for those).
+pub fn json_str(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -44,6 +63,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings() {
+        assert_eq!(json_str("ring x1"), "\"ring x1\"");
+        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(json_str("tab\there\u{1b}"), "\"tab\\u0009here\\u001b\"");
+        assert_eq!(json_str("é"), "\"é\"");
+    }
 
     #[test]
     fn sizes() {
