@@ -123,21 +123,7 @@ fn queues_promisc_and_down_links() {
         return;
     }
     let net = TestNet::new().unwrap();
-    net.ip(&[
-        "link",
-        "add",
-        "rq0",
-        "numtxqueues",
-        "4",
-        "numrxqueues",
-        "3",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "rq1",
-    ])
-    .unwrap();
+    net.add_veth("rq0", "rq1", 3, 4).unwrap();
     let r = info(&net, "rq0");
     assert!(field(&r, "queues").starts_with("3 RX, 4 TX"), "{r}");
     assert!(field(&r, "link").starts_with("down"), "{r}");

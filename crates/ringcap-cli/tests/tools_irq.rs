@@ -126,21 +126,7 @@ fn rps_covers_every_rx_queue() {
         return;
     }
     let net = TestNet::new().unwrap();
-    net.ip(&[
-        "link",
-        "add",
-        "rq0",
-        "numtxqueues",
-        "4",
-        "numrxqueues",
-        "4",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "rq1",
-    ])
-    .unwrap();
+    net.add_veth("rq0", "rq1", 4, 4).unwrap();
     let out = run(&net, &["irq", "rq0", "--rps", "--cpus", "0"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(

@@ -139,6 +139,31 @@ impl TestNet {
         ip(&full)
     }
 
+    /// Adds another veth pair in the namespace, both ends with `rx` RX and `tx` TX queues (the
+    /// test pair has one of each), left down.
+    pub fn add_veth(&self, name: &str, peer: &str, rx: u32, tx: u32) -> Result<()> {
+        let (rx, tx) = (rx.to_string(), tx.to_string());
+        self.ip(&[
+            "link",
+            "add",
+            name,
+            "numrxqueues",
+            &rx,
+            "numtxqueues",
+            &tx,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer,
+            "numrxqueues",
+            &rx,
+            "numtxqueues",
+            &tx,
+        ])
+        .map(drop)
+    }
+
     /// Runs a shell snippet inside the namespace (with its own /sys).
     pub fn sh(&self, script: &str) -> Result<String> {
         run(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", script]))

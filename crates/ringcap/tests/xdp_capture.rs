@@ -323,25 +323,7 @@ fn xdp_one_socket_per_rx_queue() {
     let net = TestNet::new().unwrap();
     // A second veth pair with 2 RX/TX queues each. A packet socket transmits on the queue of
     // the sending CPU, and veth delivers on the peer's RX queue of the same number.
-    net.ip(&[
-        "link",
-        "add",
-        "mq0",
-        "numrxqueues",
-        "2",
-        "numtxqueues",
-        "2",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "mq1",
-        "numrxqueues",
-        "2",
-        "numtxqueues",
-        "2",
-    ])
-    .unwrap();
+    net.add_veth("mq0", "mq1", 2, 2).unwrap();
     net.ip(&["link", "set", "mq0", "up"]).unwrap();
     net.ip(&["link", "set", "mq1", "up"]).unwrap();
     for native in [Some(true), Some(false)] {
