@@ -27,13 +27,15 @@ use crate::record::FlowRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{proto} collector {name}: {source}")]
+    #[error("{proto} collector {name}")]
     Collector {
         proto: Protocol,
         name: String,
         source: io::Error,
     },
-    #[error("{proto} collector {name} refused the first message ({source}): is a collector listening there?")]
+    #[error(
+        "{proto} collector {name} refused the first message (is a collector listening there?)"
+    )]
     Refused {
         proto: Protocol,
         name: String,

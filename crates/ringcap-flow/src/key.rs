@@ -182,6 +182,12 @@ impl Hasher {
         }
     }
 
+    /// A hash of two words (the compact IPv4 key).
+    #[inline(always)]
+    pub fn hash_words(&self, a: u64, b: u64) -> u64 {
+        fold_mul(a ^ self.k[0], b ^ self.k[1])
+    }
+
     #[inline(always)]
     pub fn hash(&self, key: &FlowKey) -> u64 {
         let w = key.words();

@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+mod entry;
 pub mod export;
 pub mod json;
 pub mod key;
@@ -26,10 +27,11 @@ pub mod message;
 pub mod meter;
 pub mod record;
 pub mod table;
-mod wire_shim;
+pub mod wire_shim;
 
 /// Header summaries (TEMPORARY alias: `ringcap_wire` once that crate is merged).
-pub(crate) use wire_shim as wire;
+#[doc(hidden)]
+pub use wire_shim as wire;
 
 pub use export::{CollectorSpec, Counters, ExportConfig, ExportError, ExportReport, Exporter};
 pub use key::{FlowKey, Kind};
