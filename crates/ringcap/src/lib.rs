@@ -31,9 +31,12 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod packet;
+pub mod process;
 pub mod ring;
+pub mod signals;
 pub mod socket;
 pub mod stats;
+pub mod stop;
 pub mod xdp;
 
 pub use config::{Config, Fanout, FanoutMode, Geometry, Mode};
@@ -41,5 +44,6 @@ pub use engine::{Batch, Capture, Flow, Handler};
 pub use error::Error;
 pub use packet::{Packet, PacketType, Vlan};
 pub use stats::{EndReason, Report, Tick, WorkerReport};
+pub use stop::StopHandle;
 
 pub type Result<T> = std::result::Result<T, Error>;
