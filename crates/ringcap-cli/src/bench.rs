@@ -176,7 +176,9 @@ impl Scratch {
         std::fs::create_dir_all(&point).with_context(|| format!("creating {}", point.display()))?;
         let mounted = ringcap::process::mount_tmpfs(&point, "huge=always,mode=0700")
             .map(|()| "private tmpfs, 2 MiB pages")
-            .or_else(|_| ringcap::process::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs"));
+            .or_else(|_| {
+                ringcap::process::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs")
+            });
         match mounted {
             Ok(what) => Ok(Scratch {
                 what: format!("files on a {what} at {}", point.display()),

@@ -43,7 +43,9 @@ impl std::fmt::Display for EndReason {
             EndReason::Count => f.write_str("packet count reached"),
             EndReason::Duration => f.write_str("duration over"),
             EndReason::Signal(s) => write!(f, "signal {s}"),
-            EndReason::WorkerFailed { worker, cause } => write!(f, "worker {worker} failed: {cause}"),
+            EndReason::WorkerFailed { worker, cause } => {
+                write!(f, "worker {worker} failed: {cause}")
+            }
             EndReason::HandlerDone => f.write_str("output complete"),
             EndReason::InterfaceGone(m) => write!(f, "{m}"),
             EndReason::Error(m) => write!(f, "error: {m}"),

@@ -19,6 +19,7 @@ mod source;
 mod worker;
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -226,7 +227,11 @@ impl Capture {
             kernel: (0..n)
                 .map(|_| Mutex::new(KernelTotals::default()))
                 .collect(),
-            probes: self.probes.into_iter().map(|p| Mutex::new(Some(p))).collect(),
+            probes: self
+                .probes
+                .into_iter()
+                .map(|p| Mutex::new(Some(p)))
+                .collect(),
             started: AtomicUsize::new(0),
         });
         let cfg = Arc::new(self.cfg);
@@ -245,20 +250,26 @@ fn start_workers<H: Handler + 'static>(
     sources: Vec<Box<dyn Source>>,
     handlers: Vec<H>,
     cfg: &Arc<Config>,
-    shared: &Arc<Shared>,
+    shared_all: &Arc<Shared>,
 ) -> Result<Vec<JoinHandle<WorkerReport>>> {
     let mut threads = Vec::with_capacity(sources.len());
     for (i, (source, handler)) in sources.into_iter().zip(handlers).enumerate() {
-        let shared2 = shared.clone();
+        let shared = shared_all.clone();
         let cfg = cfg.clone();
         let t = std::thread::Builder::new()
             .name(format!("ringcap-w{i}"))
-            .spawn(move || worker::worker(i, source, handler, cfg, shared2));
+            .spawn(move || {
+                let run = || worker::worker(i, source, handler, cfg.clone(), shared.clone());
+                std::panic::catch_unwind(AssertUnwindSafe(run))
+                    .unwrap_or_else(|payload| salvage(i, &*payload, &cfg, &shared))
+            });
         match t {
             Ok(t) => threads.push(t),
             Err(e) => {
                 // The workers already running stop through their normal path.
-                shared.stop.stop(EndReason::Error(format!("cannot start worker {i}: {e}")));
+                shared_all
+                    .stop
+                    .stop(EndReason::Error(format!("cannot start worker {i}: {e}")));
                 for t in threads {
                     // A worker that panicked has already ended the capture; nothing to add.
                     let _ = t.join();
@@ -314,37 +325,37 @@ fn stats_loop(
     }
 }
 
-/// Every worker's report, in order. A worker whose thread died (a bug in the engine; a
-/// handler's panic is caught in the worker) is reported with what survived it: the counts it
-/// had published and the kernel's, marked incomplete so they are never claimed to reconcile.
+/// Every worker's report, in order.
 fn collect_reports(
     threads: Vec<JoinHandle<WorkerReport>>,
     cfg: &Config,
     shared: &Shared,
 ) -> Vec<WorkerReport> {
-    let mut workers = Vec::with_capacity(threads.len());
-    for (i, t) in threads.into_iter().enumerate() {
-        match t.join() {
-            Ok(r) => workers.push(r),
-            Err(payload) => {
-                let cause = format!(
-                    "its thread panicked: {}",
-                    worker::panic_message(&*payload)
-                );
-                shared.stop.stop(EndReason::WorkerFailed {
-                    worker: i,
-                    cause: cause.clone(),
-                });
-                workers.push(salvage(i, cause, cfg, shared));
-            }
-        }
-    }
-    workers
+    threads
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.join()
+                .unwrap_or_else(|payload| salvage(i, &*payload, cfg, shared))
+        })
+        .collect()
 }
 
-/// What is left of a worker whose thread died; reading the kernel's counts one last time also
-/// lets go of its socket.
-fn salvage(i: usize, cause: String, cfg: &Config, shared: &Shared) -> WorkerReport {
+/// The report of a worker whose thread panicked outside its handler's `batch` and `finish`
+/// (in the handler's `Drop`, or a bug in the engine): the counts it had published and the
+/// kernel's, marked incomplete so they are never claimed to reconcile. Ends the capture, and
+/// takes the worker's kernel probe (one last read), which closes its socket.
+fn salvage(
+    i: usize,
+    payload: &(dyn std::any::Any + Send),
+    cfg: &Config,
+    shared: &Shared,
+) -> WorkerReport {
+    let cause = format!("its thread panicked: {}", worker::panic_message(payload));
+    shared.stop.stop(EndReason::WorkerFailed {
+        worker: i,
+        cause: cause.clone(),
+    });
     let (received, bytes) = shared.published[i].read();
     let mut rep = WorkerReport {
         worker: i,
@@ -423,12 +434,7 @@ fn join_fanout(cfg: &Config, fds: &[Arc<OwnedFd>]) -> Result<u16> {
     Ok(id)
 }
 
-fn make_tick(
-    shared: &Shared,
-    last: &mut [(u64, u64)],
-    start: Instant,
-    interval: Duration,
-) -> Tick {
+fn make_tick(shared: &Shared, last: &mut [(u64, u64)], start: Instant, interval: Duration) -> Tick {
     let mut t = Tick {
         elapsed: start.elapsed().as_secs_f64(),
         interval: interval.as_secs_f64(),
@@ -452,4 +458,3 @@ fn make_tick(
     }
     t
 }
-

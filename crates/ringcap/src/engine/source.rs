@@ -222,4 +222,3 @@ impl Source for RecvSource {
         Arc::new(PacketProbe(self.fd.clone()))
     }
 }
-

@@ -3,7 +3,9 @@
 //!
 //! The handler runs under `catch_unwind` (once per batch, never per packet): a panicking
 //! handler fails its worker like [`Flow::Fail`] does, and the worker still goes through every
-//! step after it, so its counts stay exact and its socket leaves the fanout group.
+//! step after it, so its counts stay exact and its socket leaves the fanout group. A panic
+//! anywhere else in the thread (the handler's `Drop`, a bug in the engine) is caught around the
+//! whole thread by the engine, which reports what survived it (see `salvage`).
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -85,7 +87,10 @@ impl<H: Handler> Taker<H> {
             Ok(flow) => flow,
             Err(payload) => {
                 self.poisoned = true;
-                Flow::Fail(format!("its handler panicked: {}", panic_message(&*payload)))
+                Flow::Fail(format!(
+                    "its handler panicked: {}",
+                    panic_message(&*payload)
+                ))
             }
         }
     }
@@ -131,24 +136,6 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Ends the capture if the worker thread unwinds past everything (a bug in the engine, not in
-/// a handler), so the others stop at once; the statistics loop then closes its socket.
-struct EndOnUnwind<'a> {
-    idx: usize,
-    shared: &'a Shared,
-}
-
-impl Drop for EndOnUnwind<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.shared.stop.stop(EndReason::WorkerFailed {
-                worker: self.idx,
-                cause: "its thread panicked".into(),
-            });
-        }
-    }
-}
-
 /// One worker thread, start to end; see the module documentation.
 pub(super) fn worker<H: Handler>(
     idx: usize,
@@ -157,10 +144,6 @@ pub(super) fn worker<H: Handler>(
     cfg: Arc<Config>,
     shared: Arc<Shared>,
 ) -> WorkerReport {
-    let _guard = EndOnUnwind {
-        idx,
-        shared: &shared,
-    };
     let mut t = Taker {
         idx,
         handler,
@@ -210,7 +193,9 @@ fn pin(rep: &WorkerReport, shared: &Shared) {
 fn open_intake(idx: usize, source: &mut dyn Source, cfg: &Config, shared: &Shared) {
     if !shared.stop.is_stopped() {
         if let Err(e) = source.start_intake(cfg) {
-            shared.stop.stop(EndReason::Error(format!("worker {idx}: {e}")));
+            shared
+                .stop
+                .stop(EndReason::Error(format!("worker {idx}: {e}")));
         }
     }
     shared.started.fetch_add(1, Ordering::AcqRel);
@@ -297,9 +282,8 @@ fn final_counts(idx: usize, shared: &Shared, rep: &mut WorkerReport) {
     let mut k = shared.kernel[idx].lock().unwrap_or_else(|e| e.into_inner());
     if let Some(probe) = probe {
         if let Err(e) = probe.collect(&mut k) {
-            rep.problems.push(format!(
-                "reading the kernel's final statistics failed: {e}"
-            ));
+            rep.problems
+                .push(format!("reading the kernel's final statistics failed: {e}"));
             rep.complete = false;
         }
     }
