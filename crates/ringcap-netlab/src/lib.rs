@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ringcap_sys as sys;
 
+pub mod craft;
 pub mod skip;
 pub mod tools;
 
