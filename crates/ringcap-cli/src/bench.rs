@@ -275,10 +275,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    if let Some(note) = compared.note() {
-        eprintln!("{note}");
-    }
-    let tools = compared.tools;
+    let tools = &compared.tools;
     let plan = plan(&args)?;
     let mut modes = Vec::new();
     for m in args
@@ -312,6 +309,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None => None,
     };
 
+    if let Some(note) = compared.note() {
+        eprintln!("{note}");
+    }
     // Ctrl-C ends the run under way (each capture has its handle too) and the bench after it.
     let interrupted = ringcap::StopHandle::new();
     ringcap::signals::stop_on_signal(&interrupted)?;
@@ -353,7 +353,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .iter()
         .map(|(m, t, name)| Entry::Ringcap(*m, *t, name.clone()))
         .collect();
-    for t in &tools {
+    for t in tools {
         entries.push(Entry::Tool(t.clone()));
     }
     let mut failed = false;

@@ -237,9 +237,9 @@ fn bad_bench_options_get_one_line() {
 #[test]
 fn compare_with_a_missing_tool_is_one_line_and_exit_2() {
     let dir = ringcap_netlab::tools::tmpdir("bench-no-tcpdump");
-    let path = ringcap_netlab::tools::path_without(&dir, &["tcpdump"]);
+    let path = ringcap_netlab::tools::path_without(&dir, &["tcpdump", "netsniff-ng"]);
     let out = Command::new(BIN)
-        .args(["bench", "--compare", "netsniff-ng,tcpdump"])
+        .args(["bench", "--compare", "tcpdump"])
         .env("PATH", &path)
         .output()
         .unwrap();
@@ -256,6 +256,14 @@ fn compare_with_a_missing_tool_is_one_line_and_exit_2() {
         .unwrap();
     let err = ringcap_netlab::tools::one_line_error(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
+    // Without --compare, the missing tools are only named once the arguments are good.
+    let out = Command::new(BIN)
+        .args(["bench", "--modes", "warp"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert!(err.contains("unknown mode"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
