@@ -205,8 +205,10 @@ else
     echo "skipped: 0"
 fi
 if [ -n "$failures" ]; then
+    nfail=$(echo "$failures" | wc -l)
     echo "failed tests:"
-    echo "$failures" | sed 's/^/  /'
+    echo "$failures" | head -15 | sed 's/^/  /'
+    [ "$nfail" -le 15 ] || echo "  ... and $((nfail - 15)) more (see above)"
 fi
 if [ "$status" -ne 0 ]; then
     if [ "$failed" -eq 0 ]; then
