@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod capture;
+mod compare;
 mod compile;
 mod demo;
 mod gen;

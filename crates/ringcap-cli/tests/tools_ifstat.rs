@@ -49,7 +49,9 @@ fn wait_with_timeout(child: &mut Child, secs: u64) -> std::process::ExitStatus {
 
 #[test]
 fn json_totals_match_frames_sent_and_ctrl_c_exits_cleanly() {
-    if !ringcap_netlab::can_run("json_totals_match_frames_sent_and_ctrl_c_exits_cleanly") {
+    if !ringcap_netlab::can_run("json_totals_match_frames_sent_and_ctrl_c_exits_cleanly")
+        || !ringcap_netlab::skip::tools(&["kill"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();

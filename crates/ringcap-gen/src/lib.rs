@@ -273,6 +273,10 @@ fn check_numbers(cfg: &GenConfig) -> Result<()> {
             "batch and ring size must be at least 1".into(),
         ));
     }
+    // A replay's own timing, over every loop, must fit the clock.
+    if let (Timing::File, Source::Replay(r)) = (cfg.timing, &cfg.source) {
+        r.check_timing(cfg.loops)?;
+    }
     Ok(())
 }
 
@@ -487,7 +491,9 @@ impl Generator {
     /// `on_tick` runs on the calling thread about once per second with the counters so far.
     pub fn run(self, stop: &AtomicBool, mut on_tick: impl FnMut(&Tick)) -> Result<GenReport> {
         let start = sys::monotonic_ns();
-        let end_ns = self.duration.map(|d| start + d.as_nanos() as u64);
+        let end_ns = self
+            .duration
+            .map(|d| start.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)));
         let counters: Vec<ThreadCounters> = self
             .workers
             .iter()

@@ -74,9 +74,7 @@ impl ReplayCursor {
         if self.loops != 0 && self.loop_no >= self.loops {
             return None;
         }
-        let r = &self.replay;
-        let per_loop = r.span_ns() + r.loop_gap_ns();
-        Some(self.loop_no * per_loop + r.frames[self.idx].time_ns)
+        Some(self.replay.time_in_loop(self.loop_no, self.idx))
     }
 
     #[inline]
@@ -503,8 +501,8 @@ pub(crate) fn run(
         while n < budget {
             if let Pacing::File = plan.pacing {
                 match src.next_time() {
-                    Some(off) if start + off > now + plan.slack_ns => {
-                        waiting_for = Some(start + off);
+                    Some(off) if start.saturating_add(off) > now.saturating_add(plan.slack_ns) => {
+                        waiting_for = Some(start.saturating_add(off));
                         break;
                     }
                     _ => {}

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ringcap_sys as sys;
 
+pub mod craft;
+pub mod skip;
 pub mod tools;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +38,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// True when the caller can build test networks. Otherwise prints why the test skips.
+/// True when the caller can build test networks (root, and `ip` from iproute2). Otherwise the
+/// test skips, reported through [`skip`] (a failure under CI). `test` is only used when the
+/// thread does not carry the test's name.
 pub fn can_run(test: &str) -> bool {
-    if sys::geteuid() == 0 {
-        true
-    } else {
-        eprintln!("skipping {test}: needs root to build a network namespace (CI runs as root)");
-        false
-    }
+    skip::root_as(Some(test)) && skip::tools(&["ip"])
 }
 
 /// A network namespace with a veth pair inside it.
