@@ -111,7 +111,7 @@ impl<'a> Iterator for BlockIter<'a> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Packet<'a>> {
-        self.0.next().map(|f| Packet::from_tp3(f.hdr, f.data))
+        self.0.next_with(Packet::from_tp3)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

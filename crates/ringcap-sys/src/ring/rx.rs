@@ -226,19 +226,21 @@ pub struct Frames<'a> {
     left: u32,
 }
 
-impl Frames<'_> {
+impl<'a> Frames<'a> {
     /// Records still to come (as the block header counts them).
     #[inline]
     pub fn remaining(&self) -> u32 {
         self.left
     }
-}
 
-impl<'a> Iterator for Frames<'a> {
-    type Item = Frame<'a>;
-
+    /// The next record, handed to `view` (header, captured bytes) to build what the caller
+    /// walks with: the engine's packet views are built right here, with no intermediate
+    /// value between the walk and the view (which keeps the walk's state in registers).
     #[inline(always)]
-    fn next(&mut self) -> Option<Frame<'a>> {
+    pub fn next_with<T>(
+        &mut self,
+        view: impl FnOnce(&'a [u8; TP3_SPAN], &'a [u8]) -> T,
+    ) -> Option<T> {
         if self.left == 0 {
             return None;
         }
@@ -263,7 +265,16 @@ impl<'a> Iterator for Frames<'a> {
         if next == 0 {
             self.left = 0;
         }
-        Some(Frame { hdr: h, data })
+        Some(view(h, data))
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Frame<'a>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Frame<'a>> {
+        self.next_with(|hdr, data| Frame { hdr, data })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
