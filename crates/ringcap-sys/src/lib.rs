@@ -105,7 +105,7 @@ impl fmt::Display for Errno {
 /// # Safety
 /// Implementors must be `repr(C)` (or primitive) and valid for every bit pattern, because
 /// `getsockopt` fills them from kernel memory.
-pub unsafe trait Pod: Copy + 'static {}
+pub(crate) unsafe trait Pod: Copy + 'static {}
 
 // SAFETY: primitive integers are valid for any bit pattern.
 unsafe impl Pod for i32 {}
@@ -141,7 +141,16 @@ pub(crate) fn socket(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd> {
 }
 
 /// Sets a socket option from a plain value.
-pub fn setsockopt<T: Pod>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &T) -> Result<()> {
+///
+/// Crate-private, like [`getsockopt`]: a raw option can register user memory with the kernel
+/// (XDP_UMEM_REG) or replace a ring under a live mapping, so outside this crate only the typed
+/// setters exist.
+pub(crate) fn setsockopt<T: Pod>(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    value: &T,
+) -> Result<()> {
     setsockopt_bytes(
         fd,
         level,
@@ -152,7 +161,7 @@ pub fn setsockopt<T: Pod>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &T) 
 }
 
 /// Sets a socket option from a slice of plain values (filter programs, arrays).
-pub fn setsockopt_slice<T: Pod>(
+pub(crate) fn setsockopt_slice<T: Pod>(
     fd: BorrowedFd<'_>,
     level: i32,
     name: i32,
@@ -189,7 +198,7 @@ fn setsockopt_bytes(
 }
 
 /// Reads a socket option into a plain value.
-pub fn getsockopt<T: Pod>(fd: BorrowedFd<'_>, level: i32, name: i32) -> Result<T> {
+pub(crate) fn getsockopt<T: Pod>(fd: BorrowedFd<'_>, level: i32, name: i32) -> Result<T> {
     let mut value = std::mem::MaybeUninit::<T>::zeroed();
     let mut len = size_of::<T>() as libc::socklen_t;
     // SAFETY: value is writable for size_of::<T>() bytes, len says so, and both live across

@@ -120,7 +120,7 @@ pub(crate) fn set_ring_size(fd: BorrowedFd<'_>, ring: i32, entries: u32) -> Resu
 }
 
 /// XDP_MMAP_OFFSETS: the layout of every ring's mapping.
-pub fn mmap_offsets(fd: BorrowedFd<'_>) -> Result<MmapOffsets> {
+pub(crate) fn mmap_offsets(fd: BorrowedFd<'_>) -> Result<MmapOffsets> {
     getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS)
 }
 
@@ -136,11 +136,12 @@ pub fn is_zero_copy(fd: BorrowedFd<'_>) -> Result<bool> {
 }
 
 /// Binds the socket to one RX queue of an interface. `flags`: XDP_COPY or XDP_ZEROCOPY (or
-/// neither: zero-copy if the driver can, else copy), XDP_USE_NEED_WAKEUP.
-pub fn bind(fd: BorrowedFd<'_>, ifindex: u32, queue_id: u32, flags: u16) -> Result<()> {
+/// neither: zero-copy if the driver can, else copy), XDP_USE_NEED_WAKEUP. XDP_SHARED_UMEM is
+/// never passed on: every socket here has a UMEM of its own.
+pub(crate) fn bind(fd: BorrowedFd<'_>, ifindex: u32, queue_id: u32, flags: u16) -> Result<()> {
     let sa = SockaddrXdp {
         family: AF_XDP as u16,
-        flags,
+        flags: flags & !XDP_SHARED_UMEM,
         ifindex,
         queue_id,
         shared_umem_fd: 0,

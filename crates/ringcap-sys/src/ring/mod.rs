@@ -30,3 +30,18 @@ pub mod umem;
 pub mod xdp;
 
 pub(crate) use mmap::Mmap;
+
+/// Whether a test that needs real sockets can run: root, or a skip that says so (and fails
+/// under CI=true, where everything must run).
+#[cfg(test)]
+pub(crate) fn can_run(test: &str) -> bool {
+    if crate::geteuid() == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs root and CI=true is set"
+    );
+    eprintln!("skipping {test}: needs root for packet and AF_XDP sockets (CI runs as root)");
+    false
+}

@@ -370,3 +370,32 @@ mod tests {
         assert_eq!(block.frames().count(), 0);
     }
 }
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+    use crate::Errno;
+
+    #[test]
+    fn setup_map_ready_teardown_on_a_real_socket() {
+        if !crate::ring::can_run("setup_map_ready_teardown_on_a_real_socket") {
+            return;
+        }
+        let fd = Arc::new(crate::packet_socket().unwrap());
+        let layout = RxLayout {
+            block_size: 1 << 16,
+            blocks: 4,
+            frame_size: 2048,
+            block_timeout_ms: 10,
+        };
+        let ring = RxRing::setup(fd.clone(), &layout).unwrap().map().unwrap();
+        assert_eq!(ring.memory(), 4 << 16);
+        // Not bound: the kernel has handed nothing over.
+        assert!(ring.ready().is_none());
+        // The socket has a ring: a second one is refused, so a mapping always matches the
+        // ring the kernel has.
+        let e = RxRing::setup(fd.clone(), &layout).err().unwrap();
+        assert_eq!(e.errno(), Some(Errno::EBUSY));
+        ring.teardown();
+    }
+}

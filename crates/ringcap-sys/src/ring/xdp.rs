@@ -239,7 +239,8 @@ impl Xsk {
         &self.fd
     }
 
-    /// Binds the socket to one RX queue of an interface (see [`x::bind`] for `flags`).
+    /// Binds the socket to one RX queue of an interface. `flags`: XDP_COPY or XDP_ZEROCOPY (or
+    /// neither: zero-copy if the driver can, else copy), XDP_USE_NEED_WAKEUP.
     pub fn bind(&self, ifindex: u32, queue: u32, flags: u16) -> Result<()> {
         x::bind(self.fd.as_fd(), ifindex, queue, flags)
     }
@@ -428,3 +429,63 @@ impl<'a> Iterator for RxBatch<'a> {
 }
 
 impl ExactSizeIterator for RxBatch<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_refuses_layouts_outside_the_mapping() {
+        // Refused before any mmap, so any descriptor will do.
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let ok = RingOffset {
+            producer: 0,
+            consumer: 64,
+            flags: 128,
+            desc: 192,
+        };
+        let bad = [
+            (RingOffset { desc: 196, ..ok }, 8),  // entries misaligned
+            (RingOffset { flags: 130, ..ok }, 8), // index word misaligned
+            (
+                RingOffset {
+                    consumer: 1 << 20,
+                    ..ok
+                },
+                8,
+            ), // index word past the end
+            (ok, 6),                              // not a power of two
+        ];
+        for (off, entries) in bad {
+            let e = Ring::<u64>::map(f.as_fd(), &off, entries, 0).err().unwrap();
+            assert_eq!(e.errno(), Some(Errno::EINVAL), "{off:?} x {entries}");
+        }
+    }
+
+    #[test]
+    fn ring_indices_wrap_inside_the_ring() {
+        if !crate::ring::can_run("ring_indices_wrap_inside_the_ring") {
+            return;
+        }
+        let umem = Umem::setup(8, 2048).unwrap();
+        let fd = x::socket().unwrap();
+        let mut xsk = Xsk::setup(fd, umem).unwrap().map().unwrap();
+        // Map put every frame on the fill ring, in order.
+        assert_eq!(xsk.fill.producer().load(Ordering::Acquire), 8);
+        for i in 0..8u32 {
+            assert_eq!(xsk.fill.read(i), i as u64 * 2048);
+            // Free-running indices: i + size, and i - size (wrapping), are the same slot.
+            assert_eq!(xsk.fill.read(i + 8), i as u64 * 2048);
+            assert_eq!(xsk.fill.read(i.wrapping_sub(8)), i as u64 * 2048);
+        }
+        assert_eq!(xsk.fill.read(u32::MAX), 7 * 2048);
+        xsk.fill.write(u32::MAX - 8, 12345);
+        assert_eq!(xsk.fill.read(7), 12345);
+        // Unbound: nothing received; an empty batch and its release change nothing.
+        assert_eq!(xsk.available(64), 0);
+        assert_eq!(xsk.ready(64).count(), 0);
+        xsk.release();
+        assert_eq!(xsk.fill.producer().load(Ordering::Acquire), 8);
+        xsk.teardown();
+    }
+}
