@@ -689,9 +689,7 @@ fn run_tool(
     let (cu0, cs0) = ringcap::process::children_cpu_time();
     std::thread::sleep(Duration::from_millis(300));
     let c = child.0.take().expect("child");
-    let _ = Command::new("kill")
-        .args(["-INT", &c.id().to_string()])
-        .status();
+    let _ = ringcap::process::interrupt(c.id());
     let out = c.wait_with_output()?;
     let (cu1, cs1) = ringcap::process::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
