@@ -39,6 +39,15 @@ fn bench(c: &mut Criterion) {
         assert!(s.src_port != 0 && s.dst_port != 0, "{name}: {s:?}");
         g.bench_function(name, |b| b.iter(|| summarize(black_box(&frame))));
     }
+    // Four loads from the same frame: what "one call" costs on this machine, to read the figures
+    // above against (the shared 2-core test machine is several times slower than a desktop).
+    let f = syn_60();
+    g.bench_function("baseline_4_loads", |b| {
+        b.iter(|| {
+            let f = black_box(&f);
+            (f[12], f[23], f[36], f[47])
+        })
+    });
     g.finish();
 }
 

@@ -63,30 +63,31 @@ fn array<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
 /// bytes go; this never panics.
 pub fn summarize(frame: &[u8]) -> Summary {
     let mut s = Summary::default();
-    if let Some(m) = array::<6>(frame, 0) {
-        s.dst_mac = m;
-    }
-    if let Some(m) = array::<6>(frame, 6) {
-        s.src_mac = m;
-    }
-    let Some(mut ty) = be16(frame, 12) else {
+    let Some((eth, mut rest)) = frame.split_first_chunk::<14>() else {
+        if let Some(m) = array::<6>(frame, 0) {
+            s.dst_mac = m;
+        }
+        if let Some(m) = array::<6>(frame, 6) {
+            s.src_mac = m;
+        }
         return s;
     };
-    let mut at = 14;
+    s.dst_mac = [eth[0], eth[1], eth[2], eth[3], eth[4], eth[5]];
+    s.src_mac = [eth[6], eth[7], eth[8], eth[9], eth[10], eth[11]];
+    let mut ty = u16::from_be_bytes([eth[12], eth[13]]);
     while ethertype::is_vlan(ty) {
-        let (Some(tci), Some(inner)) = (be16(frame, at), be16(frame, at + 2)) else {
+        let Some((tag, inner)) = rest.split_first_chunk::<4>() else {
             // A tag cut short: report the tag's own type, nothing inside it.
             s.ethertype = ty;
             return s;
         };
         if s.vlan.is_none() {
-            s.vlan = Some(tci & 0x0fff);
+            s.vlan = Some(u16::from_be_bytes([tag[0], tag[1]]) & 0x0fff);
         }
-        ty = inner;
-        at += 4;
+        ty = u16::from_be_bytes([tag[2], tag[3]]);
+        rest = inner;
     }
     s.ethertype = ty;
-    let rest = &frame[at..];
     match ty {
         ethertype::IPV4 => ipv4(rest, &mut s),
         ethertype::IPV6 => ipv6(rest, &mut s),
@@ -115,7 +116,7 @@ pub fn summarize_ip(packet: &[u8]) -> Summary {
 
 #[inline(always)]
 fn ipv4(p: &[u8], s: &mut Summary) {
-    if p.len() < 20 {
+    let Some((h, _)) = p.split_first_chunk::<20>() else {
         // Fill the fixed fields the bytes still hold; no addresses without both of them.
         if let Some(len) = be16(p, 2) {
             s.l3_len = u32::from(len);
@@ -127,16 +128,16 @@ fn ipv4(p: &[u8], s: &mut Summary) {
             s.proto = proto;
         }
         return;
-    }
-    let ihl = usize::from(p[0] & 0x0f) * 4;
-    s.l3_len = u32::from(u16::from_be_bytes([p[2], p[3]]));
-    s.ttl = p[8];
-    s.proto = p[9];
-    s.addrs = Addrs::V4 {
-        src: [p[12], p[13], p[14], p[15]],
-        dst: [p[16], p[17], p[18], p[19]],
     };
-    if u16::from_be_bytes([p[6], p[7]]) & 0x1fff != 0 {
+    let ihl = usize::from(h[0] & 0x0f) * 4;
+    s.l3_len = u32::from(u16::from_be_bytes([h[2], h[3]]));
+    s.ttl = h[8];
+    s.proto = h[9];
+    s.addrs = Addrs::V4 {
+        src: [h[12], h[13], h[14], h[15]],
+        dst: [h[16], h[17], h[18], h[19]],
+    };
+    if u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
         s.fragment = true;
         return;
     }
@@ -149,7 +150,7 @@ fn ipv4(p: &[u8], s: &mut Summary) {
 
 #[inline(always)]
 fn ipv6(p: &[u8], s: &mut Summary) {
-    if p.len() < 40 {
+    let Some((h, _)) = p.split_first_chunk::<40>() else {
         if let Some(len) = be16(p, 4) {
             s.l3_len = u32::from(len) + 40;
         }
@@ -160,14 +161,15 @@ fn ipv6(p: &[u8], s: &mut Summary) {
             s.ttl = hl;
         }
         return;
-    }
-    s.l3_len = u32::from(u16::from_be_bytes([p[4], p[5]])) + 40;
-    s.ttl = p[7];
-    s.addrs = Addrs::V6 {
-        src: array(p, 8).unwrap_or_default(),
-        dst: array(p, 24).unwrap_or_default(),
     };
-    let mut nh = p[6];
+    s.l3_len = u32::from(u16::from_be_bytes([h[4], h[5]])) + 40;
+    s.ttl = h[7];
+    let (src, dst) = h[8..].split_at(16);
+    s.addrs = Addrs::V6 {
+        src: src.try_into().unwrap_or_default(),
+        dst: dst.try_into().unwrap_or_default(),
+    };
+    let mut nh = h[6];
     let mut at = 40;
     loop {
         s.proto = nh;
