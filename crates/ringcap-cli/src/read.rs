@@ -6,13 +6,19 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{bail, Context};
 use ringcap_filter::{LinkType, Program, Target};
 use ringcap_pcap::{
     linktype, FileKind, Format, Interface, Precision, Reader, Writer, WriterOptions,
     DEFAULT_SNAPLEN,
+};
+use ringcap_wire::dissect::Header;
+use ringcap_wire::link::{family_is_ipv6, AF_INET};
+use ringcap_wire::{
+    arp, dissect, ethertype, icmp, ip_proto, ipv4, tcp, udp, ArpPacket, IcmpPacket, Icmpv6Packet,
+    Ipv4Packet, Layer, Link, MacAddr, TcpPacket, UdpPacket,
 };
 
 #[derive(clap::Args)]
@@ -322,273 +328,346 @@ pub fn summarize(out: &mut String, lt: u32, data: &[u8], orig_len: u32) {
         let _ = write!(out, " (cap {})", data.len());
     }
     out.push(' ');
-    match lt {
-        linktype::ETHERNET => ethernet(out, data),
-        linktype::LINUX_SLL => {
-            if data.len() < 16 {
-                return truncated(out, "SLL");
-            }
-            let dir = pkttype(u16::from_be_bytes([data[0], data[1]]) as u8);
-            let _ = write!(out, "SLL {dir} ");
-            ethertype(out, u16::from_be_bytes([data[14], data[15]]), &data[16..]);
-        }
-        linktype::LINUX_SLL2 => {
-            if data.len() < 20 {
-                return truncated(out, "SLL2");
-            }
-            let ifindex = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
-            let _ = write!(out, "SLL2 ifindex {ifindex} {} ", pkttype(data[10]));
-            ethertype(out, u16::from_be_bytes([data[0], data[1]]), &data[20..]);
-        }
-        linktype::RAW => match data.first().map(|b| b >> 4) {
-            Some(4) => ipv4(out, data),
-            Some(6) => ipv6(out, data),
-            _ => out.push_str("raw IP, unknown version"),
-        },
-        linktype::IPV4 => ipv4(out, data),
-        linktype::IPV6 => ipv6(out, data),
-        linktype::NULL => {
-            if data.len() < 4 {
-                return truncated(out, "NULL");
-            }
-            let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-            let be = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
-            let fam = if le < 256 { le } else { be };
-            match fam {
-                2 => ipv4(out, &data[4..]),
-                24 | 28 | 30 | 10 => ipv6(out, &data[4..]),
-                f => {
-                    let _ = write!(out, "loopback, address family {f}");
-                }
-            }
-        }
+    let link = match lt {
+        linktype::ETHERNET => Link::Ethernet,
+        linktype::LINUX_SLL => Link::LinuxSll,
+        linktype::LINUX_SLL2 => Link::LinuxSll2,
+        linktype::RAW if matches!(data.first().map(|b| b >> 4), Some(4 | 6)) => Link::Raw,
+        linktype::RAW => return out.push_str("raw IP, unknown version"),
+        linktype::IPV4 => Link::Ipv4,
+        linktype::IPV6 => Link::Ipv6,
+        linktype::NULL => Link::Null,
         other => {
             let _ = write!(out, "link type {other}");
+            return;
+        }
+    };
+    let mut line = Line { out, ip: None };
+    for layer in dissect(link, data) {
+        if line.layer(layer).is_break() {
+            break;
         }
     }
 }
 
-fn truncated(out: &mut String, what: &str) {
-    out.push_str(what);
-    out.push_str(" [truncated]");
+/// One summary line being written, layer by layer. It names the outer headers, one IP header,
+/// and the transport header after it, then stops.
+struct Line<'o> {
+    out: &'o mut String,
+    /// The IP header's addresses, for the transport part.
+    ip: Option<(IpAddr, IpAddr)>,
+}
+
+type Flow = std::ops::ControlFlow<()>;
+const GO: Flow = Flow::Continue(());
+const STOP: Flow = Flow::Break(());
+
+impl Line<'_> {
+    fn layer(&mut self, layer: Layer<'_>) -> Flow {
+        use std::fmt::Write;
+        match layer {
+            Layer::Ethernet(f) => {
+                let _ = write!(self.out, "{} > {}", f.src_addr(), f.dst_addr());
+                self.after_type(f.ethertype())
+            }
+            Layer::Vlan { tpid, tag } => {
+                let q = if tpid == ethertype::VLAN {
+                    "vlan"
+                } else {
+                    "qinq"
+                };
+                let _ = write!(self.out, ", {q} {} p {}", tag.vlan_id(), tag.pcp());
+                self.after_type(tag.ethertype())
+            }
+            Layer::LinuxSll(h) => {
+                let _ = write!(self.out, "SLL {} ", pkttype(h.packet_type()));
+                self.ethertype(h.protocol())
+            }
+            Layer::LinuxSll2(h) => {
+                let dir = pkttype(h.packet_type());
+                let _ = write!(self.out, "SLL2 ifindex {} {dir} ", h.ifindex());
+                self.ethertype(h.protocol())
+            }
+            Layer::Loopback { family } => {
+                if family != AF_INET && !family_is_ipv6(family) {
+                    let _ = write!(self.out, "loopback, address family {family}");
+                    return STOP;
+                }
+                GO
+            }
+            Layer::Ipv4(p) => self.ipv4(p),
+            Layer::Ipv6(p) => {
+                if self.ip.is_some() {
+                    return self.proto(ip_proto::IPV6);
+                }
+                self.out.push_str("IPv6 ");
+                self.ip = Some((p.src_addr().into(), p.dst_addr().into()));
+                GO
+            }
+            Layer::IpExt(h) => match h.kind {
+                ip_proto::FRAGMENT => self.addrs(": fragment"),
+                ip_proto::AH => self.proto(ip_proto::AH),
+                _ => GO,
+            },
+            Layer::Arp(a) => {
+                arp(self.out, a);
+                STOP
+            }
+            Layer::Tcp(t) => self.tcp(t.into_inner()),
+            Layer::Udp(u) => self.udp(u.into_inner()),
+            Layer::Icmp(i) => self.icmp(i.into_inner()),
+            Layer::Icmpv6(i) => self.icmpv6(i.into_inner()),
+            Layer::Gre(_) => self.proto(ip_proto::GRE),
+            Layer::IpProto { proto, .. } => self.proto(proto),
+            Layer::Bad { header, bytes, .. } => self.bad(header, bytes),
+            // Not reached: the line stops at the EtherTypes it does not name.
+            Layer::Llc { .. }
+            | Layer::Mpls(_)
+            | Layer::Lldp(_)
+            | Layer::Fragment { .. }
+            | Layer::Ethertype { .. } => STOP,
+        }
+    }
+
+    /// After an Ethernet type field: more tags, or the payload's type.
+    fn after_type(&mut self, t: u16) -> Flow {
+        if ethertype::is_vlan(t) {
+            return GO;
+        }
+        self.out.push_str(", ");
+        self.ethertype(t)
+    }
+
+    /// The payload types the line decodes; any other is named by number.
+    fn ethertype(&mut self, t: u16) -> Flow {
+        use std::fmt::Write;
+        match t {
+            ethertype::IPV4 | ethertype::IPV6 | ethertype::ARP => GO,
+            _ => {
+                let _ = write!(self.out, "ethertype 0x{t:04x}");
+                STOP
+            }
+        }
+    }
+
+    fn ipv4(&mut self, p: Ipv4Packet<&[u8]>) -> Flow {
+        use std::fmt::Write;
+        if self.ip.is_some() {
+            return self.proto(ip_proto::IPIP);
+        }
+        let (src, dst) = (p.src_addr(), p.dst_addr());
+        if p.frag_offset() != 0 {
+            let (proto, off) = (p.protocol(), p.frag_offset());
+            let _ = write!(
+                self.out,
+                "IPv4 {src} > {dst}: proto {proto} fragment offset {off}"
+            );
+            return STOP;
+        }
+        self.out.push_str("IPv4 ");
+        self.ip = Some((src.into(), dst.into()));
+        GO
+    }
+
+    /// `SRC > DST` and `tail`.
+    fn addrs(&mut self, tail: &str) -> Flow {
+        use std::fmt::Write;
+        if let Some((s, d)) = self.ip {
+            let _ = write!(self.out, "{s} > {d}{tail}");
+        }
+        STOP
+    }
+
+    /// A protocol the line does not decode; the four it does are truncated if they end here.
+    fn proto(&mut self, p: u8) -> Flow {
+        use std::fmt::Write;
+        if let Some((s, d)) = self.ip {
+            let _ = write!(self.out, "{s} > {d}: proto {p}");
+            if matches!(
+                p,
+                ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP | ip_proto::ICMPV6
+            ) {
+                self.out.push_str(" [truncated]");
+            }
+        }
+        STOP
+    }
+
+    /// A header cut short or inconsistent: what its fixed part still tells.
+    fn bad(&mut self, header: Header, b: &[u8]) -> Flow {
+        use std::fmt::Write;
+        let what = match header {
+            Header::Ethernet => "Ethernet",
+            Header::Vlan => ", vlan",
+            Header::LinuxSll => "SLL",
+            Header::LinuxSll2 => "SLL2",
+            Header::Loopback => "NULL",
+            Header::Arp => "ARP",
+            Header::Ipv4 if self.ip.is_some() => return self.proto(ip_proto::IPIP),
+            Header::Ipv6 if self.ip.is_some() => return self.proto(ip_proto::IPV6),
+            Header::Ipv4 if b.len() < ipv4::MIN_HEADER_LEN || b[0] >> 4 != 4 => "IPv4",
+            Header::Ipv4 => {
+                let p = Ipv4Packet::new_unchecked(b);
+                if p.header_len() < ipv4::MIN_HEADER_LEN || b.len() < p.header_len() {
+                    let _ = write!(
+                        self.out,
+                        "IPv4 {} > {} [bad header length]",
+                        p.src_addr(),
+                        p.dst_addr()
+                    );
+                    return STOP;
+                }
+                // Total length below the header length: nothing of the payload is trusted.
+                if p.frag_offset() != 0 {
+                    return self.ipv4(p);
+                }
+                self.out.push_str("IPv4 ");
+                self.ip = Some((p.src_addr().into(), p.dst_addr().into()));
+                return self.proto(p.protocol());
+            }
+            Header::Ipv6 => "IPv6",
+            Header::Ipv6Ext(ip_proto::AH) => return self.proto(ip_proto::AH),
+            Header::Ipv6Ext(_) => return self.addrs(" [truncated]"),
+            Header::Tcp if b.len() >= tcp::MIN_HEADER_LEN => return self.tcp(b),
+            Header::Udp if b.len() >= udp::HEADER_LEN => return self.udp(b),
+            Header::Icmp if b.len() >= 4 => return self.icmp(b),
+            Header::Icmpv6 if b.len() >= 4 => return self.icmpv6(b),
+            Header::Tcp => return self.proto(ip_proto::TCP),
+            Header::Udp => return self.proto(ip_proto::UDP),
+            Header::Icmp => return self.proto(ip_proto::ICMP),
+            Header::Icmpv6 => return self.proto(ip_proto::ICMPV6),
+            Header::Gre => return self.proto(ip_proto::GRE),
+            Header::Llc | Header::Mpls => return STOP,
+        };
+        self.out.push_str(what);
+        self.out.push_str(" [truncated]");
+        STOP
+    }
+
+    /// TCP from its fixed 20 bytes (the options may be cut short).
+    fn tcp(&mut self, b: &[u8]) -> Flow {
+        use std::fmt::Write;
+        let Some((s, d)) = self.ip else { return STOP };
+        let t = TcpPacket::new_unchecked(b);
+        let _ = write!(
+            self.out,
+            "{s}.{} > {d}.{}: TCP [",
+            t.src_port(),
+            t.dst_port()
+        );
+        let flags = t.flags();
+        let mut any = false;
+        for (bit, c) in [
+            (tcp::flags::SYN, 'S'),
+            (tcp::flags::FIN, 'F'),
+            (tcp::flags::RST, 'R'),
+            (tcp::flags::PSH, 'P'),
+            (tcp::flags::URG, 'U'),
+            (tcp::flags::ACK, '.'),
+        ] {
+            if flags & bit != 0 {
+                self.out.push(c);
+                any = true;
+            }
+        }
+        if !any {
+            self.out.push_str("none");
+        }
+        let _ = write!(self.out, "] seq {}", t.seq_number());
+        if t.ack() {
+            let _ = write!(self.out, " ack {}", t.ack_number());
+        }
+        let off = t.header_len().min(b.len());
+        let _ = write!(self.out, " win {} len {}", t.window_len(), b.len() - off);
+        STOP
+    }
+
+    fn udp(&mut self, b: &[u8]) -> Flow {
+        use std::fmt::Write;
+        let Some((s, d)) = self.ip else { return STOP };
+        let u = UdpPacket::new_unchecked(b);
+        let len = u.len().saturating_sub(8);
+        let (sp, dp) = (u.src_port(), u.dst_port());
+        let _ = write!(self.out, "{s}.{sp} > {d}.{dp}: UDP len {len}");
+        STOP
+    }
+
+    /// ICMP from its type and code (and the echo fields when they are there).
+    fn icmp(&mut self, b: &[u8]) -> Flow {
+        use ringcap_wire::icmp::kind;
+        use std::fmt::Write;
+        let Some((s, d)) = self.ip else { return STOP };
+        let _ = write!(self.out, "{s} > {d}: ICMP ");
+        let (t, c) = (b[0], b[1]);
+        let _ = match t {
+            kind::ECHO_REQUEST if c == 0 => write!(self.out, "echo request"),
+            kind::ECHO_REPLY if c == 0 => write!(self.out, "echo reply"),
+            kind::DST_UNREACHABLE => write!(self.out, "unreachable code {c}"),
+            kind::TIME_EXCEEDED => write!(self.out, "time exceeded code {c}"),
+            _ => write!(self.out, "type {t} code {c}"),
+        };
+        if matches!(t, kind::ECHO_REPLY | kind::ECHO_REQUEST) && b.len() >= icmp::HEADER_LEN {
+            let i = IcmpPacket::new_unchecked(b);
+            let _ = write!(self.out, " id {} seq {}", i.echo_ident(), i.echo_seq_no());
+        }
+        STOP
+    }
+
+    fn icmpv6(&mut self, b: &[u8]) -> Flow {
+        use ringcap_wire::icmpv6::kind;
+        use std::fmt::Write;
+        let Some((s, d)) = self.ip else { return STOP };
+        let _ = write!(self.out, "{s} > {d}: ICMPv6 ");
+        let (t, c) = (b[0], b[1]);
+        let _ = match t {
+            kind::ECHO_REQUEST => write!(self.out, "echo request"),
+            kind::ECHO_REPLY => write!(self.out, "echo reply"),
+            kind::ROUTER_SOLICIT => write!(self.out, "router solicitation"),
+            kind::ROUTER_ADVERT => write!(self.out, "router advertisement"),
+            kind::NEIGHBOR_SOLICIT => write!(self.out, "neighbor solicitation"),
+            kind::NEIGHBOR_ADVERT => write!(self.out, "neighbor advertisement"),
+            kind::DST_UNREACHABLE => write!(self.out, "unreachable code {c}"),
+            _ => write!(self.out, "type {t} code {c}"),
+        };
+        if let Some(target) = Icmpv6Packet::new_checked(b)
+            .ok()
+            .and_then(|i| i.target_addr())
+        {
+            if t != kind::REDIRECT {
+                let _ = write!(self.out, " {target}");
+            }
+        }
+        STOP
+    }
 }
 
 fn pkttype(t: u8) -> &'static str {
+    use ringcap_wire::link::pkttype;
     match t {
-        0 => "In",
-        1 => "B",
-        2 => "M",
-        3 => "P",
-        4 => "Out",
+        pkttype::HOST => "In",
+        pkttype::BROADCAST => "B",
+        pkttype::MULTICAST => "M",
+        pkttype::OTHERHOST => "P",
+        pkttype::OUTGOING => "Out",
         _ => "?",
     }
 }
 
-fn mac(out: &mut String, m: &[u8]) {
+fn arp(out: &mut String, a: ArpPacket<&[u8]>) {
     use std::fmt::Write;
-    for (i, b) in m.iter().enumerate() {
-        let _ = write!(out, "{}{b:02x}", if i > 0 { ":" } else { "" });
+    if a.hw_len() != 6 || a.proto_len() != 4 {
+        return out.push_str("ARP [truncated]");
     }
-}
-
-fn ethernet(out: &mut String, d: &[u8]) {
-    use std::fmt::Write;
-    if d.len() < 14 {
-        return truncated(out, "Ethernet");
-    }
-    mac(out, &d[6..12]);
-    out.push_str(" > ");
-    mac(out, &d[0..6]);
-    let mut et = u16::from_be_bytes([d[12], d[13]]);
-    let mut p = 14;
-    while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
-        if d.len() < p + 4 {
-            return truncated(out, ", vlan");
+    let ip = |s: &[u8]| Ipv4Addr::from(<[u8; 4]>::try_from(s).unwrap_or_default());
+    let (spa, tpa) = (ip(a.sender_proto_addr()), ip(a.target_proto_addr()));
+    let _ = match a.operation() {
+        arp::op::REQUEST => write!(out, "ARP who-has {tpa} tell {spa}"),
+        arp::op::REPLY => {
+            let sha = MacAddr(a.sender_hw_addr().try_into().unwrap_or_default());
+            write!(out, "ARP reply {spa} is-at {sha}")
         }
-        let tci = u16::from_be_bytes([d[p], d[p + 1]]);
-        let q = if et == 0x8100 { "vlan" } else { "qinq" };
-        let _ = write!(out, ", {q} {} p {}", tci & 0xfff, tci >> 13);
-        et = u16::from_be_bytes([d[p + 2], d[p + 3]]);
-        p += 4;
-    }
-    out.push_str(", ");
-    ethertype(out, et, &d[p..]);
-}
-
-fn ethertype(out: &mut String, et: u16, d: &[u8]) {
-    use std::fmt::Write;
-    match et {
-        0x0800 => ipv4(out, d),
-        0x86dd => ipv6(out, d),
-        0x0806 => arp(out, d),
-        _ => {
-            let _ = write!(out, "ethertype 0x{et:04x}");
-        }
-    }
-}
-
-fn arp(out: &mut String, d: &[u8]) {
-    use std::fmt::Write;
-    if d.len() < 28 || d[4] != 6 || d[5] != 4 {
-        return truncated(out, "ARP");
-    }
-    let op = u16::from_be_bytes([d[6], d[7]]);
-    let spa = Ipv4Addr::new(d[14], d[15], d[16], d[17]);
-    let tpa = Ipv4Addr::new(d[24], d[25], d[26], d[27]);
-    match op {
-        1 => {
-            let _ = write!(out, "ARP who-has {tpa} tell {spa}");
-        }
-        2 => {
-            let _ = write!(out, "ARP reply {spa} is-at ");
-            mac(out, &d[8..14]);
-        }
-        _ => {
-            let _ = write!(out, "ARP op {op}");
-        }
-    }
-}
-
-fn ipv4(out: &mut String, d: &[u8]) {
-    use std::fmt::Write;
-    if d.len() < 20 || d[0] >> 4 != 4 {
-        return truncated(out, "IPv4");
-    }
-    let ihl = ((d[0] & 0xf) as usize) * 4;
-    let src = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
-    let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
-    let frag = u16::from_be_bytes([d[6], d[7]]) & 0x1fff;
-    let proto = d[9];
-    let total = u16::from_be_bytes([d[2], d[3]]) as usize;
-    if ihl < 20 || d.len() < ihl {
-        let _ = write!(out, "IPv4 {src} > {dst} [bad header length]");
-        return;
-    }
-    let end = total.clamp(ihl, d.len());
-    let l4 = &d[ihl..end];
-    if frag != 0 {
-        let _ = write!(
-            out,
-            "IPv4 {src} > {dst}: proto {proto} fragment offset {}",
-            frag * 8
-        );
-        return;
-    }
-    out.push_str("IPv4 ");
-    transport(out, proto, &src.to_string(), &dst.to_string(), l4, false);
-}
-
-fn ipv6(out: &mut String, d: &[u8]) {
-    use std::fmt::Write;
-    if d.len() < 40 || d[0] >> 4 != 6 {
-        return truncated(out, "IPv6");
-    }
-    let a = |o: usize| {
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&d[o..o + 16]);
-        Ipv6Addr::from(b)
+        op => write!(out, "ARP op {op}"),
     };
-    let (src, dst) = (a(8), a(24));
-    let mut next = d[6];
-    let mut p = 40;
-    // Hop-by-hop, routing, destination options: skip; fragment: stop.
-    while matches!(next, 0 | 43 | 60 | 44) {
-        if d.len() < p + 8 {
-            let _ = write!(out, "IPv6 {src} > {dst} [truncated]");
-            return;
-        }
-        if next == 44 {
-            let _ = write!(out, "IPv6 {src} > {dst}: fragment");
-            return;
-        }
-        let len = (d[p + 1] as usize + 1) * 8;
-        next = d[p];
-        p += len;
-    }
-    out.push_str("IPv6 ");
-    let l4 = d.get(p..).unwrap_or(&[]);
-    transport(out, next, &src.to_string(), &dst.to_string(), l4, true);
-}
-
-fn transport(out: &mut String, proto: u8, src: &str, dst: &str, d: &[u8], v6: bool) {
-    use std::fmt::Write;
-    let port = |o: usize| u16::from_be_bytes([d[o], d[o + 1]]);
-    match proto {
-        6 if d.len() >= 20 => {
-            let flags = d[13];
-            let mut f = String::new();
-            for (bit, c) in [
-                (0x02, 'S'),
-                (0x01, 'F'),
-                (0x04, 'R'),
-                (0x08, 'P'),
-                (0x20, 'U'),
-                (0x10, '.'),
-            ] {
-                if flags & bit != 0 {
-                    f.push(c);
-                }
-            }
-            if f.is_empty() {
-                f.push_str("none");
-            }
-            let seq = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-            let ack = u32::from_be_bytes([d[8], d[9], d[10], d[11]]);
-            let win = port(14);
-            let off = ((d[12] >> 4) as usize * 4).min(d.len());
-            let _ = write!(
-                out,
-                "{src}.{} > {dst}.{}: TCP [{f}] seq {seq}",
-                port(0),
-                port(2)
-            );
-            if flags & 0x10 != 0 {
-                let _ = write!(out, " ack {ack}");
-            }
-            let _ = write!(out, " win {win} len {}", d.len() - off);
-        }
-        17 if d.len() >= 8 => {
-            let len = port(4).saturating_sub(8);
-            let _ = write!(out, "{src}.{} > {dst}.{}: UDP len {len}", port(0), port(2));
-        }
-        1 if !v6 && d.len() >= 4 => {
-            let what = match (d[0], d[1]) {
-                (8, 0) => "echo request".to_string(),
-                (0, 0) => "echo reply".to_string(),
-                (3, c) => format!("unreachable code {c}"),
-                (11, c) => format!("time exceeded code {c}"),
-                (t, c) => format!("type {t} code {c}"),
-            };
-            let _ = write!(out, "{src} > {dst}: ICMP {what}");
-            if matches!(d[0], 0 | 8) && d.len() >= 8 {
-                let _ = write!(out, " id {} seq {}", port(4), port(6));
-            }
-        }
-        58 if v6 && d.len() >= 4 => {
-            let what = match (d[0], d[1]) {
-                (128, _) => "echo request".to_string(),
-                (129, _) => "echo reply".to_string(),
-                (133, _) => "router solicitation".to_string(),
-                (134, _) => "router advertisement".to_string(),
-                (135, _) => "neighbor solicitation".to_string(),
-                (136, _) => "neighbor advertisement".to_string(),
-                (1, c) => format!("unreachable code {c}"),
-                (t, c) => format!("type {t} code {c}"),
-            };
-            let _ = write!(out, "{src} > {dst}: ICMPv6 {what}");
-            if matches!(d[0], 135 | 136) && d.len() >= 24 {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(&d[8..24]);
-                let _ = write!(out, " {}", Ipv6Addr::from(b));
-            }
-        }
-        6 | 17 | 1 | 58 => {
-            let _ = write!(out, "{src} > {dst}: proto {proto} [truncated]");
-        }
-        p => {
-            let _ = write!(out, "{src} > {dst}: proto {p}");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -606,6 +685,51 @@ mod tests {
         s.clear();
         format_time(&mut s, 15_000_000_005, true);
         assert_eq!(s, "15.000000005 ");
+    }
+
+    /// The line of each decoded protocol (the format the dissector had before it moved onto
+    /// the wire views; both printed exactly these).
+    #[test]
+    fn print_lines() {
+        use ringcap_gen::{FrameBuilder, FrameSpec, Proto};
+        let frame = |proto, v6| {
+            let mut b = FrameBuilder::new(&FrameSpec::new(proto, v6)).unwrap();
+            let mut f = vec![0u8; b.len()];
+            b.write_next(&mut f);
+            f
+        };
+        let mut arp = vec![255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 1, 8, 6];
+        arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1]);
+        arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+        let mut frag = ringcap_netlab::udp_frame(1, 1, 100);
+        frag[20..22].copy_from_slice(&[0x20, 0x10]);
+        let syn6 = frame(Proto::Syn, true);
+        let mut null6 = vec![30, 0, 0, 0];
+        null6.extend_from_slice(&frame(Proto::Icmp, true)[14..]);
+        for (lt, f, want) in [
+            (linktype::ETHERNET, frame(Proto::Syn, false),
+                "len 60 02:00:00:00:00:01 > 02:00:00:00:00:02, IPv4 10.0.0.1.1024 > 10.1.0.1.80: TCP [S] seq 0 win 64240 len 0",
+            ),
+            (linktype::ETHERNET, ringcap_netlab::with_vlan(&syn6, 0x88a8, 0x0064),
+                "len 78 02:00:00:00:00:01 > 02:00:00:00:00:02, qinq 100 p 0, IPv6 fd00::1.1024 > fd00:1::1.80: TCP [S] seq 0 win 64240 len 0",
+            ),
+            (linktype::RAW, frame(Proto::Icmp, false)[14..].to_vec(),
+                "len 46 IPv4 10.0.0.1 > 10.1.0.1: ICMP echo request id 1024 seq 0",
+            ),
+            (linktype::NULL, null6,
+                "len 52 IPv6 fd00::1 > fd00:1::1: ICMPv6 echo request",
+            ),
+            (linktype::ETHERNET, arp,
+                "len 42 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff, ARP who-has 10.0.0.2 tell 10.0.0.1",
+            ),
+            (linktype::ETHERNET, frag,
+                "len 100 02:00:00:00:00:01 > 02:00:00:00:00:02, IPv4 10.0.0.1 > 10.1.0.1: proto 17 fragment offset 128",
+            ),
+        ] {
+            let mut s = String::new();
+            summarize(&mut s, lt, &f, f.len() as u32);
+            assert_eq!(s, want);
+        }
     }
 
     #[test]
