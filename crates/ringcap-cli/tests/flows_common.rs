@@ -555,3 +555,8 @@ pub fn stderr_rest() -> String {
         .map(|h| h.join().unwrap())
         .unwrap_or_default()
 }
+
+/// Hands a background reader of standard error to [`stderr_rest`].
+pub fn set_rest(h: std::thread::JoinHandle<String>) {
+    STDERR_REST.with(|c| *c.borrow_mut() = Some(h));
+}

@@ -147,6 +147,8 @@ struct Conn {
     sent: u64,
     failed: u64,
     failed_records: u64,
+    /// Records in the last message sent, which a refusal reported later most likely concerns.
+    last_records: u64,
     last_error: Option<String>,
 }
 
@@ -192,6 +194,7 @@ impl UdpOut {
                 sent: 0,
                 failed: 0,
                 failed_records: 0,
+                last_records: 0,
                 last_error: None,
             });
         }
@@ -250,6 +253,15 @@ impl UdpOut {
         let n = self.enc.flow_records() as u64;
         let msg = self.enc.finish();
         for c in &mut self.conns {
+            // An ICMP refusal of an earlier message waits on the socket and would fail this
+            // one instead: take it first and count it against the message sent last.
+            if let Ok(Some(e)) = c.sock.take_error() {
+                c.sent = c.sent.saturating_sub(1);
+                c.failed += 1;
+                c.failed_records += c.last_records;
+                c.last_error = Some(e.to_string());
+            }
+            c.last_records = n;
             match c.sock.send(msg) {
                 Ok(_) => c.sent += 1,
                 Err(e) => {
