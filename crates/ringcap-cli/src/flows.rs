@@ -486,7 +486,7 @@ fn run_files(args: &Args, timeouts: Timeouts) -> anyhow::Result<i32> {
                 taken += 1;
                 meter_frame(&mut meter, m.linktype, m.ts_ns, m.orig_len, data)
                     .with_context(|| format!("-r {path}"))?;
-                if taken % 256 == 0 {
+                if taken.is_multiple_of(256) {
                     meter.end_batch(m.ts_ns);
                     counters.filter_observed.store(read, Relaxed);
                     counters.filter_selected.store(taken, Relaxed);

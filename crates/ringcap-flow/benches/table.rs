@@ -36,7 +36,7 @@ impl Rng {
 fn key(n: u64) -> FlowKey {
     let mut k = FlowKey {
         kind: Kind::V4,
-        proto: if n % 5 == 0 { 17 } else { 6 },
+        proto: if n.is_multiple_of(5) { 17 } else { 6 },
         src_port: 1024 + (n % 50_000) as u16,
         dst_port: 443,
         ethertype: 0x0800,

@@ -456,11 +456,12 @@ impl Exporter {
         }
         for u in &outs.udp {
             for c in &u.conns {
-                let err = c.sock.take_error().ok().flatten().or_else(|| {
-                    c.last_error
-                        .as_ref()
-                        .map(|e| io::Error::new(io::ErrorKind::Other, e.clone()))
-                });
+                let err = c
+                    .sock
+                    .take_error()
+                    .ok()
+                    .flatten()
+                    .or_else(|| c.last_error.as_ref().map(|e| io::Error::other(e.clone())));
                 if let Some(source) = err {
                     return Err(ExportError::Refused {
                         proto: u.enc.protocol(),

@@ -313,7 +313,7 @@ impl Encoder {
         };
         if self.proto == Protocol::NetflowV9 {
             // v9 FlowSets end on a 4-byte boundary.
-            while (self.buf.len() - start) % 4 != 0 {
+            while !(self.buf.len() - start).is_multiple_of(4) {
                 self.buf.push(0);
             }
         }

@@ -213,7 +213,7 @@ fn messages_stay_within_the_size_and_keep_every_record() {
         e.start(0);
         e.add_templates(false);
         for i in 0..500u64 {
-            let mut r = if i % 3 == 0 {
+            let mut r = if i.is_multiple_of(3) {
                 icmp6_record()
             } else {
                 v4_record()

@@ -220,7 +220,7 @@ impl<E: Entry> Slots<E> {
         for _ in 0..self.slots.len() {
             if self.slots[i].tag() != 0 {
                 seen += 1;
-                if best.map_or(true, |b| self.slots[i].last_ns() < self.slots[b].last_ns()) {
+                if best.is_none_or(|b| self.slots[i].last_ns() < self.slots[b].last_ns()) {
                     best = Some(i);
                 }
                 if seen == EVICT_SAMPLE {
