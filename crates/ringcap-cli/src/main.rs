@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod capture;
-mod compare;
 mod compile;
 mod demo;
 mod gen;
