@@ -53,7 +53,7 @@ impl Child {
     /// its statistics.
     pub fn interrupt(&self) {
         if self.status.is_none() {
-            interrupt(self.proc.id());
+            let _ = ringcap::process::interrupt(self.proc.id());
         }
     }
 
@@ -138,16 +138,6 @@ impl Collected {
 
 fn lock(m: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// SIGINT to `pid` (kill(1) until the engine's process module offers it).
-fn interrupt(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! **Must not depend on:** the engine or the CLI (every crate's tests use it), and nothing may
 //! depend on it except as a dev-dependency: it panics freely, as tests do.
 
+#![forbid(unsafe_code)]
+
 pub mod craft;
 pub mod skip;
 pub mod tools;

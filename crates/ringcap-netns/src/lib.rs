@@ -19,6 +19,8 @@
 //! Namespaces are named `ringcap-<pid>-<n>`; ones left by a process that no longer exists (a
 //! killed run) are removed by [`PrivateNet::new`].
 
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
@@ -277,7 +279,7 @@ impl Sender {
     pub fn open(ifname: &str) -> Result<Sender> {
         let idx = sys::if_nametoindex(ifname).ok_or_else(|| Error::NoInterface(ifname.into()))?;
         // Protocol 0: a send-only socket that never queues received packets.
-        let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let fd = sys::packet_socket()?;
         sys::bind_packet(fd.as_fd(), idx, 0)?;
         Ok(Sender { fd })
     }
@@ -285,9 +287,9 @@ impl Sender {
     /// Sends one frame (retrying while the device queue is full).
     pub fn send(&self, frame: &[u8]) -> Result<()> {
         loop {
-            match sys::send(self.fd.as_fd(), frame, 0) {
+            match sys::send(self.fd.as_fd(), frame) {
                 Ok(_) => return Ok(()),
-                Err(e) if e.errno() == Some(libc::ENOBUFS) => std::thread::yield_now(),
+                Err(e) if e.errno() == Some(sys::Errno::ENOBUFS) => std::thread::yield_now(),
                 Err(e) => return Err(e.into()),
             }
         }
