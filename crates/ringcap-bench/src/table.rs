@@ -63,6 +63,22 @@ impl Table {
 
     fn figures(&self, r: &Run, verdict: &str) -> String {
         let c = &r.counts;
+        if r.is_failed() && c.secs == 0.0 {
+            // Failed before any traffic: nothing was measured.
+            return format!(
+                "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {verdict}",
+                r.name,
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                w = self.name_width,
+            );
+        }
         let per = |ns: u64| match c.ns_per_pkt(ns) {
             Some(x) => format!("{x:.1}"),
             None => "-".into(),
@@ -97,6 +113,23 @@ pub fn failure_lines(r: &Run) -> Vec<String> {
         out.push(format!("    | {l}"));
     }
     out
+}
+
+/// The bench's last word when some run failed or did not add up: which, and how often.
+pub fn verdict_line(rows: &[Row]) -> Option<String> {
+    let bad: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.adds_up())
+        .map(|r| {
+            let what = if r.failed_rounds > 0 {
+                format!("FAILED in {} of {} runs", r.failed_rounds, r.rounds)
+            } else {
+                "counts do not add up".to_string()
+            };
+            format!("{} ({what})", r.run.name)
+        })
+        .collect();
+    (!bad.is_empty()).then(|| format!("bench: not every run counts: {}", bad.join(", ")))
 }
 
 /// `bench: ring x1: CPU per captured packet 0.32x that of tcpdump -w /dev/null (median of 3
@@ -196,6 +229,40 @@ mod tests {
             ]
         );
         assert!(failure_lines(&run("x", 1)).is_empty());
+        // Failed before any traffic: no figures at all.
+        let never = Run::failed(
+            "tcpdump -w /dev/null".into(),
+            Side::Compared,
+            0,
+            Failure::new("exited (exit status: 1) before it was capturing"),
+        );
+        let line = t.line(&never);
+        assert!(
+            line.starts_with("tcpdump -w /dev/null          -          -         -")
+                && line.ends_with("-  FAILED"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_last_word_names_what_does_not_count() {
+        let good = Row {
+            run: run("ring x1", 1_000_000),
+            rounds: 2,
+            failed_rounds: 0,
+            all_add_up: true,
+        };
+        assert_eq!(verdict_line(std::slice::from_ref(&good)), None);
+        let mut partly = good.clone();
+        partly.run.name = "tcpdump -w /dev/null".into();
+        partly.failed_rounds = 1;
+        let mut off = good.clone();
+        off.run.name = "recv x1".into();
+        off.all_add_up = false;
+        assert_eq!(
+            verdict_line(&[good, partly, off]).unwrap(),
+            "bench: not every run counts: tcpdump -w /dev/null (FAILED in 1 of 2 runs), recv x1 (counts do not add up)"
+        );
     }
 
     #[test]

@@ -197,6 +197,9 @@ fn print_summary(table: &Table, results: &Results, runs: usize) {
     for r in &results.ratios {
         eprintln!("{}", table::ratio_line(r));
     }
+    if let Some(line) = table::verdict_line(&results.rows) {
+        eprintln!("{line}");
+    }
 }
 
 fn json(bench: &Bench, results: &Results) -> String {
