@@ -258,7 +258,11 @@ impl Bench {
                     Contender::Ringcap(m) => ringcap_run::run(&ctx, m, name, round)?,
                     Contender::Tool(t) => tool_run::run(&ctx, t, name, round)?,
                 };
-                let Some(run) = run else { break 'rounds };
+                // A run that Ctrl-C cut short measured nothing (a Ctrl-C typed at a terminal
+                // also reaches the generator and the tools, which may end it first).
+                let Some(run) = run.filter(|_| !stop.is_stopped()) else {
+                    break 'rounds;
+                };
                 on_run(&run);
                 runs[i].push(run);
             }

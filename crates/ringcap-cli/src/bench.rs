@@ -126,10 +126,10 @@ fn settings(args: &Args) -> Result<(Settings, compare::Choice), String> {
     s.write_dir = args.write_dir.as_ref().map(PathBuf::from);
     s.filter = args.filter.as_deref().map(filter).transpose()?;
     s.command = command_line();
-    s.check()?;
-    // Tools last: the missing ones are named only once the arguments are good.
     let choice = compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some())?;
     s.tools = choice.tools.clone();
+    s.check()?;
+    // The caller names the missing tools only now that the arguments are good.
     Ok((s, choice))
 }
 
