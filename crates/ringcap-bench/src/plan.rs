@@ -2,7 +2,7 @@
 //! the receive paths asked for, and the line-up of contenders (ringcap's modes, then the
 //! compared tools) every round runs in order.
 
-use ringcap::Mode;
+use ringcap::{Config, Mode};
 
 use crate::tools::Tool;
 
@@ -56,7 +56,14 @@ impl Plan {
     }
 }
 
-/// A receive path as `--modes` names it.
+/// A receive path as `--modes` names it: one row of the table per round.
+///
+/// **Adding a mode row** (e.g. AF_XDP with the filter in the kernel) is four steps, all in this
+/// file: a variant here; its `--modes` word in [`ModeSpec::ALL`]; its engine mode, worker count
+/// and row label in [`ModeSpec::resolve`]; and any engine setting of its own in
+/// [`ModeSpec::configure`]. Rows are told apart by label, so give it its own. The runs, the
+/// checks, the medians and ratios, the table, the JSON and the chart take it from there. Add
+/// its word to `--modes`' help in the CLI (`crates/ringcap-cli/src/bench.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeSpec {
     Recv1,
@@ -67,28 +74,37 @@ pub enum ModeSpec {
 }
 
 impl ModeSpec {
-    pub const NAMES: &'static str = "recv1, recvN, ring1, ringN, xdp";
+    /// Every mode with its `--modes` word, in the order rows are listed in help.
+    pub const ALL: &'static [(&'static str, ModeSpec)] = &[
+        ("recv1", ModeSpec::Recv1),
+        ("recvN", ModeSpec::RecvN),
+        ("ring1", ModeSpec::Ring1),
+        ("ringN", ModeSpec::RingN),
+        ("xdp", ModeSpec::Xdp),
+    ];
+
+    /// The words `--modes` takes, for its error message.
+    pub fn names() -> String {
+        let words: Vec<&str> = ModeSpec::ALL.iter().map(|(w, _)| *w).collect();
+        words.join(", ")
+    }
 
     /// The comma-separated list of `--modes`.
     pub fn parse_list(s: &str) -> Result<Vec<ModeSpec>, String> {
         s.split(',')
             .map(str::trim)
             .filter(|m| !m.is_empty())
-            .map(|m| match m {
-                "recv1" => Ok(ModeSpec::Recv1),
-                "recvN" => Ok(ModeSpec::RecvN),
-                "ring1" => Ok(ModeSpec::Ring1),
-                "ringN" => Ok(ModeSpec::RingN),
-                "xdp" => Ok(ModeSpec::Xdp),
-                _ => Err(format!(
-                    "unknown mode {m:?} in --modes ({})",
-                    ModeSpec::NAMES
-                )),
+            .map(|m| {
+                ModeSpec::ALL
+                    .iter()
+                    .find(|(w, _)| *w == m)
+                    .map(|(_, spec)| *spec)
+                    .ok_or_else(|| format!("unknown mode {m:?} in --modes ({})", ModeSpec::names()))
             })
             .collect()
     }
 
-    /// The engine mode and worker count for `threads` capture threads.
+    /// The engine mode, worker count and row label for `threads` capture threads.
     pub fn resolve(self, threads: usize) -> RingcapMode {
         let (mode, threads) = match self {
             ModeSpec::Recv1 => (Mode::Recv, 1),
@@ -97,14 +113,27 @@ impl ModeSpec {
             ModeSpec::RingN => (Mode::Ring, threads),
             ModeSpec::Xdp => (Mode::Xdp, 1),
         };
-        let label = match mode {
-            Mode::Xdp => "xdp".to_string(),
+        let label = match self {
+            ModeSpec::Xdp => "xdp".to_string(),
             _ => format!("{mode} x{threads}"),
         };
         RingcapMode {
+            spec: self,
             mode,
             threads,
             label,
+        }
+    }
+
+    /// Engine settings of this mode's own, applied last over the bench's common ones (CPUs,
+    /// fanout, filter, coalescing) in `ringcap_run`. The modes so far need none.
+    pub fn configure(self, cfg: Config) -> Config {
+        match self {
+            ModeSpec::Recv1
+            | ModeSpec::RecvN
+            | ModeSpec::Ring1
+            | ModeSpec::RingN
+            | ModeSpec::Xdp => cfg,
         }
     }
 }
@@ -112,6 +141,8 @@ impl ModeSpec {
 /// One of ringcap's receive paths, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingcapMode {
+    /// What `--modes` asked for.
+    pub spec: ModeSpec,
     pub mode: Mode,
     pub threads: usize,
     pub label: String,
@@ -151,10 +182,7 @@ pub fn lineup(
     let mut resolved: Vec<RingcapMode> = Vec::new();
     let mut repeated = false;
     for m in modes.iter().map(|m| m.resolve(threads)) {
-        if resolved
-            .iter()
-            .any(|r| r.mode == m.mode && r.threads == m.threads)
-        {
+        if resolved.iter().any(|r| r.label == m.label) {
             repeated = true;
             continue;
         }

@@ -45,6 +45,8 @@ struct RunJson<'a> {
     /// 1-based; only in `each_run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     round: Option<usize>,
+    /// Frames the generator sent (null: it did not say).
+    sent: Option<u64>,
     seen: u64,
     if_drops: u64,
     captured: u64,
@@ -102,6 +104,7 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
     RunJson {
         mode: &r.name,
         round,
+        sent: c.sent,
         seen: c.seen,
         if_drops: c.if_drops,
         captured: c.captured,

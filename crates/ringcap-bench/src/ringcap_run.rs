@@ -78,6 +78,7 @@ pub(crate) fn run(
             cpu_user_ns: t.cpu_user_ns,
             cpu_sys_ns: t.cpu_sys_ns,
             ring_bytes,
+            sent: driven.traffic.sent,
         },
         reconciles: ringcap_reconciles(report.reconciles(), t.kernel_packets, link.rx_packets),
         background: link.rx_packets.saturating_sub(t.kernel_packets),
@@ -111,7 +112,7 @@ fn config(ctx: &Ctx<'_>, m: &RingcapMode) -> Config {
         // The generator stops by itself; this is only a safety net.
         .duration(Some(Duration::from_secs_f64(s.seconds + 30.0)));
     cfg.coalesce = Duration::from_millis(s.coalesce_ms);
-    cfg
+    m.spec.configure(cfg)
 }
 
 /// Runs the capture while the generator sends, then stops it through its normal path (so the
@@ -136,6 +137,7 @@ pub(crate) fn drive<H: Handler + 'static>(
         } else {
             Ok(Traffic {
                 secs: 0.0,
+                sent: None,
                 interrupted: false,
             })
         };

@@ -31,6 +31,8 @@ pub struct Counts {
     pub cpu_sys_ns: u64,
     /// Capture buffer memory (ringcap's rings, or the buffer a tool was given); 0 = not known.
     pub ring_bytes: u64,
+    /// Frames the generator says it sent (None: it did not say).
+    pub sent: Option<u64>,
 }
 
 impl Counts {
@@ -140,19 +142,26 @@ impl Run {
         self.failure.is_some()
     }
 
-    /// Marks the run failed if it captured nothing of a load that was offered (keeps an
-    /// earlier, more specific failure).
+    /// Marks the run failed if it measured nothing: no traffic reached the capture end, or
+    /// the capture took none of it (keeps an earlier, more specific failure).
     pub fn judge(mut self) -> Run {
         if self.failure.is_none() {
-            self.failure = nothing_captured(&self.counts);
+            self.failure = measured_nothing(&self.counts);
         }
         self
     }
 }
 
-/// A capture that saw traffic offered and captured none of it measured nothing.
-pub fn nothing_captured(c: &Counts) -> Option<Failure> {
-    (c.captured == 0 && c.offered() > 0).then(|| {
+/// Why a run with these counts measured nothing, if it did not.
+pub fn measured_nothing(c: &Counts) -> Option<Failure> {
+    if c.offered() == 0 {
+        return Some(Failure::new(match c.sent {
+            Some(0) => "no traffic: the generator sent nothing".to_string(),
+            Some(n) => format!("none of the {n} frames sent reached the capture interface"),
+            None => "no traffic reached the capture interface".to_string(),
+        }));
+    }
+    (c.captured == 0).then(|| {
         Failure::new(format!(
             "captured nothing of {} frames offered ({:.3} Mpps)",
             c.offered(),
@@ -205,6 +214,7 @@ mod tests {
             cpu_user_ns: 1000,
             cpu_sys_ns: 3000,
             ring_bytes: 0,
+            sent: Some(seen + if_drops),
         }
     }
 
@@ -242,8 +252,18 @@ mod tests {
             why.starts_with("captured nothing of 57000 frames offered"),
             "{why}"
         );
-        // Nothing offered, nothing captured: not a failure of the capture.
-        assert!(!run(counts(0, 0, 0, 0)).judge().is_failed());
+        // Nothing offered: nothing measured, and the row says why.
+        let why = |c: Counts| run(c).judge().failure.unwrap().why;
+        assert_eq!(
+            why(counts(0, 0, 0, 0)),
+            "no traffic: the generator sent nothing"
+        );
+        let mut lost = counts(0, 0, 0, 0);
+        lost.sent = Some(500);
+        assert_eq!(
+            why(lost),
+            "none of the 500 frames sent reached the capture interface"
+        );
         // A partial capture is a result, not a failure.
         assert!(run(counts(57_000, 0, 1, 56_999)).judge().adds_up());
         // An earlier failure is kept.

@@ -15,6 +15,8 @@ use crate::session::Ctx;
 pub(crate) struct Traffic {
     /// How long the generator sent (its own measure; the wall time around it if it gave none).
     pub secs: f64,
+    /// Frames it sent (None: it did not say).
+    pub sent: Option<u64>,
     /// Ctrl-C came first: the generator was stopped and the run is not a measurement.
     pub interrupted: bool,
 }
@@ -79,6 +81,7 @@ impl Ctx<'_> {
                 let _ = gen.wait_for(Duration::from_secs(2));
                 return Ok(Traffic {
                     secs: t0.elapsed().as_secs_f64(),
+                    sent: None,
                     interrupted: true,
                 });
             }
@@ -86,8 +89,10 @@ impl Ctx<'_> {
         };
         let wall = t0.elapsed().as_secs_f64();
         check(status, &gen.stderr())?;
+        let (sent, secs) = sent(&gen.stdout()).unzip();
         Ok(Traffic {
-            secs: sending_secs(&gen.stdout()).unwrap_or(wall),
+            secs: secs.unwrap_or(wall),
+            sent,
             interrupted: false,
         })
     }
@@ -103,13 +108,14 @@ fn check(status: ExitStatus, stderr: &str) -> Result<()> {
     ))
 }
 
-/// The sending time from the generator's last line:
+/// Frames sent and the sending time, from the generator's last line:
 /// `total: 1001 frames, 60060 bytes in 1.020 s (981 pps, …)`.
-fn sending_secs(stdout: &str) -> Option<f64> {
+fn sent(stdout: &str) -> Option<(u64, f64)> {
     let line = stdout.lines().find(|l| l.starts_with("total:"))?;
+    let frames: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     let (_, after) = line.split_once(" in ")?;
     let secs: f64 = after.split_whitespace().next()?.parse().ok()?;
-    (secs.is_finite() && secs > 0.0).then_some(secs)
+    (secs.is_finite() && secs > 0.0).then_some((frames, secs))
 }
 
 #[cfg(test)]
@@ -120,9 +126,9 @@ mod tests {
     fn the_generators_own_sending_time() {
         let out = "thread 0 (CPU 0) ring: 1001 frames, 60060 bytes, 0 refused\n\
                    total: 1001 frames, 60060 bytes in 1.020 s (981 pps, 471.0 kbit/s), 0 refused, 0 not sent\n";
-        assert_eq!(sending_secs(out), Some(1.020));
-        assert_eq!(sending_secs(""), None);
-        assert_eq!(sending_secs("total: 0 frames, 0 bytes in 0.000 s\n"), None);
+        assert_eq!(sent(out), Some((1001, 1.020)));
+        assert_eq!(sent(""), None);
+        assert_eq!(sent("total: 0 frames, 0 bytes in 0.000 s\n"), None);
     }
 
     #[test]
