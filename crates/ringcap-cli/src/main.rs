@@ -11,6 +11,7 @@ mod bench;
 mod capture;
 mod compile;
 mod demo;
+mod flows;
 mod gen;
 mod ifstat;
 mod info;
@@ -51,6 +52,7 @@ enum Command {
     Irq(irq::Args),
     /// Facts about an interface that change what a capture sees, with advice.
     Info(info::Args),
+    Flows(flows::Args),
 }
 
 /// A capture worker's panic is caught by the engine and reported in the summary and as one
@@ -102,6 +104,7 @@ fn main() {
         Command::Ifstat(a) => ifstat::run(a),
         Command::Irq(a) => irq::run(a),
         Command::Info(a) => info::run(a),
+        Command::Flows(a) => flows::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

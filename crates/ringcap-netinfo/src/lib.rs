@@ -24,6 +24,7 @@ pub mod cpu;
 pub mod cpulist;
 pub mod iface;
 pub mod irq;
+pub mod route;
 pub mod stats;
 
 use std::path::{Path, PathBuf};

@@ -330,3 +330,15 @@ pub fn set_recv_buffer(fd: BorrowedFd<'_>, bytes: i32) -> Result<()> {
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes)
         .or_else(|_| setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &bytes))
 }
+
+/// The kernel's path MTU for a connected UDP socket (`IP_MTU` / `IPV6_MTU`): what an exporter
+/// sizes its datagrams to so they are never fragmented.
+pub fn udp_path_mtu(fd: BorrowedFd<'_>, ipv6: bool) -> Result<u32> {
+    let (level, name) = if ipv6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_MTU)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_MTU)
+    };
+    let mtu: i32 = getsockopt(fd, level, name)?;
+    Ok(mtu.max(0) as u32)
+}
