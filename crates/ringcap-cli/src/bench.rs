@@ -546,6 +546,7 @@ fn run_ringcap(
             &out,
             net.capture_if(),
             cap.config().snaplen,
+            cap.config().link,
             cap.workers(),
         )?;
         let (r, t0) = drive(net, args, plan, me, cap, sinks)?;
