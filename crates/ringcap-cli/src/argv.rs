@@ -163,223 +163,44 @@ pub struct Hint {
 
 /// tcpdump's flags (and a few long names of ringcap's own flags from other tools) that ringcap
 /// spells differently or does not have.
+#[rustfmt::skip]
 pub const HINTS: &[Hint] = &[
-    Hint {
-        flag: "--count",
-        meaning: "print only the number of packets",
-        instead: &["--count-only", "-q"],
-        note: "",
-    },
-    Hint {
-        flag: "--snapshot-length",
-        meaning: "the snap length",
-        instead: &["-s"],
-        note: "",
-    },
-    Hint {
-        flag: "--buffer-size",
-        meaning: "the capture buffer in KiB",
-        instead: &["-B"],
-        note: "",
-    },
-    Hint {
-        flag: "--direction",
-        meaning: "the direction to capture",
-        instead: &["-Q"],
-        note: "",
-    },
-    Hint {
-        flag: "--list-interfaces",
-        meaning: "list the interfaces",
-        instead: &["-D"],
-        note: "",
-    },
-    Hint {
-        flag: "--list-data-link-types",
-        meaning: "list the data link types",
-        instead: &["-L"],
-        note: "",
-    },
-    Hint {
-        flag: "--linktype",
-        meaning: "the data link type",
-        instead: &["-y"],
-        note: "",
-    },
-    Hint {
-        flag: "--relinquish-privileges",
-        meaning: "drop root",
-        instead: &["-Z"],
-        note: "",
-    },
-    Hint {
-        flag: "--no-promiscuous-mode",
-        meaning: "no promiscuous mode",
-        instead: &["-p"],
-        note: "",
-    },
-    Hint {
-        flag: "--nano",
-        meaning: "nanosecond time stamps",
-        instead: &["--time-stamp-precision"],
-        note: "--time-stamp-precision nano (the default)",
-    },
-    Hint {
-        flag: "--micro",
-        meaning: "microsecond time stamps",
-        instead: &["--time-stamp-precision"],
-        note: "--time-stamp-precision micro",
-    },
-    Hint {
-        flag: "--immediate-mode",
-        meaning: "deliver packets at once",
-        instead: &["--block-timeout-ms"],
-        note: "ring blocks are handed over within --block-timeout-ms (4 ms) anyway",
-    },
-    Hint {
-        flag: "-I",
-        meaning: "monitor mode",
-        instead: &[],
-        note: "monitor mode is not supported",
-    },
-    Hint {
-        flag: "--monitor-mode",
-        meaning: "monitor mode",
-        instead: &[],
-        note: "monitor mode is not supported",
-    },
-    Hint {
-        flag: "-j",
-        meaning: "the time stamp type",
-        instead: &[],
-        note: "ringcap takes the kernel's software time stamps",
-    },
-    Hint {
-        flag: "-J",
-        meaning: "list time stamp types",
-        instead: &[],
-        note: "ringcap takes the kernel's software time stamps",
-    },
-    Hint {
-        flag: "-K",
-        meaning: "do not verify checksums",
-        instead: &[],
-        note: "ringcap never verifies checksums",
-    },
-    Hint {
-        flag: "-d",
-        meaning: "dump the compiled filter",
-        instead: &[],
-        note: "use ringcap compile -d EXPRESSION",
-    },
-    Hint {
-        flag: "-O",
-        meaning: "no filter optimizer",
-        instead: &[],
-        note: "ringcap compile -O shows the unoptimized program",
-    },
-    Hint {
-        flag: "-V",
-        meaning: "read a list of files",
-        instead: &[],
-        note: "join files first with ringcap merge",
-    },
-    Hint {
-        flag: "-z",
-        meaning: "a command run after each rotation",
-        instead: &[],
-        note: "not supported",
-    },
-    Hint {
-        flag: "-#",
-        meaning: "number the packets",
-        instead: &[],
-        note: "not supported",
-    },
-    Hint {
-        flag: "-E",
-        meaning: "ESP decryption",
-        instead: &[],
-        note: "not supported",
-    },
-    Hint {
-        flag: "-M",
-        meaning: "TCP-MD5 secrets",
-        instead: &[],
-        note: "not supported",
-    },
-    Hint {
-        flag: "-f",
-        meaning: "foreign IPv4 addresses",
-        instead: &[],
-        note: "not supported",
-    },
-    Hint {
-        flag: "-i",
-        meaning: "the interface",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-r",
-        meaning: "read a file",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-A",
-        meaning: "ASCII dump",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-x",
-        meaning: "hex dump",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-X",
-        meaning: "hex and ASCII dump",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-e",
-        meaning: "link-level header",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-v",
-        meaning: "verbose decode",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-S",
-        meaning: "absolute sequence numbers",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-t",
-        meaning: "time stamp format",
-        instead: &["--epoch"],
-        note: "",
-    },
-    Hint {
-        flag: "-l",
-        meaning: "line-buffered output",
-        instead: &[],
-        note: "",
-    },
-    Hint {
-        flag: "-U",
-        meaning: "packet-buffered output",
-        instead: &[],
-        note: "",
-    },
+    Hint { flag: "--count", meaning: "print only the number of packets", instead: &["--count-only", "-q"], note: "" },
+    Hint { flag: "--snapshot-length", meaning: "the snap length", instead: &["-s"], note: "" },
+    Hint { flag: "--buffer-size", meaning: "the capture buffer in KiB", instead: &["-B"], note: "" },
+    Hint { flag: "--direction", meaning: "the direction to capture", instead: &["-Q"], note: "" },
+    Hint { flag: "--list-interfaces", meaning: "list the interfaces", instead: &["-D"], note: "" },
+    Hint { flag: "--list-data-link-types", meaning: "list the data link types", instead: &["-L"], note: "" },
+    Hint { flag: "--linktype", meaning: "the data link type", instead: &["-y"], note: "" },
+    Hint { flag: "--relinquish-privileges", meaning: "drop root", instead: &["-Z"], note: "" },
+    Hint { flag: "--no-promiscuous-mode", meaning: "no promiscuous mode", instead: &["-p"], note: "" },
+    Hint { flag: "--nano", meaning: "nanosecond time stamps", instead: &["--time-stamp-precision"], note: "--time-stamp-precision nano (the default)" },
+    Hint { flag: "--micro", meaning: "microsecond time stamps", instead: &["--time-stamp-precision"], note: "--time-stamp-precision micro" },
+    Hint { flag: "--immediate-mode", meaning: "deliver packets at once", instead: &["--block-timeout-ms"], note: "ring blocks are handed over within --block-timeout-ms (4 ms) anyway" },
+    Hint { flag: "-I", meaning: "monitor mode", instead: &[], note: "monitor mode is not supported" },
+    Hint { flag: "--monitor-mode", meaning: "monitor mode", instead: &[], note: "monitor mode is not supported" },
+    Hint { flag: "-j", meaning: "the time stamp type", instead: &[], note: "ringcap takes the kernel's software time stamps" },
+    Hint { flag: "-J", meaning: "list time stamp types", instead: &[], note: "ringcap takes the kernel's software time stamps" },
+    Hint { flag: "-K", meaning: "do not verify checksums", instead: &[], note: "ringcap never verifies checksums" },
+    Hint { flag: "-d", meaning: "dump the compiled filter", instead: &[], note: "use ringcap compile -d EXPRESSION" },
+    Hint { flag: "-O", meaning: "no filter optimizer", instead: &[], note: "ringcap compile -O shows the unoptimized program" },
+    Hint { flag: "-V", meaning: "read a list of files", instead: &[], note: "join files first with ringcap merge" },
+    Hint { flag: "-z", meaning: "a command run after each rotation", instead: &[], note: "not supported" },
+    Hint { flag: "-#", meaning: "number the packets", instead: &[], note: "not supported" },
+    Hint { flag: "-E", meaning: "ESP decryption", instead: &[], note: "not supported" },
+    Hint { flag: "-M", meaning: "TCP-MD5 secrets", instead: &[], note: "not supported" },
+    Hint { flag: "-f", meaning: "foreign IPv4 addresses", instead: &[], note: "not supported" },
+    Hint { flag: "-i", meaning: "the interface", instead: &[], note: "" },
+    Hint { flag: "-r", meaning: "read a file", instead: &[], note: "" },
+    Hint { flag: "-A", meaning: "ASCII dump", instead: &[], note: "" },
+    Hint { flag: "-x", meaning: "hex dump", instead: &[], note: "" },
+    Hint { flag: "-X", meaning: "hex and ASCII dump", instead: &[], note: "" },
+    Hint { flag: "-e", meaning: "link-level header", instead: &[], note: "" },
+    Hint { flag: "-v", meaning: "verbose decode", instead: &[], note: "" },
+    Hint { flag: "-S", meaning: "absolute sequence numbers", instead: &[], note: "" },
+    Hint { flag: "-t", meaning: "time stamp format", instead: &["--epoch"], note: "" },
+    Hint { flag: "-l", meaning: "line-buffered output", instead: &[], note: "" },
+    Hint { flag: "-U", meaning: "packet-buffered output", instead: &[], note: "" },
 ];
 
 /// The flag a clap "unexpected argument" error is about, reduced to its name (`--count=3`
@@ -418,25 +239,20 @@ pub fn hint_unknown(root: &Command, sub: Option<&str>, word: &str) -> Option<Str
             .map(|s| s.get_name())
             .collect();
         return Some(match owners.first() {
-            Some(o) => format!(
-                "{flag} is an option of a subcommand: ringcap {o} {flag} ... (ringcap --help lists the subcommands)"
-            ),
-            None => format!("unknown option {flag} (ringcap --help lists the subcommands)"),
+            Some(o) => format!("{flag} belongs to a subcommand: ringcap {o} {flag} ..."),
+            None => format!("unknown option {flag}; ringcap --help lists the subcommands"),
         });
     };
     let sub = root.find_subcommand(sub_name)?;
     let hint = HINTS.iter().find(|h| h.flag == flag);
     if let Some(h) = hint {
         if let Some(alt) = h.instead.iter().find(|a| cmd_has(sub, a)) {
-            let with = if h.note.is_empty() || !h.note.starts_with("--") {
-                alt.to_string()
+            let with = if h.note.starts_with("--") {
+                h.note
             } else {
-                h.note.to_string()
+                alt
             };
-            return Some(format!(
-                "ringcap {sub_name} has no {flag} ({}): use {with}",
-                h.meaning
-            ));
+            return Some(format!("{sub_name} has no {flag}; use {with}"));
         }
     }
     let elsewhere: Vec<&str> = root
@@ -446,11 +262,11 @@ pub fn hint_unknown(root: &Command, sub: Option<&str>, word: &str) -> Option<Str
         .collect();
     if let Some(other) = elsewhere.first() {
         return Some(format!(
-            "{flag} is not an option of ringcap {sub_name}; it is one of ringcap {other}"
+            "{flag} is an option of `ringcap {other}`, not of `ringcap {sub_name}`"
         ));
     }
     let h = hint?;
-    let mut s = format!("ringcap {sub_name} has no {flag} (tcpdump's {})", h.meaning);
+    let mut s = format!("{sub_name} has no {flag} (tcpdump's {})", h.meaning);
     if !h.note.is_empty() {
         s += ": ";
         s += h.note;
@@ -480,16 +296,10 @@ pub fn explain(root: &Command, argv: &[String], e: &clap::Error) -> Option<Strin
                 _ => return None,
             };
             let cmd = sub.and_then(|s| root.find_subcommand(s)).unwrap_or(root);
-            let what: Vec<String> = names
-                .iter()
-                .map(|n| match help_of(cmd, n) {
-                    Some(h) => format!("{n} ({h})"),
-                    None => n.clone(),
-                })
-                .collect();
+            let what: Vec<String> = names.iter().map(|n| describe(cmd, n)).collect();
             Some(format!(
-                "ringcap {} needs {}",
-                sub.unwrap_or(""),
+                "{} needs {}",
+                sub.unwrap_or("ringcap"),
                 what.join(" and ")
             ))
         }
@@ -497,23 +307,36 @@ pub fn explain(root: &Command, argv: &[String], e: &clap::Error) -> Option<Strin
     }
 }
 
-/// The first sentence of the help of the argument clap names as `-i <IFACE>`, lower-cased
-/// and without its full stop.
-fn help_of(cmd: &Command, shown: &str) -> Option<String> {
-    let word = shown.split_whitespace().next()?;
-    let arg = cmd.get_arguments().find(|a| {
+/// An argument clap names as `--interface <IFACE>`, as a user would type it (`-i IFACE`),
+/// with the first sentence of its help: `-i IFACE (interface to capture on ...)`.
+fn describe(cmd: &Command, shown: &str) -> String {
+    let Some(word) = shown.split_whitespace().next() else {
+        return shown.to_string();
+    };
+    let Some(arg) = cmd.get_arguments().find(|a| {
         let short = a.get_short().map(|c| format!("-{c}"));
         let long = a.get_long().map(|l| format!("--{l}"));
         short.as_deref() == Some(word) || long.as_deref() == Some(word)
-    })?;
-    let help = arg.get_help()?.to_string();
-    let first = help.split(". ").next()?.trim_end_matches('.').to_string();
-    let mut c = first.chars();
-    let lower = match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => return None,
+    }) else {
+        return shown.to_string();
     };
-    Some(lower)
+    let mut typed = match (arg.get_short(), arg.get_long()) {
+        (Some(c), _) => format!("-{c}"),
+        (None, Some(l)) => format!("--{l}"),
+        (None, None) => word.to_string(),
+    };
+    if let Some(v) = arg.get_value_names().and_then(|v| v.first()) {
+        typed += &format!(" {v}");
+    }
+    let Some(help) = arg.get_help().map(|h| h.to_string()) else {
+        return typed;
+    };
+    let first = help.split(". ").next().unwrap_or("").trim_end_matches('.');
+    let mut c = first.chars();
+    match c.next() {
+        Some(f) => format!("{typed} ({}{})", f.to_lowercase(), c.as_str()),
+        None => typed,
+    }
 }
 
 #[cfg(test)]
@@ -570,20 +393,28 @@ mod tests {
     #[test]
     fn unknown_flags_say_what_to_use() {
         let c = cli();
-        let h = hint_unknown(&c, Some("capture"), "--snapshot-length=100").unwrap();
-        assert!(h.contains("use -s"), "{h}");
+        // A name ringcap spells otherwise (a long name of tcpdump's that only capture has).
+        let h = hint_unknown(&c, Some("capture"), "--nano").unwrap();
+        assert_eq!(
+            h,
+            "capture has no --nano; use --time-stamp-precision nano (the default)"
+        );
         let h = hint_unknown(&c, Some("capture"), "--count").unwrap();
-        assert!(h.starts_with("ringcap capture has no --count"), "{h}");
-        assert!(h.contains("use -"), "{h}");
+        assert_eq!(h, "capture has no --count; use -q");
         let h = hint_unknown(&c, Some("capture"), "-r").unwrap();
         assert_eq!(
             h,
-            "-r is not an option of ringcap capture; it is one of ringcap read"
+            "-r is an option of `ringcap read`, not of `ringcap capture`"
+        );
+        let h = hint_unknown(&c, Some("read"), "--snapshot-length").unwrap();
+        assert_eq!(
+            h,
+            "--snapshot-length is an option of `ringcap capture`, not of `ringcap read`"
         );
         let h = hint_unknown(&c, Some("capture"), "-I").unwrap();
         assert!(h.contains("monitor mode is not supported"), "{h}");
         let h = hint_unknown(&c, None, "-i").unwrap();
-        assert!(h.contains("ringcap capture -i"), "{h}");
+        assert_eq!(h, "-i belongs to a subcommand: ringcap capture -i ...");
         assert!(hint_unknown(&c, Some("capture"), "--no-such-thing").is_none());
     }
 }

@@ -181,11 +181,6 @@ fn start_line(c: &Capture, why: &Why) -> String {
     if !cpus.is_empty() {
         s += &format!(" on CPU {}", format_cpu_list(&cpus_sorted));
     }
-    if cfg.mode == Mode::Xdp {
-        s += " (one per RX queue)";
-    } else if !why.workers.is_empty() {
-        s += &format!(" ({})", why.workers);
-    }
     if let Some(id) = c.fanout_id() {
         s += &format!(", fanout {} group {id}", cfg.fanout.mode);
     }
@@ -198,9 +193,6 @@ fn start_line(c: &Capture, why: &Why) -> String {
             human_bytes(g.block_size as u64),
             human_bytes(c.ring_memory())
         );
-        if !why.ring.is_empty() {
-            s += &format!(" ({})", why.ring);
-        }
     }
     if cfg.mode == Mode::Recv {
         if let Some(b) = cfg.recv_buffer {
@@ -216,6 +208,23 @@ fn start_line(c: &Capture, why: &Why) -> String {
     if cfg.filter.is_some() {
         s += ", kernel filter attached";
     }
+    // Why: the defaults the machine chose, or the flag that overrode them.
+    let workers = if cfg.mode == Mode::Xdp {
+        "one per RX queue"
+    } else {
+        why.workers.as_str()
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    let mut reasons = vec![format!("{n} worker{plural} {workers}")];
+    let ring_why = match cfg.mode {
+        Mode::Ring => !why.ring.is_empty(),
+        Mode::Recv => why.ring.starts_with("receive"),
+        Mode::Xdp => false,
+    };
+    if ring_why {
+        reasons.push(why.ring.clone());
+    }
+    s += &format!("; chosen: {}", reasons.join(", "));
     s
 }
 

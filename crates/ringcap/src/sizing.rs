@@ -102,22 +102,22 @@ impl WorkerChoice {
 }
 
 impl fmt::Display for WorkerChoice {
-    /// `1 RX queue, 2 CPUs` / `4 RX queues spread by RPS over 8 CPUs, 16 CPUs`.
+    /// `1 RX queue and 2 CPUs` / `4 RX queues spread by RPS to 8 CPUs, and 16 CPUs`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         match self.rx_queues {
             Some(q) => write!(f, "{q} RX queue{}", plural(q))?,
-            None => f.write_str("RX queues unknown")?,
+            None => f.write_str("unknown RX queues")?,
         }
         if self.rps_cpus > 0 {
             write!(
                 f,
-                " spread by RPS over {} CPU{}",
+                " spread by RPS to {} CPU{},",
                 self.rps_cpus,
                 plural(self.rps_cpus)
             )?;
         }
-        write!(f, ", {} CPU{}", self.cpus, plural(self.cpus))
+        write!(f, " and {} CPU{}", self.cpus, plural(self.cpus))
     }
 }
 
@@ -168,12 +168,12 @@ impl Budget {
 }
 
 impl fmt::Display for Budget {
-    /// `376 MiB (the lesser of 1 GiB and 1/64 of 23.5 GiB RAM)`.
+    /// `384 MiB (the lesser of 1 GiB and 1/64 of the RAM, 24 GiB)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ram {
             Some(r) => write!(
                 f,
-                "{} (the lesser of {} and 1/{RAM_SHARE} of {} RAM)",
+                "{} (the lesser of {} and 1/{RAM_SHARE} of the RAM, {})",
                 human_bytes(self.bytes),
                 human_bytes(MAX_BUDGET),
                 human_bytes(r)
@@ -240,7 +240,7 @@ mod tests {
         // A veth (one queue) on a 2-CPU VM: one worker, and fanout would not matter.
         let c = WorkerChoice::choose(2, Some(1), 0);
         assert_eq!(c.workers, 1);
-        assert_eq!(c.to_string(), "1 RX queue, 2 CPUs");
+        assert_eq!(c.to_string(), "1 RX queue and 2 CPUs");
         // A 64-CPU server with a 16-queue NIC: 16 workers, spread by flow hash.
         let c = WorkerChoice::choose(64, Some(16), 0);
         assert_eq!(c.workers, 16);
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(c.workers, 6);
         assert_eq!(
             c.to_string(),
-            "1 RX queue spread by RPS over 6 CPUs, 8 CPUs"
+            "1 RX queue spread by RPS to 6 CPUs, and 8 CPUs"
         );
         // Unknown interface: one worker.
         assert_eq!(WorkerChoice::choose(4, None, 0).workers, 1);
@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(Budget::from_ram(None).bytes, GIB);
         assert_eq!(
             Budget::from_ram(Some(24 * GIB)).to_string(),
-            "384 MiB (the lesser of 1 GiB and 1/64 of 24 GiB RAM)"
+            "384 MiB (the lesser of 1 GiB and 1/64 of the RAM, 24 GiB)"
         );
         assert_eq!(
             parse_mem_total("MemTotal:       24684544 kB\nMemFree: 1 kB\n"),

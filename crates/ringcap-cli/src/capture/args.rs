@@ -39,7 +39,7 @@ Examples:
   ringcap capture -i eth0 -c 1000 --mode recv --threads 1
   ringcap capture -i eth0 --fanout hash --cpus 2-5 --stats json")]
 pub struct Args {
-    /// Interface to capture on: a name, `any` (every interface, cooked), or a number from -D.
+    /// Interface to capture on: a name, a number from -D, or `any` for every interface.
     #[arg(short = 'i', long = "interface", value_name = "IFACE",
           required_unless_present_any = ["list_interfaces"])]
     pub iface: Option<String>,
@@ -206,13 +206,15 @@ impl Args {
         match (self.threads, &cfg.cpus) {
             (Some(t), _) => {
                 cfg.workers = t;
-                why.workers = "--threads".into();
+                why.workers = "by --threads".into();
             }
             (None, Some(list)) => {
                 cfg.workers = list.len();
-                why.workers = "--cpus".into();
+                why.workers = "by --cpus".into();
             }
-            (None, None) => why.workers = WorkerChoice::for_interface(&iface).to_string(),
+            (None, None) => {
+                why.workers = format!("for {}", WorkerChoice::for_interface(&iface));
+            }
         }
         cfg.pin = !self.no_pin;
         cfg.fanout = self.fanout_config(cfg.workers)?;
@@ -305,32 +307,26 @@ impl Args {
                 cfg.ring_budget = None;
                 if self.mode == Mode::Recv {
                     cfg.recv_buffer = Some(bytes.min(i32::MAX as u64) as u32);
-                    why.ring = format!("-B {kib}");
+                    why.ring = format!("receive buffer by -B {kib}");
                 } else {
                     cfg.geometry = buffer_geometry(bytes, &base);
-                    why.ring = format!("-B {kib}, rounded up to whole blocks");
+                    why.ring = format!("ring by -B {kib}, rounded up to whole blocks");
                 }
             }
             None if explicit => {
                 cfg.ring_budget = None;
                 cfg.geometry.block_size = self.block_size.unwrap_or(1 << 20);
                 cfg.geometry.blocks = self.blocks.unwrap_or(64);
-                why.ring = "--blocks/--block-size".into();
+                why.ring = "ring by --blocks/--block-size".into();
             }
             None => {
                 let budget = Budget::host();
-                if budget.bytes > self.max_memory {
-                    why.ring = format!(
-                        "a share of --max-memory {}, at most {} each",
-                        human_bytes(self.max_memory),
-                        human_bytes(MAX_RING)
-                    );
+                let from = if budget.bytes > self.max_memory {
+                    format!("--max-memory {}", human_bytes(self.max_memory))
                 } else {
-                    why.ring = format!(
-                        "a share of {budget}, at most {} each",
-                        human_bytes(MAX_RING)
-                    );
-                }
+                    format!("a budget of {budget}")
+                };
+                why.ring = format!("rings from {from}, at most {} each", human_bytes(MAX_RING));
             }
         }
         Ok(())
