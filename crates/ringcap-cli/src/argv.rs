@@ -303,6 +303,20 @@ pub fn explain(root: &Command, argv: &[String], e: &clap::Error) -> Option<Strin
                 what.join(" and ")
             ))
         }
+        // `-i` with nothing after it: name the value it wants, as for a missing argument.
+        ErrorKind::InvalidValue => {
+            let empty = matches!(e.get(ContextKind::InvalidValue), Some(ContextValue::String(v)) if v.is_empty());
+            let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+                return None;
+            };
+            if !empty {
+                return None;
+            }
+            let cmd = sub.and_then(|s| root.find_subcommand(s)).unwrap_or(root);
+            let what = describe(cmd, arg);
+            let flag = what.split_whitespace().next().unwrap_or(arg);
+            Some(format!("{flag} needs a value: {what}"))
+        }
         _ => None,
     }
 }
@@ -416,5 +430,17 @@ mod tests {
         let h = hint_unknown(&c, None, "-i").unwrap();
         assert_eq!(h, "-i belongs to a subcommand: ringcap capture -i ...");
         assert!(hint_unknown(&c, Some("capture"), "--no-such-thing").is_none());
+    }
+
+    #[test]
+    fn a_missing_value_names_what_it_is() {
+        let c = cli();
+        let argv: Vec<String> = ["ringcap", "capture", "-i"].map(String::from).to_vec();
+        let e = c.clone().try_get_matches_from(&argv).unwrap_err();
+        let line = explain(&c, &argv, &e).unwrap();
+        assert!(
+            line.starts_with("-i needs a value: -i IFACE (interface to capture on"),
+            "{line}"
+        );
     }
 }
