@@ -10,7 +10,6 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod argv;
 mod bench;
 mod capture;
-mod compare;
 mod compile;
 mod demo;
 mod expr;
