@@ -256,8 +256,14 @@ impl FileOutput for CaptureFiles {
             write: Some(path.to_string_lossy().into_owned()),
             ..Default::default()
         };
-        let (sinks, summary) = crate::output::open_writers(&out, iface, snaplen, workers)
-            .map_err(|e| crate::util::one_line(&e))?;
+        let (sinks, summary) = crate::output::open_writers(
+            &out,
+            iface,
+            snaplen,
+            ringcap::LinkLayer::Ethernet,
+            workers,
+        )
+        .map_err(|e| crate::util::one_line(&e))?;
         Ok(FileSinks {
             handlers: sinks
                 .into_iter()
