@@ -40,7 +40,7 @@ impl InterfaceInfo {
     }
 
     /// Nanoseconds since the epoch for a timestamp in this interface's units.
-    fn to_ns(&self, units: u64) -> u64 {
+    pub(crate) fn to_ns(&self, units: u64) -> u64 {
         let ns: u128 = match self.resol {
             Resol::Pow10(n) if n <= 9 => units as u128 * 10u128.pow(9 - n as u32),
             Resol::Pow10(n) => units as u128 / 10u128.pow((n as u32 - 9).min(38)),

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 pub mod bpf;
 pub mod ethtool;
+pub mod file;
 pub mod netlink;
 pub mod packet;
 pub mod tx;
