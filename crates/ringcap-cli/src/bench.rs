@@ -53,6 +53,11 @@ pub struct Args {
     /// With --write: write the files under DIR instead of a private tmpfs (e.g. a real disk).
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<String>,
+    /// With --write: how ringcap writes (as `capture`'s flags: --per-worker-files,
+    /// --compress zstd[:LEVEL], --no-direct-io). Its rows count the output threads' CPU with
+    /// the capture threads' and show them apart in a note.
+    #[command(flatten)]
+    pub out: BenchOutput,
     /// Ring modes: the capture's wake-up coalescing (as `capture --coalesce-ms`; 0 = off).
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub coalesce_ms: u64,
@@ -75,6 +80,20 @@ pub struct Args {
     /// Write a bar chart of captured Mpps per mode (drop rate marked) to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<String>,
+}
+
+/// How `--write` runs write their files (a subset of `capture`'s output flags).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BenchOutput {
+    /// With --write: one file per capture worker instead of one file in time order.
+    #[arg(long)]
+    pub per_worker_files: bool,
+    /// With --write: compress with zstd in the writer threads.
+    #[arg(long, value_name = "zstd[:LEVEL]")]
+    pub compress: Option<String>,
+    /// With --write: no O_DIRECT.
+    #[arg(long)]
+    pub no_direct_io: bool,
 }
 
 /// One measured run.
@@ -530,6 +549,9 @@ fn run_ringcap(
     let ring_bytes = cap.ring_memory();
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
     let rxd0 = net.counter(net.capture_if(), "rx_dropped")?;
+    let mut out_note = String::new();
+    let mut out_cpu = (0, 0);
+    let mut written = None;
     let (report, t0) = if args.write {
         let out = crate::output::OutputArgs {
             write: Some(
@@ -539,18 +561,37 @@ fn run_ringcap(
                     .to_string_lossy()
                     .into_owned(),
             ),
+            per_worker_files: args.out.per_worker_files,
+            compress: args.out.compress.clone(),
+            no_direct_io: args.out.no_direct_io,
             ..Default::default()
         };
-        let (sinks, summary) = crate::output::open_writers(
-            &out,
-            net.capture_if(),
-            cap.config().snaplen,
-            cap.workers(),
-        )?;
-        let (r, t0) = drive(net, args, plan, me, cap, sinks)?;
-        if summary.failed() {
-            bail!("writing pcap files failed: {}", summary.line());
+        crate::output::check_writable(&out)?;
+        let (handlers, sink) = crate::output::open(&out, None, &cap)?;
+        let (r, t0) = drive(net, args, plan, me, cap, handlers)?;
+        let s = sink.close();
+        if s.failed_output() || !s.adds_up() {
+            bail!(
+                "writing pcap files failed: {}",
+                crate::output::summary_line(&s)
+            );
         }
+        out_cpu = (s.cpu_user_ns, s.cpu_sys_ns);
+        written = Some(s.written);
+        out_note = format!(
+            "output threads {:.1} ns/pkt{}{}",
+            (s.cpu_user_ns + s.cpu_sys_ns) as f64 / s.written.max(1) as f64,
+            if s.behind > 0 {
+                format!(", {} not written: writer behind", s.behind)
+            } else {
+                String::new()
+            },
+            match (s.bytes_in, s.bytes_out) {
+                (i, o) if args.out.compress.is_some() && o > 0 =>
+                    format!(", zstd {:.2}x", i as f64 / o as f64),
+                _ => String::new(),
+            }
+        );
         (r, t0)
     } else {
         let handlers: Vec<Nop> = (0..cap.workers()).map(|_| Nop).collect();
@@ -570,17 +611,18 @@ fn run_ringcap(
         },
         seen,
         if_drops,
-        captured: t.received,
+        // With --write, what reached the files (tcpdump's count is from its file too).
+        captured: written.unwrap_or(t.received),
         drops: t.drops,
         secs,
-        cpu_user_ns: t.cpu_user_ns,
-        cpu_sys_ns: t.cpu_sys_ns,
+        cpu_user_ns: t.cpu_user_ns + out_cpu.0,
+        cpu_sys_ns: t.cpu_sys_ns + out_cpu.1,
         ring_bytes,
         adds_up: report.reconciles() && t.kernel_packets <= seen && background <= 10,
-        note: if background > 0 {
-            format!("{background} frames not counted by the sockets")
-        } else {
-            String::new()
+        note: match (background, out_note.is_empty()) {
+            (0, _) => out_note,
+            (b, true) => format!("{b} frames not counted by the sockets"),
+            (b, false) => format!("{out_note}; {b} frames not counted by the sockets"),
         },
     })
 }

@@ -24,10 +24,17 @@ Ring defaults suit a busy 10 GbE port: 64 blocks of 1 MiB per worker; the 4 ms b
 lets a lone packet show within ~10 ms at low rates. Counts add up at the end:
 kernel-counted = received + past -c + dropped.
 
+Output: one line per packet in time order (without -w), or -w FILE (one file in time order;
+--per-worker-files for one per worker), or -q for counts only. Writing is done by writer
+threads, with O_DIRECT where the file system takes it; a packet the output cannot keep up with
+is counted as not written, never waited for.
+
 Examples:
-  ringcap capture -i eth0                       every core, counts per second
+  ringcap capture -i eth0                       every core, one line per packet
+  ringcap capture -i eth0 -q --stats            counts only, statistics every second
+  ringcap capture -i eth0 -w out.pcap --compress zstd
   ringcap capture -i eth0 -c 1000 --mode recv --threads 1
-  ringcap capture -i eth0 --fanout hash --cpus 2-5 --stats json")]
+  ringcap capture -i eth0 --fanout hash --cpus 2-5 -q --stats json")]
 pub struct Args {
     /// Interface to capture on.
     #[arg(short = 'i', long = "interface")]
@@ -85,12 +92,17 @@ pub struct Args {
     /// Do not put the interface in promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
-    /// No per-second statistics line.
-    #[arg(short = 'q')]
+    /// Count only: no packet lines, no output pipeline (the fastest way to measure).
+    #[arg(short = 'q', long = "count-only")]
     pub quiet: bool,
-    /// Per-second statistics format: text or json.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub stats: String,
+    /// Statistics every second on standard error: text (the default) or json (on standard
+    /// output when it carries no packets).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"])]
+    pub stats: Option<String>,
+    /// Packet lines: flush after every line (also when standard output is not a terminal).
+    #[arg(short = 'l')]
+    pub line_buffered: bool,
     /// AF_XDP attach mode: native or generic (default: native, falling back to generic).
     #[arg(long, value_parser = ["native", "generic"])]
     pub xdp_mode: Option<String>,
@@ -218,11 +230,31 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = args.config()?;
     // An unwritable output fails before any socket is opened.
     crate::output::check_writable(&args.output)?;
+    if args.quiet && args.output.write.is_some() {
+        bail!("-q counts only; it cannot be combined with -w");
+    }
     let capture = Capture::open(cfg)?;
     ringcap::signals::stop_on_signal(&capture.stop_handle())
         .context("installing signal handlers")?;
     let cfg = capture.config().clone();
-    let to_stdout = args.output.write.as_deref() == Some("-");
+    // Standard output carries packets (lines or -w -) unless -q or -w FILE.
+    let stdout_free = args.quiet || args.output.write.as_deref().is_some_and(|w| w != "-");
+    // The output opens before the start line, so its notices follow it at once.
+    let output = if args.quiet {
+        None
+    } else {
+        let lines: Option<Box<dyn ringcap_sink::RecordConsumer>> = if args.output.write.is_none() {
+            let p = crate::live::LinePrinter::stdout(
+                ringcap_pcap::linktype::ETHERNET,
+                args.line_buffered,
+            )
+            .context("standard output")?;
+            Some(Box::new(p))
+        } else {
+            None
+        };
+        Some(crate::output::open(&args.output, lines, &capture)?)
+    };
     if !args.quiet {
         eprintln!("{}", start_line(&capture));
         if cfg.mode == Mode::Xdp {
@@ -233,35 +265,38 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 );
             }
         }
+        if let Some((_, sink)) = &output {
+            for n in sink.notices() {
+                eprintln!("ringcap: {n}");
+            }
+        }
     }
     // JSON statistics go to standard output unless the packets do.
-    let json = args.stats == "json";
-    let quiet = args.quiet;
-    let on_tick = |t: &Tick| {
-        if quiet {
-            return;
-        }
-        if json && !to_stdout {
+    let stats = args.stats.clone();
+    let on_tick = |t: &Tick| match stats.as_deref() {
+        Some("json") if stdout_free => {
             println!("{}", tick_json(t));
             let _ = std::io::stdout().flush();
-        } else if json {
-            eprintln!("{}", tick_json(t));
-        } else {
-            eprintln!("{}", tick_line(t));
         }
+        Some("json") => eprintln!("{}", tick_json(t)),
+        Some(_) => eprintln!("{}", tick_line(t)),
+        None => {}
     };
-    let (report, output_failed) = if args.output.write.is_some() {
-        let (sinks, summary) =
-            crate::output::open_writers(&args.output, &cfg.iface, cfg.snaplen, capture.workers())?;
-        let report = capture.run(sinks, on_tick)?;
-        print_summary(&report, json && !to_stdout);
-        eprintln!("{}", summary.line());
-        (report, summary.failed())
-    } else {
-        let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
-        let report = capture.run(handlers, on_tick)?;
-        print_summary(&report, json);
-        (report, false)
+    let json = args.stats.as_deref() == Some("json") && stdout_free;
+    let (report, output_failed) = match output {
+        Some((handlers, sink)) => {
+            let report = capture.run(handlers, on_tick)?;
+            let summary = sink.close();
+            print_summary(&report, json);
+            eprintln!("{}", crate::output::summary_line(&summary));
+            (report, summary.failed_output() || !summary.adds_up())
+        }
+        None => {
+            let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
+            let report = capture.run(handlers, on_tick)?;
+            print_summary(&report, json);
+            (report, false)
+        }
     };
     // The one-line error, last: which worker failed and why.
     if let ringcap::EndReason::WorkerFailed { .. } = report.reason {

@@ -215,6 +215,19 @@ impl<R: Read> Reader<R> {
         &self.buf[self.data.0..self.data.1]
     }
 
+    /// Whether the next record (or block) is already whole in the buffer, so that reading it
+    /// will not wait for the input. A program printing what it reads flushes its output when
+    /// this is false, so that a pipe's packets show as they come.
+    pub fn has_whole_record(&self) -> bool {
+        let avail = self.end - self.start;
+        let need = match self.kind {
+            FileKind::Pcap { .. } if avail >= 16 => 16 + self.u32_at(8) as usize,
+            FileKind::Pcapng if avail >= 8 => self.u32_at(4) as usize,
+            _ => return false,
+        };
+        avail >= need
+    }
+
     /// The next packet record with its bytes; `None` at a clean end of the input.
     pub fn next_packet(&mut self) -> Result<Option<(RecordMeta, &[u8])>, ReadError> {
         match self.next_record()? {

@@ -32,6 +32,12 @@ pub trait Handler: Send {
     /// The packets borrow the ring and are valid only during the call.
     fn batch(&mut self, batch: &mut Batch<'_>) -> Flow;
 
+    /// Called when the worker found nothing ready and is about to wait (at most once per
+    /// wait, never per packet). A handler holding packets it has not passed on (a partly filled
+    /// output buffer) can pass them on now, and one whose output is ordered across workers
+    /// can tell it that nothing before the packets in flight is left in this ring.
+    fn idle(&mut self) {}
+
     /// Called once in the worker thread after its last batch, with its final counts (including
     /// the kernel's), e.g. to flush and close files. An error fails the worker, as
     /// [`Flow::Fail`] does. Not called after the handler panicked.

@@ -107,6 +107,21 @@ impl<H: Handler> Taker<H> {
         });
     }
 
+    /// The handler's `idle`, with a panic turned into a failure.
+    fn idle(&mut self) {
+        if self.state != HandlerState::Active {
+            return;
+        }
+        let handler = &mut self.handler;
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| handler.idle())) {
+            self.poisoned = true;
+            self.fail(format!(
+                "its handler panicked: {}",
+                panic_message(&*payload)
+            ));
+        }
+    }
+
     /// Calls the handler's `finish` with the final counts (unless it panicked before).
     fn finish(&mut self) {
         if self.poisoned {
@@ -220,6 +235,7 @@ fn take_until_stopped<H: Handler>(source: &mut dyn Source, t: &mut Taker<H>, cfg
                 return;
             }
         }
+        t.idle();
         t.rep.polls += 1;
         if let Wait::Gone(e) = source.wait(100) {
             let what = match e.errno() {
