@@ -92,7 +92,8 @@ pub struct Args {
     /// Do not put the interface in promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
-    /// Count only: no packet lines, no output pipeline (the fastest way to measure).
+    /// Count only: no packet lines, no output pipeline (the fastest way to measure); with -w,
+    /// no start line.
     #[arg(short = 'q', long = "count-only")]
     pub quiet: bool,
     /// Statistics every second on standard error: text (the default) or json (on standard
@@ -230,17 +231,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = args.config()?;
     // An unwritable output fails before any socket is opened.
     crate::output::check_writable(&args.output)?;
-    if args.quiet && args.output.write.is_some() {
-        bail!("-q counts only; it cannot be combined with -w");
-    }
     let capture = Capture::open(cfg)?;
     ringcap::signals::stop_on_signal(&capture.stop_handle())
         .context("installing signal handlers")?;
     let cfg = capture.config().clone();
     // Standard output carries packets (lines or -w -) unless -q or -w FILE.
-    let stdout_free = args.quiet || args.output.write.as_deref().is_some_and(|w| w != "-");
-    // The output opens before the start line, so its notices follow it at once.
-    let output = if args.quiet {
+    let writes = args.output.write.is_some();
+    let stdout_free = args
+        .output
+        .write
+        .as_deref()
+        .map_or(args.quiet, |w| w != "-");
+    // The output opens before the start line, so its notices follow it at once. -q alone
+    // counts only: no output pipeline at all.
+    let output = if args.quiet && !writes {
         None
     } else {
         let lines: Option<Box<dyn ringcap_sink::RecordConsumer>> = if args.output.write.is_none() {
@@ -265,10 +269,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 );
             }
         }
-        if let Some((_, sink)) = &output {
-            for n in sink.notices() {
-                eprintln!("ringcap: {n}");
-            }
+    }
+    if let Some((_, sink)) = &output {
+        for n in sink.notices() {
+            eprintln!("ringcap: {n}");
         }
     }
     // JSON statistics go to standard output unless the packets do.
