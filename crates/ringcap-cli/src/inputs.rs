@@ -119,7 +119,7 @@ pub fn open(spec: &str, since: Option<u64>, until: Option<u64>) -> anyhow::Resul
         if (since.is_some() || until.is_some()) && f != "-" {
             let span = file_span(Path::new(&f)).with_context(|| format!("reading {f}"))?;
             let overlaps = span.is_some_and(|s| {
-                since.map_or(true, |t| s.last_ns >= t) && until.map_or(true, |t| s.first_ns < t)
+                since.is_none_or(|t| s.last_ns >= t) && until.is_none_or(|t| s.first_ns < t)
             });
             if !overlaps {
                 continue;

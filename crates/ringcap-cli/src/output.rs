@@ -175,7 +175,7 @@ fn now_ns() -> u64 {
 pub fn check_writable(args: &OutputArgs) -> anyhow::Result<()> {
     let rot = args.rotation()?;
     args.zstd_level()?;
-    if args.per_worker_files && args.write.as_deref().map_or(true, |w| w == "-") {
+    if args.per_worker_files && args.write.as_deref().is_none_or(|w| w == "-") {
         bail!("--per-worker-files needs -w FILE");
     }
     if args.flush_ms == 0 || args.flush_ms > 3_600_000 {

@@ -7,7 +7,7 @@
 //!   start and the longest chain of plausible records (length within the snap length, sane
 //!   fractions, timestamps near the first one) that ends exactly at the end of the file (or in
 //!   a last record cut short) gives the last whole record. The tail read is twice the largest
-//!   record (at least 256 KiB); a file no larger than 4 MiB is simply walked from the start.
+//!   record, at least 256 KiB (the whole of a smaller file, whose chain is then exact).
 //! * pcapng: blocks end with their own length, so the file is walked backwards from its end to
 //!   the last enhanced packet block, its timestamp read with its interface's resolution.
 //! * zstd files that ringcap wrote end in a skippable frame holding the span ([`zstd_trailer`]),
@@ -171,12 +171,7 @@ fn pcap_last(
         s => s.min(MAX_RECORD),
     } as u64;
     let data = size.saturating_sub(24);
-    let walk_all = data <= 4 << 20;
-    let window = if walk_all {
-        data
-    } else {
-        (2 * (snap + 16)).max(256 << 10).min(data)
-    };
+    let window = (2 * (snap + 16)).max(256 << 10).min(data);
     let start = size - window;
     let mut buf = vec![0u8; window as usize];
     f.read_exact_at(&mut buf, start)?;
@@ -193,20 +188,6 @@ fn pcap_last(
         u32_at(o) as u64 * 1_000_000_000 + if nano { frac } else { frac * 1_000 }
     };
     let w = buf.len();
-    if walk_all {
-        // The records from the header on: exact.
-        let mut o = 0;
-        let mut last = None;
-        while o + 16 <= w {
-            let end = o + 16 + u32_at(o + 8) as usize;
-            if end > w {
-                break;
-            }
-            last = Some(ts_of(o));
-            o = end;
-        }
-        return Ok(last);
-    }
     let first_s = first_ns / 1_000_000_000;
     let frac_max = if nano { 1_000_000_000 } else { 1_000_000 };
     let plausible = |o: usize| {
@@ -247,11 +228,15 @@ fn pcap_last(
         };
         depth[o] = d;
         last[o] = l;
-        if l != usize::MAX && best.map_or(true, |(bd, _)| d >= bd) {
+        if l != usize::MAX && best.is_none_or(|(bd, _)| d >= bd) {
             best = Some((d, l));
         }
     }
-    // A chain of a few records through the tail is no coincidence.
+    // When the tail is the whole file, the chain from the first record is the file itself;
+    // otherwise a chain of a few records through the tail is no coincidence.
+    if window == data && w >= 16 && depth[0] > 0 && last[0] != usize::MAX {
+        return Ok(Some(ts_of(last[0])));
+    }
     Ok(match best {
         Some((d, l)) if d >= 3 => Some(ts_of(l)),
         _ => None,
@@ -280,7 +265,7 @@ fn pcapng_last(f: &File, size: u64, ifaces: &[InterfaceInfo]) -> io::Result<Opti
         let mut t = [0u8; 4];
         f.read_exact_at(&mut t, end - 4)?;
         let blen = rd(&t, 0) as u64;
-        if blen < 12 || blen % 4 != 0 || blen > end || blen > MAX_RECORD as u64 {
+        if blen < 12 || !blen.is_multiple_of(4) || blen > end || blen > MAX_RECORD as u64 {
             return Ok(None);
         }
         let at = end - blen;

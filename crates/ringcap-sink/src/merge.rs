@@ -95,7 +95,7 @@ impl Emit {
                 emitted,
                 lost,
             } => {
-                if !cur.as_ref().is_some_and(|c| c.room() >= rec.len()) {
+                if cur.as_ref().is_none_or(|c| c.room() < rec.len()) {
                     if let Some(c) = cur.take_if(|c| c.records > 0) {
                         if out.send(Msg::Chunk { from: 0, chunk: c }).is_err() {
                             *lost += 1;
@@ -335,7 +335,7 @@ impl Merger {
             let mut best: Option<(u64, usize)> = None;
             for w in 0..n {
                 if let Some(t) = self.head_ts(w) {
-                    if best.map_or(true, |(b, _)| t < b) {
+                    if best.is_none_or(|(b, _)| t < b) {
                         best = Some((t, w));
                     }
                 }

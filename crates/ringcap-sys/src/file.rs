@@ -51,18 +51,16 @@ pub fn direct_io_align(fd: BorrowedFd<'_>) -> Result<DirectIoAlign> {
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: the path is an empty NUL-terminated string (AT_EMPTY_PATH: the fd itself) and st
     // is writable for the call.
-    check(
-        unsafe {
-            libc::statx(
-                fd.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_EMPTY_PATH,
-                libc::STATX_DIOALIGN,
-                &mut st,
-            )
-        },
-        "statx",
-    )?;
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_DIOALIGN,
+            &mut st,
+        )
+    };
+    check(ret, "statx")?;
     if st.stx_mask & libc::STATX_DIOALIGN == 0 {
         return Ok(DirectIoAlign::Unknown);
     }
@@ -130,7 +128,7 @@ mod tests {
                 assert!(!is_direct(f.as_fd()).unwrap());
             }
             Err(e) => {
-                assert_eq!(e.errno(), Some(libc::EINVAL), "{e}");
+                assert_eq!(e.errno().map(|e| e.0), Some(libc::EINVAL), "{e}");
                 assert_ne!(
                     align,
                     DirectIoAlign::Aligned {
