@@ -75,6 +75,10 @@ pub struct OutputArgs {
     /// Write through the page cache even where the file system takes O_DIRECT.
     #[arg(long)]
     pub no_direct_io: bool,
+    /// CPUs for the writer (and merge) threads, e.g. 0,1 (default: the CPUs the capture
+    /// workers are not pinned to, if any; else wherever the scheduler puts them).
+    #[arg(long, value_name = "LIST")]
+    pub writer_cpus: Option<String>,
 }
 
 impl Default for OutputArgs {
@@ -92,6 +96,7 @@ impl Default for OutputArgs {
             flush_ms: 1000,
             compress: None,
             no_direct_io: false,
+            writer_cpus: None,
         }
     }
 }
@@ -218,6 +223,24 @@ fn arrival_lag(capture: &Capture) -> Duration {
     ring + cfg.coalesce + Duration::from_millis(30)
 }
 
+/// The output threads' CPUs: `--writer-cpus`, else those the workers leave free (a writer on a
+/// capture core takes cycles from the worker and the receive softirq there).
+fn writer_cpus(args: &OutputArgs, capture: &Capture) -> anyhow::Result<Vec<usize>> {
+    if let Some(list) = &args.writer_cpus {
+        return ringcap::config::parse_cpu_list(list)
+            .map_err(|e| anyhow::anyhow!("--writer-cpus: {e}"));
+    }
+    let cfg = capture.config();
+    let taken: Vec<usize> = (0..capture.workers())
+        .filter_map(|i| cfg.cpu_of(i))
+        .collect();
+    if taken.is_empty() {
+        return Ok(Vec::new());
+    }
+    let allowed = ringcap::process::allowed_cpus().unwrap_or_default();
+    Ok(allowed.into_iter().filter(|c| !taken.contains(c)).collect())
+}
+
 /// The worker buffers: 1 MiB chunks, 16 per worker, fewer with many workers (64 MiB in all at
 /// most, 4 per worker at least).
 fn chunks_per_worker(workers: usize) -> usize {
@@ -258,6 +281,7 @@ pub fn open(
     opts.each_batch = args.packet_buffered;
     opts.chunks = chunks_per_worker(workers);
     opts.lag = arrival_lag(capture);
+    opts.cpus = writer_cpus(args, capture)?;
     let what = match &opts.output {
         Output::Lines(_) => "standard output".to_string(),
         _ => format!("-w {}", args.base().unwrap_or_default()),

@@ -106,6 +106,8 @@ pub struct SinkOptions {
     pub lag: Duration,
     /// Capture start, in ns since the epoch (names the first `-G` file).
     pub start_ns: u64,
+    /// CPUs for the output threads (each pinned to one, in turn); empty: the scheduler's choice.
+    pub cpus: Vec<usize>,
 }
 
 impl SinkOptions {
@@ -123,6 +125,7 @@ impl SinkOptions {
             chunks: 16,
             lag: Duration::from_millis(60),
             start_ns: now_ns(),
+            cpus: Vec::new(),
         }
     }
 }
@@ -356,10 +359,20 @@ pub fn open(opts: SinkOptions) -> Result<(Vec<Spool>, Sink), SinkError> {
     let each_batch = opts.each_batch || lines;
     let mut threads = Vec::new();
     let mut spools = Vec::with_capacity(workers);
-    let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+    let cpus = opts.cpus.clone();
+    let mut next_cpu = 0usize;
+    let mut spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+        let cpu = (!cpus.is_empty()).then(|| cpus[next_cpu % cpus.len()]);
+        next_cpu += 1;
         std::thread::Builder::new()
             .name(name)
-            .spawn(f)
+            .spawn(move || {
+                if let Some(c) = cpu {
+                    // Best effort: an output thread runs anywhere rather than not at all.
+                    let _ = ringcap_sys::pin_current_thread(c);
+                }
+                f()
+            })
             .map_err(SinkError::Thread)
     };
     let dest = match &opts.output {
