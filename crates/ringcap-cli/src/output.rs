@@ -132,7 +132,7 @@ impl OutputArgs {
     }
 
     /// The zstd level of `--compress`.
-    fn zstd_level(&self) -> anyhow::Result<Option<i32>> {
+    pub fn zstd_level(&self) -> anyhow::Result<Option<i32>> {
         let Some(c) = &self.compress else {
             return Ok(None);
         };
