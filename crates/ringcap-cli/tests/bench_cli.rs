@@ -196,6 +196,17 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
     assert!(err.contains("median of 2 runs"), "{err}");
     assert!(err.contains("--write: files"), "{err}");
     assert!(json.contains("\"mode\":\"tcpdump -w tmpfs\""), "{json}");
+    // ringcap's rows count what reached the files, and show its output threads apart.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let ring = v["each_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["mode"] == "ring x1 -w tmpfs")
+        .unwrap();
+    assert_eq!(ring["output"]["written"], ring["captured"], "{json}");
+    assert!(ring["output"]["cpu_sys_ns_per_pkt"].is_number(), "{json}");
+    assert!(err.contains("(output threads "), "{err}");
     // Both rounds paired: the ratio has two values.
     let r = json
         .split("\"cpu_ratios\":[")
@@ -230,6 +241,20 @@ fn bad_bench_options_get_one_line() {
         .unwrap();
     let err = ringcap_netlab::tools::one_line_error(&out);
     assert!(err.contains("--write-dir needs --write"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["bench", "--per-worker-files"])
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert!(err.contains("need --write"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["bench", "--write", "--compress", "lz4"])
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert!(err.contains("--compress"), "{err}");
 }
 
 /// `--compare` naming a tool that is not installed is a usage error, before anything is built
