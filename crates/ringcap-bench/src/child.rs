@@ -41,6 +41,11 @@ impl Child {
         })
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.proc.id()
+    }
+
     /// Its exit status, if it has exited (reaping it).
     pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
         if self.status.is_none() {

@@ -41,12 +41,11 @@ pub(crate) fn run(
 
     let before = ctx.link()?;
     let ifindex = ctx.net.ifindex(ctx.net.capture_if())?;
-    let bound_before = bound_sockets(ctx, ifindex)?;
     let mut child = match Child::spawn(&mut command(ctx, tool, &file)) {
         Ok(c) => c,
         Err(e) => return failed(Failure::new(format!("could not start {}: {e}", tool.name))),
     };
-    if let Err(f) = wait_capturing(ctx, &mut child, ifindex, bound_before) {
+    if let Err(f) = wait_capturing(ctx, &mut child, ifindex) {
         return if ctx.stop.is_stopped() {
             Ok(None)
         } else {
@@ -125,24 +124,46 @@ fn command(ctx: &Ctx<'_>, tool: &Tool, file: &Path) -> Command {
     cmd
 }
 
-/// Running packet sockets bound to the capture end.
-fn bound_sockets(ctx: &Ctx<'_>, ifindex: u32) -> crate::Result<usize> {
+/// Whether the child has a packet socket of its own bound and running on the capture end: one
+/// of the sockets its file descriptors name (`socket:[inode]`) among the namespace's packet
+/// sockets. Its own, not a count of them, so a socket of an earlier run still being closed
+/// can neither hide nor stand in for it.
+fn own_socket_running(ctx: &Ctx<'_>, pid: u32, ifindex: u32) -> std::io::Result<bool> {
+    let mut inodes = Vec::new();
+    // Unreadable when it has just exited: the caller's wait says so next.
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Ok(false);
+    };
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue; // closed meanwhile
+        };
+        if let Some(inode) = socket_inode(&target.to_string_lossy()) {
+            inodes.push(inode);
+        }
+    }
+    if inodes.is_empty() {
+        return Ok(false);
+    }
     Ok(ctx
         .net
-        .packet_sockets()?
+        .packet_sockets()
+        .map_err(|e| std::io::Error::other(e.to_string()))?
         .iter()
-        .filter(|s| s.running && s.ifindex == ifindex)
-        .count())
+        .any(|s| s.running && s.ifindex == ifindex && inodes.contains(&s.inode)))
 }
 
-/// Waits until the tool has a packet socket bound to the capture end: from then on the kernel
-/// queues the traffic for it. Fails if it exits first or takes too long.
-fn wait_capturing(
-    ctx: &Ctx<'_>,
-    child: &mut Child,
-    ifindex: u32,
-    before: usize,
-) -> Result<(), Failure> {
+/// The inode of a `/proc/PID/fd` link to a socket (`socket:[500316]`).
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Waits until the tool has its packet socket bound to the capture end: from then on the
+/// kernel queues the traffic for it. Fails if it exits first or takes too long.
+fn wait_capturing(ctx: &Ctx<'_>, child: &mut Child, ifindex: u32) -> Result<(), Failure> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -155,14 +176,14 @@ fn wait_capturing(
             Ok(None) => {}
             Err(e) => return Err(Failure::new(format!("cannot wait for it: {e}"))),
         }
-        match bound_sockets(ctx, ifindex) {
-            Ok(n) if n > before => return Ok(()),
-            Ok(_) => {}
+        match own_socket_running(ctx, child.id(), ifindex) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
             Err(e) => return Err(Failure::new(format!("cannot see its socket: {e}"))),
         }
         if start.elapsed() > READY_TIMEOUT {
             return Err(Failure::new(format!(
-                "not capturing after {} s (no packet socket bound to {})",
+                "not capturing after {} s (no packet socket of its own bound to {})",
                 READY_TIMEOUT.as_secs(),
                 ctx.net.capture_if()
             ))
@@ -197,4 +218,35 @@ fn count_packets(path: &Path) -> std::io::Result<u64> {
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_links_name_their_inode() {
+        assert_eq!(socket_inode("socket:[500316]"), Some(500316));
+        assert_eq!(socket_inode("pipe:[500316]"), None);
+        assert_eq!(socket_inode("/dev/null"), None);
+        assert_eq!(socket_inode("socket:[]"), None);
+    }
+
+    /// This process's own sockets are found through its fd links, as a tool's are.
+    #[test]
+    fn a_process_socket_is_found_by_its_inode() {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let me = std::process::id();
+        let mut found = false;
+        for fd in std::fs::read_dir(format!("/proc/{me}/fd"))
+            .unwrap()
+            .flatten()
+        {
+            if let Ok(t) = std::fs::read_link(fd.path()) {
+                found |= socket_inode(&t.to_string_lossy()).is_some();
+            }
+        }
+        assert!(found, "no socket:[inode] link among this process's fds");
+        drop(sock);
+    }
 }

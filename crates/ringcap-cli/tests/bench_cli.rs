@@ -186,40 +186,58 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
         "--compare",
         "tcpdump",
     ]);
-    let json = String::from_utf8_lossy(&out.stdout);
-    assert!(json.contains("\"mode\":\"ring x1 -w tmpfs\""), "{json}");
-    assert!(!json.contains("\"adds_up\":false"), "{json}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert!(
         err.contains("[run 2/2]"),
         "runs are reported one by one: {err}"
     );
     assert!(err.contains("median of 2 runs"), "{err}");
     assert!(err.contains("--write: files"), "{err}");
-    assert!(json.contains("\"mode\":\"tcpdump -w tmpfs\""), "{json}");
-    // ringcap's rows count what reached the files, and show its output threads apart.
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let ring = v["each_run"]
-        .as_array()
-        .unwrap()
+    // Every run of both contenders, in order, each one a good run that adds up (a failed one
+    // names itself, why, and what the tool said).
+    let runs = json["each_run"].as_array().expect("each_run in the JSON");
+    let names: Vec<(&str, u64)> = runs
         .iter()
-        .find(|r| r["mode"] == "ring x1 -w tmpfs")
-        .unwrap();
-    assert_eq!(ring["output"]["written"], ring["captured"], "{json}");
-    assert!(ring["output"]["cpu_sys_ns_per_pkt"].is_number(), "{json}");
+        .map(|r| (r["mode"].as_str().unwrap(), r["round"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ring x1 -w tmpfs", 1),
+            ("tcpdump -w tmpfs", 1),
+            ("ring x1 -w tmpfs", 2),
+            ("tcpdump -w tmpfs", 2)
+        ],
+        "{json}"
+    );
+    for r in runs {
+        assert!(
+            r["adds_up"] == true && r["failure"].is_null() && r["captured"].as_u64() > Some(0),
+            "run {} of {} failed or does not add up: {}; its stderr: {}\n{err}",
+            r["round"],
+            r["mode"],
+            r["failure"],
+            r["stderr_tail"]
+        );
+    }
+    // ringcap's rows count what reached the files, and show its output threads apart.
+    for r in runs.iter().filter(|r| r["mode"] == "ring x1 -w tmpfs") {
+        assert_eq!(r["output"]["written"], r["captured"], "{json}");
+        assert!(r["output"]["cpu_sys_ns_per_pkt"].is_number(), "{json}");
+    }
     assert!(err.contains("(output threads "), "{err}");
-    // Both rounds paired: the ratio has two values.
-    let r = json
-        .split("\"cpu_ratios\":[")
-        .nth(1)
-        .expect("cpu_ratios in the JSON");
-    let each = r
-        .split("\"each\":[")
-        .nth(1)
-        .unwrap()
-        .split(']')
-        .next()
-        .unwrap();
-    assert_eq!(each.split(',').count(), 2, "{json}\n{err}");
+    // Both rounds paired: the ratio has two values, and none is missing.
+    let ratio = &json["cpu_ratios"][0];
+    assert_eq!(ratio["mode"], "ring x1 -w tmpfs", "{json}");
+    assert_eq!(ratio["versus"], "tcpdump -w tmpfs", "{json}");
+    let each = ratio["each"].as_array().expect("each in the ratio");
+    assert_eq!(each.len(), 2, "{ratio}\n{err}");
+    assert!(
+        each.iter().all(|x| x.as_f64().is_some_and(|x| x > 0.0)),
+        "{ratio}"
+    );
+    assert_eq!(ratio["unpaired"], serde_json::json!([]), "{ratio}");
     assert!(err.contains("x that of tcpdump -w tmpfs"), "{err}");
     assert!(namespaces_of(pid).is_empty(), "namespace left behind");
     assert!(mounts_of(pid).is_empty(), "tmpfs left mounted");
