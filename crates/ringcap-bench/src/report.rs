@@ -59,10 +59,23 @@ struct RunJson<'a> {
     cpu_user_ns_per_pkt: Option<f64>,
     cpu_sys_ns_per_pkt: Option<f64>,
     ring_bytes: u64,
+    /// `--write` runs of ringcap: its output threads (their CPU is in the figures above too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<OutputJson>,
     adds_up: bool,
     failed: bool,
     failure: Option<&'a str>,
     stderr_tail: &'a [String],
+}
+
+#[derive(Serialize)]
+struct OutputJson {
+    written: u64,
+    not_written: u64,
+    cpu_user_ns_per_pkt: Option<f64>,
+    cpu_sys_ns_per_pkt: Option<f64>,
+    /// Bytes the files hold / bytes they take (above 1 when compressing).
+    compression_ratio: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +130,16 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
         cpu_user_ns_per_pkt: per(c.cpu_user_ns),
         cpu_sys_ns_per_pkt: per(c.cpu_sys_ns),
         ring_bytes: c.ring_bytes,
+        output: c.output.map(|o| {
+            let per = |ns: u64| (o.packets > 0).then(|| ns as f64 / o.packets as f64);
+            OutputJson {
+                written: o.packets,
+                not_written: o.not_written,
+                cpu_user_ns_per_pkt: per(o.cpu_user_ns).and_then(|x| num(x, 2)),
+                cpu_sys_ns_per_pkt: per(o.cpu_sys_ns).and_then(|x| num(x, 2)),
+                compression_ratio: o.ratio().and_then(|x| num(x, 3)),
+            }
+        }),
         adds_up,
         failed: r.is_failed(),
         failure: r.failure.as_ref().map(|f| f.why.as_str()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ringcap::{Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Handler, Mode, Report};
 
 use crate::plan::RingcapMode;
-use crate::run::{ringcap_reconciles, Counts, Failure, Run, Side};
+use crate::run::{ringcap_reconciles, Counts, Failure, Run, Side, Written};
 use crate::session::Ctx;
 use crate::traffic::Traffic;
 use crate::write;
@@ -19,6 +19,8 @@ pub(crate) struct Driven {
     pub traffic: Traffic,
     /// Why the run failed besides the capture itself (e.g. its files are incomplete).
     pub failure: Option<String>,
+    /// `--write`: what the output threads wrote.
+    pub written: Option<Written>,
 }
 
 /// The counting handler: takes every packet, does nothing with it.
@@ -72,13 +74,16 @@ pub(crate) fn run(
         counts: Counts {
             seen: link.rx_packets,
             if_drops: link.rx_dropped,
-            captured: t.received,
+            // With --write, what reached the files (a compared tool's count is from its file
+            // too), and the output threads' CPU with the workers'.
+            captured: driven.written.map_or(t.received, |w| w.packets),
             drops: t.drops,
             secs: driven.traffic.secs,
-            cpu_user_ns: t.cpu_user_ns,
-            cpu_sys_ns: t.cpu_sys_ns,
+            cpu_user_ns: t.cpu_user_ns + driven.written.map_or(0, |w| w.cpu_user_ns),
+            cpu_sys_ns: t.cpu_sys_ns + driven.written.map_or(0, |w| w.cpu_sys_ns),
             ring_bytes,
             sent: driven.traffic.sent,
+            output: driven.written,
         },
         reconciles: ringcap_reconciles(report.reconciles(), t.kernel_packets, link.rx_packets),
         background: link.rx_packets.saturating_sub(t.kernel_packets),
@@ -150,6 +155,7 @@ pub(crate) fn drive<H: Handler + 'static>(
             report,
             traffic: traffic?,
             failure: (!ready).then(|| "its workers were not ready within 10 s".to_string()),
+            written: None,
         })
     })
 }

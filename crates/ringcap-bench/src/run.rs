@@ -33,6 +33,36 @@ pub struct Counts {
     pub ring_bytes: u64,
     /// Frames the generator says it sent (None: it did not say).
     pub sent: Option<u64>,
+    /// `--write` runs of ringcap: what its output threads did (their CPU is also in
+    /// `cpu_user_ns`/`cpu_sys_ns`).
+    pub output: Option<Written>,
+}
+
+/// What ringcap's output threads (writers, merger) did in one `--write` run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Packets that reached the files (the run's captured count).
+    pub packets: u64,
+    /// Packets the workers took but the output did not write (writer behind, write errors).
+    pub not_written: u64,
+    pub cpu_user_ns: u64,
+    pub cpu_sys_ns: u64,
+    /// Bytes handed to the files and bytes the files took (they differ when compressing).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Written {
+    /// The output threads' CPU per packet written.
+    pub fn cpu_per_pkt(&self) -> Option<f64> {
+        (self.packets > 0)
+            .then(|| (self.cpu_user_ns + self.cpu_sys_ns) as f64 / self.packets as f64)
+    }
+
+    /// How much smaller the files are than what they hold (1.0 uncompressed).
+    pub fn ratio(&self) -> Option<f64> {
+        (self.bytes_out > 0).then(|| self.bytes_in as f64 / self.bytes_out as f64)
+    }
 }
 
 impl Counts {
@@ -215,6 +245,7 @@ mod tests {
             cpu_sys_ns: 3000,
             ring_bytes: 0,
             sent: Some(seen + if_drops),
+            output: None,
         }
     }
 

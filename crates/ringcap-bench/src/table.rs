@@ -1,7 +1,7 @@
 //! The bench's text table: one line per run as it finishes, the medians at the end, a FAILED
 //! run's reason and its tool's last words under its line, and the CPU ratio lines.
 
-use crate::run::Run;
+use crate::run::{Run, Written};
 use crate::summary::{Ratio, Row};
 
 /// Column layout for a set of row names.
@@ -37,6 +37,9 @@ impl Table {
             "NO"
         };
         let mut s = self.figures(r, verdict);
+        if let Some(o) = &r.counts.output {
+            s += &output_note(o);
+        }
         if r.background > 0 && !r.is_failed() {
             s += &format!(" ({} frames not counted by the sockets)", r.background);
         }
@@ -101,6 +104,22 @@ impl Table {
             w = self.name_width,
         )
     }
+}
+
+/// A `--write` run's output threads: their share of the CPU column, what they could not
+/// write, and the compression ratio when compressing.
+fn output_note(o: &Written) -> String {
+    let mut s = match o.cpu_per_pkt() {
+        Some(x) => format!(" (output threads {x:.1} ns/pkt"),
+        None => " (output threads: nothing written".to_string(),
+    };
+    if o.not_written > 0 {
+        s += &format!(", {} not written: writer behind", o.not_written);
+    }
+    if let Some(r) = o.ratio().filter(|r| (r - 1.0).abs() > 0.01) {
+        s += &format!(", files {r:.2}x smaller");
+    }
+    s + ")"
 }
 
 /// Under a failed run's line: why, and the last lines its tool wrote on standard error.
@@ -205,6 +224,36 @@ mod tests {
         let t = Table::new(["netsniff-ng -w /some/long/dir"]);
         let line = t.line(&run("ring x1", 1));
         assert!(line[29..].starts_with("      0.500"), "{line}");
+    }
+
+    #[test]
+    fn a_write_run_shows_its_output_threads_apart() {
+        let t = Table::new(["ring x1 -w tmpfs"]);
+        let mut r = run("ring x1 -w tmpfs", 1_000_000);
+        r.counts.output = Some(Written {
+            packets: 1_000_000,
+            not_written: 0,
+            cpu_user_ns: 20_000_000,
+            cpu_sys_ns: 40_000_000,
+            bytes_in: 100,
+            bytes_out: 100,
+        });
+        let line = t.line(&r);
+        assert!(line.ends_with("yes (output threads 60.0 ns/pkt)"), "{line}");
+        r.counts.output = Some(Written {
+            packets: 900_000,
+            not_written: 100_000,
+            bytes_in: 450,
+            bytes_out: 100,
+            ..Written::default()
+        });
+        let line = t.line(&r);
+        assert!(
+            line.ends_with(
+                "yes (output threads 0.0 ns/pkt, 100000 not written: writer behind, files 4.50x smaller)"
+            ),
+            "{line}"
+        );
     }
 
     #[test]

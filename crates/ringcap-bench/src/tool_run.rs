@@ -96,6 +96,7 @@ pub(crate) fn run(
             cpu_sys_ns: cs1.saturating_sub(cs0),
             ring_bytes: tool.ring_bytes.unwrap_or(0),
             sent: traffic.sent,
+            output: None,
         },
         reconciles: tool_reconciles(captured, drops, link.rx_packets),
         background: 0,

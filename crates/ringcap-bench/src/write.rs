@@ -9,27 +9,23 @@ use std::path::Path;
 use ringcap::{Batch, Capture, Flow, Handler, WorkerReport};
 
 use crate::ringcap_run::{drive, Driven};
+use crate::run::Written;
 use crate::session::Ctx;
 
 /// The program's `-w` pipeline (the CLI's output module).
 pub trait FileOutput {
-    /// Opens one handler per worker writing `path` (several workers name their files as
-    /// `capture -w` does), each ready to write.
-    fn open(
-        &self,
-        path: &Path,
-        iface: &str,
-        snaplen: u32,
-        workers: usize,
-    ) -> Result<FileSinks, String>;
+    /// Opens one handler per worker of `cap` writing `path` (and the output threads behind
+    /// them) as `capture -w` does, each ready to write.
+    fn open(&self, path: &Path, cap: &Capture) -> Result<FileSinks, String>;
 }
 
 /// The handlers of one `--write` run and how to tell, afterwards, whether they wrote
 /// everything.
 pub struct FileSinks {
     pub handlers: Vec<Box<dyn Handler>>,
-    /// Called once the capture has ended: why the files are not complete, if they are not.
-    pub check: Box<dyn FnOnce() -> Result<(), String>>,
+    /// Called once the capture has ended (it closes the output): what was written, or why the
+    /// files are not complete.
+    pub check: Box<dyn FnOnce() -> Result<Written, String>>,
 }
 
 /// A boxed handler as the engine's one handler type (one indirect call per batch).
@@ -54,19 +50,15 @@ pub(crate) fn capture_writing(
     cap: Capture,
 ) -> crate::Result<Result<Driven, String>> {
     let path = ctx.scratch.dir.join("ringcap.pcap");
-    let sinks = match out.open(
-        &path,
-        ctx.net.capture_if(),
-        cap.config().snaplen,
-        cap.workers(),
-    ) {
+    let sinks = match out.open(&path, &cap) {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("opening {}: {e}", path.display()))),
     };
     let handlers: Vec<DynSink> = sinks.handlers.into_iter().map(DynSink).collect();
     let mut driven = drive(ctx, cap, handlers)?;
-    if let Err(e) = (sinks.check)() {
-        driven.failure = Some(format!("writing the files failed: {e}"));
+    match (sinks.check)() {
+        Ok(w) => driven.written = Some(w),
+        Err(e) => driven.failure = Some(format!("writing the files failed: {e}")),
     }
     Ok(Ok(driven))
 }

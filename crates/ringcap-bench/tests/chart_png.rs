@@ -24,6 +24,7 @@ fn row(name: &str, side: Side, offered: u64, captured: u64, user: u64, sys: u64)
                 cpu_sys_ns: sys * captured,
                 ring_bytes: 64 << 20,
                 sent: Some(offered),
+                output: None,
             },
             reconciles: true,
             background: 0,

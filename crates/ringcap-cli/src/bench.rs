@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ringcap::config::{format_cpu_list, parse_cpu_list};
-use ringcap::{Handler, Mode, StopHandle};
+use ringcap::{Capture, Handler, Mode, StopHandle};
 use ringcap_bench::plan::ModeSpec;
-use ringcap_bench::run::Run;
+use ringcap_bench::run::{Run, Written};
 use ringcap_bench::summary::Row;
 use ringcap_bench::table::{self, Table};
 use ringcap_bench::write::{FileOutput, FileSinks};
@@ -42,6 +42,10 @@ pub struct Args {
     /// With --write: write the files under DIR instead of a private tmpfs (e.g. a real disk).
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<String>,
+    /// With --write: how ringcap writes (as `capture`'s flags). Its rows count the output
+    /// threads' CPU with the workers' and show it apart in a note.
+    #[command(flatten)]
+    pub out: BenchOutput,
     /// Ring modes: the capture's wake-up coalescing (as `capture --coalesce-ms`; 0 = off).
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub coalesce_ms: u64,
@@ -82,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // Ctrl-C ends the run under way (uncounted) and the bench after it.
     let interrupted = StopHandle::new();
     ringcap::signals::stop_on_signal(&interrupted)?;
-    let bench = Bench::prepare(settings, Some(Box::new(CaptureFiles)))?;
+    let bench = Bench::prepare(settings, Some(Box::new(CaptureFiles(args.out.clone()))))?;
     for line in bench.intro() {
         eprintln!("{line}");
     }
@@ -124,6 +128,20 @@ fn settings(args: &Args) -> Result<(Settings, compare::Choice), String> {
     s.cpus = args.cpus.as_deref().map(cpu_list).transpose()?;
     s.write = args.write;
     s.write_dir = args.write_dir.as_ref().map(PathBuf::from);
+    let o = &args.out;
+    if !args.write
+        && (o.per_worker_files || o.compress.is_some() || o.no_direct_io || o.writer_cpus.is_some())
+    {
+        return Err(
+            "--per-worker-files, --compress, --no-direct-io and --writer-cpus need --write".into(),
+        );
+    }
+    o.args(Path::new("x"))
+        .zstd_level()
+        .map_err(|e| crate::util::one_line(&e))?;
+    if let Some(l) = &o.writer_cpus {
+        cpu_list(l)?;
+    }
     s.filter = args.filter.as_deref().map(filter).transpose()?;
     s.command = command_line();
     let choice = compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some())?;
@@ -241,40 +259,64 @@ fn svg(bench: &Bench, rows: &[Row]) -> String {
     )
 }
 
+/// How `--write` runs write their files (a subset of `capture`'s output flags).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BenchOutput {
+    /// With --write: one file per capture worker instead of one file in time order.
+    #[arg(long)]
+    pub per_worker_files: bool,
+    /// With --write: compress with zstd in the writer threads.
+    #[arg(long, value_name = "zstd[:LEVEL]")]
+    pub compress: Option<String>,
+    /// With --write: no O_DIRECT.
+    #[arg(long)]
+    pub no_direct_io: bool,
+    /// With --write: CPUs of ringcap's output threads (default: those the capture leaves
+    /// free, here the generator's).
+    #[arg(long, value_name = "LIST")]
+    pub writer_cpus: Option<String>,
+}
+
+impl BenchOutput {
+    fn args(&self, path: &Path) -> crate::output::OutputArgs {
+        crate::output::OutputArgs {
+            write: Some(path.to_string_lossy().into_owned()),
+            per_worker_files: self.per_worker_files,
+            compress: self.compress.clone(),
+            no_direct_io: self.no_direct_io,
+            writer_cpus: self.writer_cpus.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// `--write` runs measure `capture -w`'s own pipeline (the output module), nothing else.
-struct CaptureFiles;
+struct CaptureFiles(BenchOutput);
 
 impl FileOutput for CaptureFiles {
-    fn open(
-        &self,
-        path: &Path,
-        iface: &str,
-        snaplen: u32,
-        workers: usize,
-    ) -> Result<FileSinks, String> {
-        let out = crate::output::OutputArgs {
-            write: Some(path.to_string_lossy().into_owned()),
-            ..Default::default()
-        };
-        let (sinks, summary) = crate::output::open_writers(
-            &out,
-            iface,
-            snaplen,
-            ringcap::LinkLayer::Ethernet,
-            workers,
-        )
-        .map_err(|e| crate::util::one_line(&e))?;
+    fn open(&self, path: &Path, cap: &Capture) -> Result<FileSinks, String> {
+        let out = self.0.args(path);
+        crate::output::check_writable(&out).map_err(|e| crate::util::one_line(&e))?;
+        let (handlers, sink) =
+            crate::output::open(&out, None, cap).map_err(|e| crate::util::one_line(&e))?;
         Ok(FileSinks {
-            handlers: sinks
+            handlers: handlers
                 .into_iter()
-                .map(|s| Box::new(s) as Box<dyn Handler>)
+                .map(|h| Box::new(h) as Box<dyn Handler>)
                 .collect(),
             check: Box::new(move || {
-                if summary.failed() {
-                    Err(summary.line())
-                } else {
-                    Ok(())
+                let s = sink.close();
+                if s.failed_output() || !s.adds_up() {
+                    return Err(crate::output::summary_line(&s));
                 }
+                Ok(Written {
+                    packets: s.written,
+                    not_written: s.not_written(),
+                    cpu_user_ns: s.cpu_user_ns,
+                    cpu_sys_ns: s.cpu_sys_ns,
+                    bytes_in: s.bytes_in,
+                    bytes_out: s.bytes_out,
+                })
             }),
         })
     }

@@ -50,7 +50,27 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ringcap::signals::stop_on_signal(&capture.stop_handle())
         .context("installing signal handlers")?;
     let cfg = capture.config().clone();
-    let to_stdout = args.output.write.as_deref() == Some("-");
+    // Standard output carries packets (lines or -w -) unless -q or -w FILE.
+    let writes = args.output.write.is_some();
+    let stdout_free = args
+        .output
+        .write
+        .as_deref()
+        .map_or(args.quiet, |w| w != "-");
+    // The output opens before the start line, so its notices follow it at once. -q alone
+    // counts only: no output pipeline at all.
+    let output = if args.quiet && !writes {
+        None
+    } else {
+        let lines: Option<Box<dyn ringcap_sink::RecordConsumer>> = if args.output.write.is_none() {
+            let p = crate::live::LinePrinter::stdout(cfg.link.linktype(), args.line_buffered)
+                .context("standard output")?;
+            Some(Box::new(p))
+        } else {
+            None
+        };
+        Some(crate::output::open(&args.output, lines, &capture)?)
+    };
     if !args.quiet {
         eprintln!("{}", start_line(&capture, &why));
         if cfg.mode == Mode::Xdp {
@@ -62,39 +82,37 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             }
         }
     }
-    // JSON statistics go to standard output unless the packets do.
-    let json = args.stats == "json";
-    let quiet = args.quiet;
-    let on_tick = |t: &Tick| {
-        if quiet {
-            return;
+    if let Some((_, sink)) = &output {
+        for n in sink.notices() {
+            eprintln!("ringcap: {n}");
         }
-        if json && !to_stdout {
+    }
+    // JSON statistics go to standard output unless the packets do.
+    let stats = args.stats.clone();
+    let on_tick = |t: &Tick| match stats.as_deref() {
+        Some("json") if stdout_free => {
             println!("{}", tick_json(t));
             let _ = std::io::stdout().flush();
-        } else if json {
-            eprintln!("{}", tick_json(t));
-        } else {
-            eprintln!("{}", tick_line(t));
         }
+        Some("json") => eprintln!("{}", tick_json(t)),
+        Some(_) => eprintln!("{}", tick_line(t)),
+        None => {}
     };
-    let (report, output_failed) = if args.output.write.is_some() {
-        let (sinks, summary) = crate::output::open_writers(
-            &args.output,
-            &cfg.iface,
-            cfg.snaplen,
-            cfg.link,
-            capture.workers(),
-        )?;
-        let report = capture.run(sinks, on_tick)?;
-        print_summary(&report, json && !to_stdout);
-        eprintln!("{}", summary.line());
-        (report, summary.failed())
-    } else {
-        let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
-        let report = capture.run(handlers, on_tick)?;
-        print_summary(&report, json);
-        (report, false)
+    let json = args.stats.as_deref() == Some("json") && stdout_free;
+    let (report, output_failed) = match output {
+        Some((handlers, sink)) => {
+            let report = capture.run(handlers, on_tick)?;
+            let summary = sink.close();
+            print_summary(&report, json);
+            eprintln!("{}", crate::output::summary_line(&summary));
+            (report, summary.failed_output() || !summary.adds_up())
+        }
+        None => {
+            let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
+            let report = capture.run(handlers, on_tick)?;
+            print_summary(&report, json);
+            (report, false)
+        }
     };
     // The one-line error, last: which worker failed and why.
     if let ringcap::EndReason::WorkerFailed { .. } = report.reason {

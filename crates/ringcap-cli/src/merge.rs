@@ -5,10 +5,9 @@
 //! each input interface as an interface of its own.
 
 use std::fs::File;
-use std::io::BufReader;
 
 use anyhow::{bail, Context};
-use ringcap_pcap::{merge, FileKind, Format, MergeError, Precision, Reader};
+use ringcap_pcap::{merge, FileKind, Format, MergeError, Precision};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -25,7 +24,7 @@ pub struct Args {
     /// Timestamp precision of pcap output: nano or micro.
     #[arg(long, default_value = "nano")]
     pub time_precision: Precision,
-    /// Input files (pcap or pcapng).
+    /// Input files (pcap or pcapng, compressed with zstd or gzip or not).
     #[arg(required = true, value_name = "IN")]
     pub inputs: Vec<String>,
 }
@@ -36,10 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         if path == &args.write {
             bail!("the output {path} is also an input");
         }
-        let f = File::open(path).with_context(|| format!("opening {path}"))?;
-        let r = Reader::new(BufReader::with_capacity(64 << 10, f))
-            .with_context(|| format!("reading {path}"))?;
-        readers.push(r);
+        readers.push(ringcap_pcap::open(path)?);
     }
     let format = args.format.unwrap_or_else(|| {
         if readers.iter().any(|r| r.kind() == FileKind::Pcapng) {

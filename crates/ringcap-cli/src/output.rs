@@ -1,57 +1,53 @@
-//! The capture side of `-w`: one pcap/pcapng writer per worker, plugged into the engine as its
-//! [`ringcap::Handler`].
+//! The capture's output: `-w` files (one in time order by default, one per worker with
+//! `--per-worker-files`), `-w -`, or live packet lines; plugged into the engine as each
+//! worker's [`ringcap::Handler`], with the writing done by `ringcap-sink`'s threads.
 //!
-//! File names: with one worker, `-w FILE` is used as given. With N workers each worker writes its
-//! own file, with no hand-off between threads: the worker's number goes before the extension of
-//! the file name, `out.pcap` → `out.0.pcap`, `out.1.pcap`, …; a name without an extension gets it
-//! at the end (`out` → `out.0`, `out.1`). Rotation (`-C`, `-G`, `-W`, see
-//! [`ringcap_pcap::Rotation`]) applies to each worker's name (`out.0.pcap`, `out.0.pcap1`, …).
-//! `ringcap merge -w all.pcap out.*.pcap` joins them in time order.
+//! The handler only serialises: each packet (its VLAN tag put back unless `--no-vlan-restore`)
+//! goes into the worker's buffer; the writer threads, the ordered merge, O_DIRECT, zstd and
+//! rotation are `ringcap-sink`'s. File names: `-w out.pcap` writes `out.pcap`; with
+//! `--per-worker-files` and N workers, `out.0.pcap` … `out.{N-1}.pcap`. Rotation (`-C`, `-G`,
+//! `-W`) applies to each file written (`out.pcap1`, … or `out.0.pcap1`, …).
 //!
-//! `-w -` writes one stream to standard output: several workers share one writer behind a mutex,
-//! taken once per batch (a ring block), not per packet.
-//!
-//! Wiring in `capture` (a few lines):
+//! Wiring in `capture`:
 //! ```ignore
 //! output::check_writable(&args.output)?;              // before any socket is opened
 //! let capture = Capture::open(cfg)?;
-//! if args.output.write.is_some() {
-//!     let (sinks, summary) = output::open_writers(&args.output, &args.iface, cfg.snaplen, cfg.link, capture.workers())?;
-//!     let report = capture.run(sinks, on_tick)?;
-//!     eprintln!("{}", summary.line());
-//!     if summary.failed() { exit code 1 }
-//! }
+//! let (handlers, sink) = output::open(&args.output, &target, &capture)?;
+//! let report = capture.run(handlers, on_tick)?;
+//! let summary = sink.close();
+//! eprintln!("{}", output::summary_line(&summary));
 //! ```
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ringcap::{Batch, Flow, Handler, LinkLayer, WorkerReport};
+use ringcap::{Batch, Capture, Flow, Handler, LinkLayer, Mode, WorkerReport};
 use ringcap_pcap::{
-    Format, IfStats, Interface, Precision, RotatingWriter, Rotation, RotationError, Writer,
-    WriterOptions,
+    check_strftime, Format, IfStats, Interface, Precision, Rotation, WriterOptions,
 };
+use ringcap_sink::{Go, Output, RecordConsumer, Sink, SinkOptions, Spool, Summary};
 
 use crate::capture::record::record_parts;
 
-/// Flags of `-w` and its rotation.
-#[derive(clap::Args, Debug, Clone, Default)]
+/// Flags of `-w`: files, rotation, how they are written.
+#[derive(clap::Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Write the packets to FILE (pcap or pcapng; `-` for standard output). With several
-    /// workers each writes FILE with its number before the extension (out.0.pcap, out.1.pcap…).
+    /// Write the packets to FILE (pcap or pcapng; `-` for standard output), in time order.
     #[arg(short = 'w', value_name = "FILE")]
     pub write: Option<String>,
+    /// With -w FILE: one file per worker (FILE with the worker's number before its extension:
+    /// out.0.pcap, out.1.pcap…), no merge: the fastest way to write.
+    #[arg(long)]
+    pub per_worker_files: bool,
     /// File format of -w: pcap or pcapng.
     #[arg(long, default_value = "pcap")]
     pub format: Format,
     /// Timestamp precision of -w files: nano or micro.
     #[arg(long, alias = "time-stamp-precision", default_value = "nano")]
     pub time_precision: Precision,
-    /// Start a new file once the current one reaches MB million bytes (fractions allowed).
+    /// Start a new file once the current one reaches MB million bytes (fractions allowed;
+    /// uncompressed bytes with --compress).
     #[arg(short = 'C', value_name = "MB")]
     pub file_size: Option<f64>,
     /// Start a new file every SECS seconds; strftime conversions (%Y%m%d-%H%M%S…) in the name.
@@ -65,6 +61,45 @@ pub struct OutputArgs {
     /// stripped (by default the tag is restored, as libpcap does).
     #[arg(long)]
     pub no_vlan_restore: bool,
+    /// Hand every packet batch to the output at once (-w - | tshark -r - shows packets at
+    /// once; with O_DIRECT each batch is written, padded).
+    #[arg(short = 'U')]
+    pub packet_buffered: bool,
+    /// Write packets held in a partly filled buffer after this many milliseconds, so files
+    /// grow with what was captured.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub flush_ms: u64,
+    /// Compress -w files with zstd (level 1-19, default 3) in the writer threads; `.zst` is
+    /// added to the file name unless it ends so. `zstd -d` gives back the exact pcap bytes.
+    #[arg(long, value_name = "zstd[:LEVEL]")]
+    pub compress: Option<String>,
+    /// Write through the page cache even where the file system takes O_DIRECT.
+    #[arg(long)]
+    pub no_direct_io: bool,
+    /// CPUs for the writer (and merge) threads, e.g. 0,1 (default: the CPUs the capture
+    /// workers are not pinned to, if any; else wherever the scheduler puts them).
+    #[arg(long, value_name = "LIST")]
+    pub writer_cpus: Option<String>,
+}
+
+impl Default for OutputArgs {
+    fn default() -> Self {
+        OutputArgs {
+            write: None,
+            per_worker_files: false,
+            format: Format::Pcap,
+            time_precision: Precision::Nano,
+            file_size: None,
+            rotate_seconds: None,
+            file_count: None,
+            no_vlan_restore: false,
+            packet_buffered: false,
+            flush_ms: 1000,
+            compress: None,
+            no_direct_io: false,
+            writer_cpus: None,
+        }
+    }
 }
 
 impl OutputArgs {
@@ -96,26 +131,48 @@ impl OutputArgs {
         }
         Ok(rot)
     }
-}
 
-/// The file a worker writes (before rotation suffixes): see the module documentation.
-pub fn worker_path(base: &str, worker: usize, workers: usize) -> String {
-    if workers <= 1 {
-        return base.to_string();
-    }
-    let name_start = base.rfind('/').map_or(0, |i| i + 1);
-    match base[name_start..].rfind('.') {
-        Some(dot) if dot > 0 => {
-            let at = name_start + dot;
-            format!("{}.{worker}{}", &base[..at], &base[at..])
+    /// The zstd level of `--compress`.
+    pub fn zstd_level(&self) -> anyhow::Result<Option<i32>> {
+        let Some(c) = &self.compress else {
+            return Ok(None);
+        };
+        let (algo, level) = match c.split_once(':') {
+            Some((a, l)) => (a, Some(l)),
+            None => (c.as_str(), None),
+        };
+        if algo != "zstd" {
+            bail!("--compress {c}: only zstd is supported (zstd or zstd:LEVEL)");
         }
-        _ => format!("{base}.{worker}"),
+        let level = match level {
+            None => 3,
+            Some(l) => match l.parse::<i32>() {
+                Ok(n) if (1..=19).contains(&n) => n,
+                _ => bail!("--compress {c}: the level is a number from 1 to 19"),
+            },
+        };
+        if self.write.as_deref() == Some("-") {
+            bail!("--compress needs -w FILE (for standard output: -w - | zstd)");
+        }
+        if self.write.is_none() {
+            bail!("--compress needs -w FILE");
+        }
+        Ok(Some(level))
+    }
+
+    /// The `-w` name, with `.zst` added when compressing.
+    fn base(&self) -> Option<String> {
+        let w = self.write.clone()?;
+        if self.compress.is_some() && w != "-" && !w.ends_with(".zst") {
+            return Some(format!("{w}.zst"));
+        }
+        Some(w)
     }
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
@@ -123,13 +180,23 @@ fn now_ns() -> u64 {
 /// capture opens any socket, so a bad path fails at once.
 pub fn check_writable(args: &OutputArgs) -> anyhow::Result<()> {
     let rot = args.rotation()?;
-    let Some(base) = &args.write else {
+    args.zstd_level()?;
+    if args.per_worker_files && args.write.as_deref().is_none_or(|w| w == "-") {
+        bail!("--per-worker-files needs -w FILE");
+    }
+    if args.flush_ms == 0 || args.flush_ms > 3_600_000 {
+        bail!("--flush-ms {}: from 1 to 3600000", args.flush_ms);
+    }
+    let Some(base) = args.base() else {
         return Ok(());
     };
     if base == "-" {
         return Ok(());
     }
-    let first = rot.file_name(base, 0, (now_ns() / 1_000_000_000) as i64);
+    if rot.interval_s.is_some() {
+        check_strftime(&base).map_err(|e| anyhow::anyhow!("-w {e}"))?;
+    }
+    let first = rot.file_name(&base, 0, (now_ns() / 1_000_000_000) as i64);
     let path = Path::new(&first);
     if path.is_dir() {
         bail!("-w {first}: is a directory");
@@ -145,365 +212,195 @@ pub fn check_writable(args: &OutputArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the writers did, shared by all of them: read it after the capture for the exit line.
-#[derive(Clone, Default)]
-pub struct OutputSummary(Arc<SummaryInner>);
-
-#[derive(Default)]
-struct SummaryInner {
-    written: AtomicU64,
-    not_written: AtomicU64,
-    files: AtomicU64,
-    errors: Mutex<Vec<String>>,
-    /// `-G` with `-W`: the last file is complete.
-    limit_reached: AtomicUsize,
+/// How long after its timestamp a packet may still be on its way to its worker's handler: the
+/// ring retires a partly filled block within two block timeouts, a busy worker may wait
+/// `--coalesce-ms` before it looks again, plus scheduling slack.
+fn arrival_lag(capture: &Capture) -> Duration {
+    let cfg = capture.config();
+    let ring = match cfg.mode {
+        Mode::Ring => Duration::from_millis(2 * cfg.geometry.block_timeout_ms as u64),
+        _ => Duration::ZERO,
+    };
+    ring + cfg.coalesce + Duration::from_millis(30)
 }
 
-impl OutputSummary {
-    pub fn packets_written(&self) -> u64 {
-        self.0.written.load(Ordering::Acquire)
+/// The output threads' CPUs: `--writer-cpus`, else those the workers leave free (a writer on a
+/// capture core takes cycles from the worker and the receive softirq there).
+fn writer_cpus(args: &OutputArgs, capture: &Capture) -> anyhow::Result<Vec<usize>> {
+    if let Some(list) = &args.writer_cpus {
+        return ringcap::config::parse_cpu_list(list)
+            .map_err(|e| anyhow::anyhow!("--writer-cpus: {e}"));
     }
-
-    pub fn packets_not_written(&self) -> u64 {
-        self.0.not_written.load(Ordering::Acquire)
+    let cfg = capture.config();
+    let taken: Vec<usize> = (0..capture.workers())
+        .filter_map(|i| cfg.cpu_of(i))
+        .collect();
+    if taken.is_empty() {
+        return Ok(Vec::new());
     }
-
-    /// True when `-G` with `-W` ended the capture: the last allowed file is complete (a normal
-    /// end, as in tcpdump, not an error).
-    pub fn limit_reached(&self) -> bool {
-        self.0.limit_reached.load(Ordering::Acquire) > 0
-    }
-
-    /// True when a write error stopped an output (the capture should exit non-zero).
-    pub fn failed(&self) -> bool {
-        !self.errors().is_empty()
-    }
-
-    pub fn errors(&self) -> Vec<String> {
-        self.0
-            .errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// One line for the end of the capture, e.g.
-    /// `output: 1000 packets written to 2 files` or with the error and the packets not written.
-    pub fn line(&self) -> String {
-        let files = self.0.files.load(Ordering::Acquire);
-        let mut s = format!(
-            "output: {} packets written to {files} file{}",
-            self.packets_written(),
-            if files == 1 { "" } else { "s" }
-        );
-        let errors = self.errors();
-        if !errors.is_empty() || self.packets_not_written() > 0 {
-            s.push_str(&format!(
-                ", {} not written ({})",
-                self.packets_not_written(),
-                errors.join("; ")
-            ));
-        }
-        if self.limit_reached() {
-            s.push_str(" (the -W file limit was reached)");
-        }
-        s
-    }
-
-    fn error(&self, e: String) {
-        let mut v = self.0.errors.lock().unwrap_or_else(|e| e.into_inner());
-        if !v.contains(&e) {
-            v.push(e);
-        }
-    }
+    let allowed = ringcap::process::allowed_cpus().unwrap_or_default();
+    Ok(allowed.into_iter().filter(|c| !taken.contains(c)).collect())
 }
 
-/// One stream shared by all workers (`-w -`).
-struct Shared {
-    w: Mutex<Writer<io::Stdout>>,
-    workers: usize,
-    finished: AtomicUsize,
-    stats: Mutex<IfStats>,
+/// The worker buffers: 1 MiB chunks, 16 per worker, fewer with many workers (64 MiB in all at
+/// most, 4 per worker at least).
+fn chunks_per_worker(workers: usize) -> usize {
+    (64 / workers.max(1)).clamp(4, 16)
 }
 
-enum Target {
-    Own(Box<RotatingWriter>),
-    Shared(Arc<Shared>),
+/// Opens the output for a capture that is open: the first file(s) now, the writer threads, one
+/// handler per worker. Without `-w`, `lines` prints the packets.
+pub fn open(
+    args: &OutputArgs,
+    lines: Option<Box<dyn RecordConsumer>>,
+    capture: &Capture,
+) -> anyhow::Result<(Vec<OutputHandler>, Sink)> {
+    let cfg = capture.config();
+    let workers = capture.workers();
+    let rot = args.rotation()?;
+    let output = match (args.base(), lines) {
+        (Some(w), _) if w == "-" => Output::Stdout,
+        (Some(base), _) => Output::Files {
+            base,
+            rotation: rot,
+            per_worker: args.per_worker_files,
+        },
+        (None, Some(l)) => Output::Lines(l),
+        (None, None) => bail!("no output"),
+    };
+    // The capture's link type: Ethernet, or a cooked LINUX_SLL/LINUX_SLL2 header that each
+    // handler builds in front of the packet (-i any, -y).
+    let lt = cfg.link.linktype();
+    let mut file = WriterOptions::new(args.format, lt, cfg.snaplen);
+    file.precision = args.time_precision;
+    file.interfaces = vec![Interface::new(Some(&cfg.iface), lt, cfg.snaplen)];
+    let mut opts = SinkOptions::new(workers, output, file);
+    opts.direct_io = !args.no_direct_io;
+    opts.zstd = args.zstd_level()?;
+    opts.flush = Duration::from_millis(args.flush_ms);
+    opts.each_batch = args.packet_buffered;
+    opts.chunks = chunks_per_worker(workers);
+    opts.lag = arrival_lag(capture);
+    opts.cpus = writer_cpus(args, capture)?;
+    let what = match &opts.output {
+        Output::Lines(_) => "standard output".to_string(),
+        _ => format!("-w {}", args.base().unwrap_or_default()),
+    };
+    let (spools, sink) = ringcap_sink::open(opts).with_context(|| what)?;
+    let restore_vlan = !args.no_vlan_restore;
+    let link = cfg.link;
+    let handlers = spools
+        .into_iter()
+        .map(|spool| OutputHandler {
+            spool,
+            restore_vlan,
+            link,
+        })
+        .collect();
+    Ok((handlers, sink))
 }
 
-/// A worker's `-w` handler.
-pub struct FileSink {
-    target: Target,
+/// A worker's output handler: serialises each packet into the worker's buffer.
+pub struct OutputHandler {
+    spool: Spool,
     restore_vlan: bool,
     link: LinkLayer,
-    summary: OutputSummary,
-    /// Timestamp of the last flush: the buffer is flushed at least every second of capture
-    /// time, so `-w - | tshark -r -` shows packets at low rates.
-    last_flush_ns: u64,
-    stopped: bool,
 }
 
-/// Opens the writers: one per worker (or one shared for `-w -`), each writing its header now.
-/// The link type is the capture's (Ethernet, or a cooked LINUX_SLL/LINUX_SLL2 header built in
-/// front of each packet); `iface` names the pcapng interface.
-pub fn open_writers(
-    args: &OutputArgs,
-    iface: &str,
-    snaplen: u32,
-    link: LinkLayer,
-    workers: usize,
-) -> anyhow::Result<(Vec<FileSink>, OutputSummary)> {
-    let rot = args.rotation()?;
-    let Some(base) = &args.write else {
-        bail!("no -w file");
-    };
-    let workers = workers.max(1);
-    let lt = link.linktype();
-    let mut opts = WriterOptions::new(args.format, lt, snaplen);
-    opts.precision = args.time_precision;
-    opts.interfaces = vec![Interface::new(Some(iface), lt, snaplen)];
-    let summary = OutputSummary::default();
-    let start = now_ns();
-    let mut sinks = Vec::with_capacity(workers);
-    if base == "-" {
-        let w = Writer::new(io::stdout(), &opts).context("-w -")?;
-        let shared = Arc::new(Shared {
-            w: Mutex::new(w),
-            workers,
-            finished: AtomicUsize::new(0),
-            stats: Mutex::new(IfStats::default()),
-        });
-        summary.0.files.store(1, Ordering::Release);
-        for _ in 0..workers {
-            sinks.push(FileSink::new(
-                Target::Shared(shared.clone()),
-                args,
-                link,
-                &summary,
-                start,
-            ));
-        }
-    } else {
-        for i in 0..workers {
-            let path = worker_path(base, i, workers);
-            let w = RotatingWriter::create(&path, opts.clone(), rot, start)
-                .with_context(|| format!("-w {path}"))?;
-            sinks.push(FileSink::new(
-                Target::Own(Box::new(w)),
-                args,
-                link,
-                &summary,
-                start,
-            ));
-        }
-    }
-    Ok((sinks, summary))
-}
-
-impl FileSink {
-    fn new(
-        target: Target,
-        args: &OutputArgs,
-        link: LinkLayer,
-        summary: &OutputSummary,
-        start: u64,
-    ) -> Self {
-        FileSink {
-            target,
-            restore_vlan: !args.no_vlan_restore,
-            link,
-            summary: summary.clone(),
-            last_flush_ns: start,
-            stopped: false,
-        }
-    }
-}
-
-impl Handler for FileSink {
+impl Handler for OutputHandler {
+    #[inline]
     fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
-        if self.stopped {
-            return Flow::Fail("the output stopped".into());
+        match self.spool.begin_batch() {
+            Go::On => {}
+            Go::Done => return Flow::Done,
+            Go::Failed(e) => return Flow::Fail(format!("writing stopped: {e}")),
         }
         let (restore, link) = (self.restore_vlan, self.link);
-        let mut last_ts = 0;
-        let mut done = false;
-        // The first write error of the batch; the rest of it counts as not written.
-        let mut error: Option<String> = None;
-        match &mut self.target {
-            Target::Own(w) => {
-                for pkt in batch {
-                    last_ts = pkt.ts_ns();
-                    let r = record_parts(&pkt, restore, link, |t, l, p| w.write_packet(t, l, p));
-                    match r {
-                        Ok(()) => {}
-                        Err(RotationError::Done) => {
-                            self.summary.0.limit_reached.fetch_add(1, Ordering::AcqRel);
-                            done = true;
-                            break;
-                        }
-                        Err(e) => {
-                            error.get_or_insert_with(|| format!("{}: {e}", w.path()));
-                        }
-                    }
-                }
-                if !done && error.is_none() && last_ts >= self.last_flush_ns + 1_000_000_000 {
-                    self.last_flush_ns = last_ts;
-                    if let Err(e) = w.flush() {
-                        error = Some(format!("{}: {e}", w.path()));
-                    }
-                }
-            }
-            Target::Shared(s) => {
-                let mut w = s.w.lock().unwrap_or_else(|e| e.into_inner());
-                for pkt in batch {
-                    last_ts = pkt.ts_ns();
-                    if let Err(e) =
-                        record_parts(&pkt, restore, link, |t, l, p| w.write_packet(t, l, p))
-                    {
-                        error.get_or_insert_with(|| format!("standard output: {e}"));
-                    }
-                }
-                if error.is_none() && last_ts >= self.last_flush_ns + 1_000_000_000 {
-                    self.last_flush_ns = last_ts;
-                    if let Err(e) = w.flush() {
-                        error = Some(format!("standard output: {e}"));
-                    }
-                }
-            }
+        let spool = &mut self.spool;
+        for pkt in batch {
+            let _ = record_parts(&pkt, restore, link, |ts, len, parts| {
+                spool.append(ts, len, parts);
+                Ok::<(), ()>(())
+            });
         }
-        match error {
-            Some(e) => {
-                self.summary.error(e.clone());
-                self.stopped = true;
-                Flow::Fail(format!("writing stopped: {e}"))
-            }
-            None if done => {
-                self.stopped = true;
-                Flow::Done
-            }
-            None => Flow::Continue,
-        }
+        self.spool.end_batch();
+        Flow::Continue
+    }
+
+    fn idle(&mut self) -> Flow {
+        self.spool.idle();
+        Flow::Continue
     }
 
     fn finish(&mut self, report: &WorkerReport) -> Result<(), String> {
-        let stats = IfStats {
+        self.spool.finish(IfStats {
             interface: 0,
             received: Some(report.kernel_packets),
             dropped: Some(report.drops),
             start_ns: report.start_ns,
             end_ns: report.end_ns,
-        };
-        let sum = &self.summary.0;
-        // This sink's own error: another worker's failure is that worker's to report.
-        let mut failed: Option<String> = None;
-        match &mut self.target {
-            Target::Own(w) => {
-                let r = w.finish(&[stats]);
-                sum.written.fetch_add(w.packets_written(), Ordering::AcqRel);
-                sum.not_written
-                    .fetch_add(w.packets_not_written(), Ordering::AcqRel);
-                sum.files.fetch_add(w.files() as u64, Ordering::AcqRel);
-                match r {
-                    Ok(()) | Err(RotationError::Done) => {}
-                    Err(e) => failed = Some(format!("{}: {e}", w.path())),
-                }
-            }
-            Target::Shared(s) => {
-                let last = {
-                    let mut t = s.stats.lock().unwrap_or_else(|e| e.into_inner());
-                    t.received = Some(t.received.unwrap_or(0) + report.kernel_packets);
-                    t.dropped = Some(t.dropped.unwrap_or(0) + report.drops);
-                    if t.start_ns == 0 || (report.start_ns != 0 && report.start_ns < t.start_ns) {
-                        t.start_ns = report.start_ns;
-                    }
-                    t.end_ns = t.end_ns.max(report.end_ns);
-                    s.finished.fetch_add(1, Ordering::AcqRel) + 1 == s.workers
-                };
-                if last {
-                    let total = *s.stats.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut w = s.w.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Err(e) = w.finish(&[total]) {
-                        failed = Some(format!("standard output: {e}"));
-                    }
-                    sum.written.store(w.packets_written(), Ordering::Release);
-                    sum.not_written
-                        .store(w.packets_not_written(), Ordering::Release);
-                }
-            }
-        }
-        match failed {
-            Some(e) => {
-                self.summary.error(e.clone());
-                Err(format!("writing stopped: {e}"))
-            }
-            None => Ok(()),
-        }
+        });
+        Ok(())
     }
+}
+
+/// One line for the end of the capture, e.g. `output: 1000 packets written to 1 file`, with
+/// what was not written and why, and packets out of time order.
+pub fn summary_line(s: &Summary) -> String {
+    let mut out = if s.lines {
+        format!("output: {} packets printed", s.written)
+    } else {
+        format!(
+            "output: {} packets written to {} file{}",
+            s.written,
+            s.files,
+            if s.files == 1 { "" } else { "s" }
+        )
+    };
+    if s.direct_files > 0 {
+        out += " (O_DIRECT)";
+    }
+    let not = s.not_written();
+    if not > 0 || !s.errors.is_empty() {
+        let mut why = Vec::new();
+        let verb = if s.lines { "output" } else { "writer" };
+        if s.behind > 0 {
+            why.push(format!("{} {verb} behind", s.behind));
+        }
+        if s.failed > 0 || !s.errors.is_empty() {
+            why.push(format!("{} {}", s.failed, s.errors.join("; ")));
+        }
+        if s.past_limit > 0 {
+            why.push(format!("{} after the -W file limit", s.past_limit));
+        }
+        let verb = if s.lines { "printed" } else { "written" };
+        out += &format!(", {not} not {verb} ({})", why.join(", "));
+    }
+    if s.inversions > 0 {
+        out += &format!(
+            "; {} out of time order (later than the reorder window)",
+            s.inversions
+        );
+    }
+    if s.limit_reached {
+        out += " (the -W file limit was reached)";
+    }
+    if s.output_closed {
+        out += " (standard output was closed)";
+    }
+    if !s.adds_up() {
+        out += &format!(
+            "; OUTPUT COUNTS DO NOT ADD UP: taken {} != written {} + failed {} + past -W {}",
+            s.taken, s.written, s.failed, s.past_limit
+        );
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ringcap::Packet;
-
-    #[test]
-    fn worker_names() {
-        assert_eq!(worker_path("out.pcap", 1, 1), "out.pcap");
-        assert_eq!(worker_path("out.pcap", 1, 2), "out.1.pcap");
-        assert_eq!(worker_path("dir.x/out", 0, 2), "dir.x/out.0");
-        assert_eq!(worker_path("/tmp/.hidden", 3, 4), "/tmp/.hidden.3");
-    }
-
-    fn pkts(data: &[Vec<u8>]) -> Vec<Packet<'_>> {
-        data.iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let vlan = (i % 2 == 1).then_some(ringcap::Vlan {
-                    tci: 100 + i as u16,
-                    tpid: 0x88a8,
-                });
-                Packet::new(1_000 + i as u64, d.len() as u32, vlan, 0, 0, d)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn sink_writes_files_and_restores_vlans() {
-        let dir = std::env::temp_dir().join(format!("ringcap-out-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let base = dir.join("t.pcapng").to_string_lossy().into_owned();
-        let args = OutputArgs {
-            write: Some(base.clone()),
-            format: Format::Pcapng,
-            ..Default::default()
-        };
-        check_writable(&args).unwrap();
-        let (mut sinks, summary) =
-            open_writers(&args, "rc0", 262_144, LinkLayer::Ethernet, 2).unwrap();
-        let data: Vec<Vec<u8>> = (0..10).map(|i| vec![i as u8; 60]).collect();
-        let p = pkts(&data);
-        for s in sinks.iter_mut() {
-            let mut b = Batch::from_slice(&p);
-            assert_eq!(s.batch(&mut b), Flow::Continue);
-            s.finish(&WorkerReport::default()).unwrap();
-        }
-        assert_eq!(summary.packets_written(), 20);
-        assert!(!summary.failed());
-        let f = std::fs::read(worker_path(&base, 1, 2)).unwrap();
-        let mut r = ringcap_pcap::Reader::new(&f[..]).unwrap();
-        let mut i = 0;
-        while let Some((m, d)) = r.next_packet().unwrap() {
-            if i % 2 == 1 {
-                assert_eq!(m.orig_len, 64);
-                assert_eq!(&d[12..16], &[0x88, 0xa8, 0, 100 + i as u8]);
-            } else {
-                assert_eq!(d, &data[i][..]);
-            }
-            i += 1;
-        }
-        assert_eq!(i, 10);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 
     #[test]
     fn bad_flags() {
@@ -518,5 +415,89 @@ mod tests {
             ..Default::default()
         };
         assert!(check_writable(&a).is_err());
+        for c in ["gzip", "zstd:0", "zstd:20", "zstd:x"] {
+            let a = OutputArgs {
+                write: Some("/tmp/x.pcap".into()),
+                compress: Some(c.into()),
+                ..Default::default()
+            };
+            assert!(check_writable(&a).is_err(), "{c}");
+        }
+        let a = OutputArgs {
+            write: Some("-".into()),
+            per_worker_files: true,
+            ..Default::default()
+        };
+        assert!(check_writable(&a).is_err());
+        let a = OutputArgs {
+            write: Some("/tmp/x-%Q.pcap".into()),
+            rotate_seconds: Some(5),
+            ..Default::default()
+        };
+        assert!(check_writable(&a).is_err());
+    }
+
+    #[test]
+    fn zstd_names() {
+        let a = OutputArgs {
+            write: Some("x.pcap".into()),
+            compress: Some("zstd:5".into()),
+            ..Default::default()
+        };
+        assert_eq!(a.base().unwrap(), "x.pcap.zst");
+        assert_eq!(a.zstd_level().unwrap(), Some(5));
+    }
+
+    /// A handler's packets reach the file with their VLAN tags put back.
+    #[test]
+    fn handler_restores_vlans() {
+        let dir = std::env::temp_dir().join(format!("ringcap-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.pcapng").to_string_lossy().into_owned();
+        let mut file = WriterOptions::new(Format::Pcapng, 1, 262_144);
+        file.interfaces = vec![Interface::new(Some("rc0"), 1, 262_144)];
+        let output = Output::Files {
+            base: path.clone(),
+            rotation: Rotation::default(),
+            per_worker: false,
+        };
+        let (spools, sink) = ringcap_sink::open(SinkOptions::new(1, output, file)).unwrap();
+        let data: Vec<Vec<u8>> = (0..10).map(|i| vec![i as u8; 60]).collect();
+        let pkts: Vec<Packet<'_>> = data
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let vlan = (i % 2 == 1).then_some(ringcap::Vlan {
+                    tci: 100 + i as u16,
+                    tpid: 0x88a8,
+                });
+                Packet::new(1_000 + i as u64, d.len() as u32, vlan, 0, 0, d)
+            })
+            .collect();
+        for spool in spools {
+            let mut h = OutputHandler {
+                spool,
+                restore_vlan: true,
+                link: LinkLayer::Ethernet,
+            };
+            let mut b = Batch::from_slice(&pkts);
+            assert_eq!(h.batch(&mut b), Flow::Continue);
+            h.finish(&WorkerReport::default()).unwrap();
+        }
+        let s = sink.close();
+        assert_eq!((s.written, s.taken, s.files), (10, 10, 1), "{s:?}");
+        let mut r = ringcap_pcap::open(&path).unwrap();
+        let mut i = 0;
+        while let Some((m, d)) = r.next_packet().unwrap() {
+            if i % 2 == 1 {
+                assert_eq!(m.orig_len, 64);
+                assert_eq!(&d[12..16], &[0x88, 0xa8, 0, 100 + i as u8]);
+            } else {
+                assert_eq!(d, &data[i][..]);
+            }
+            i += 1;
+        }
+        assert_eq!(i, 10);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,20 +1,26 @@
-//! `ringcap read`: print, count, filter or copy the packets of a pcap or pcapng file.
+//! `ringcap read`: print, count, filter or copy the packets of pcap or pcapng files.
 //!
 //! One line per packet: the time (UTC, or seconds since the epoch with `--epoch`), the length
 //! on the wire, and a short decode of the headers. A damaged file gives every whole packet
 //! before the damage, then one error line with the byte offset, and exit status 1.
+//!
+//! Inputs (see `inputs`): a file, standard input, or a quoted glob of files read in time order;
+//! zstd and gzip files are read as they are; `--since`/`--until` open only the files that
+//! overlap the range. Lines stream: they are written whenever the input has no further whole
+//! record ready (so `capture -w - | ringcap read -r -` shows packets as they come), after every
+//! line on a terminal or with `-l`, and otherwise in big writes.
 
 mod line;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 
 use anyhow::{bail, Context};
-use line::summarize;
+pub(crate) use line::summarize;
 use ringcap_filter::{LinkType, Program, Target};
 use ringcap_pcap::{
-    linktype, FileKind, Format, Interface, Precision, Reader, Writer, WriterOptions,
-    DEFAULT_SNAPLEN,
+    linktype, FileKind, Format, Input, Interface, Merged, Precision, Reader, RecordMeta, Writer,
+    WriterOptions, DEFAULT_SNAPLEN,
 };
 
 #[derive(clap::Args)]
@@ -23,11 +29,25 @@ Examples:
   ringcap read -r cap.pcap                       one line per packet
   ringcap read -r cap.pcapng --count             only the number of packets
   ringcap read -r - < cap.pcap                   from standard input
+  ringcap read -r cap.pcap.zst                   zstd or gzip files as they are
+  ringcap read -r 'dir/*.pcap*' --since '2026-11-27 10:00' --until '2026-11-27 10:05'
+                                                 the files that overlap the range, in time order
   ringcap read -r in.pcap -w out.pcap udp port 53   copy the packets a filter takes")]
 pub struct Args {
-    /// File to read (pcap or pcapng; `-` for standard input).
+    /// File to read (pcap or pcapng, compressed with zstd or gzip or not; `-` for standard
+    /// input), or a quoted glob of files ('dir/*.pcap*'), read in time order.
     #[arg(short = 'r', value_name = "FILE")]
     pub file: String,
+    /// Only packets at or after TIME (seconds since the epoch, 2026-11-27T10:00:00Z, or local
+    /// 2026-11-27 10:00:00); files that end before it are not read.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only packets before TIME; files that start at or after it are not read.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Write each line at once (also when standard output is not a terminal).
+    #[arg(short = 'l')]
+    pub line_buffered: bool,
     /// Stop after COUNT packets (after the filter).
     #[arg(short = 'c', value_name = "COUNT")]
     pub max: Option<u64>,
@@ -80,61 +100,100 @@ impl Filters {
     }
 }
 
-/// The `-w` copy: a writer and the output interface of each input interface.
+/// The `-w` copy: a writer and the output interface of each (input, input interface).
 struct Copy {
     w: Writer<Box<dyn ringcap_pcap::Output>>,
-    map: Vec<Option<u32>>,
+    map: Vec<Vec<Option<u32>>>,
     pcap_linktype: Option<u32>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let input: Box<dyn Read + Send> = if args.file == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(&args.file).with_context(|| format!("opening {}", args.file))?)
-    };
-    let mut reader = Reader::new(input).with_context(|| format!("reading {}", args.file))?;
+    let since = args
+        .since
+        .as_deref()
+        .map(crate::inputs::parse_time)
+        .transpose()
+        .context("--since")?;
+    let until = args
+        .until
+        .as_deref()
+        .map(crate::inputs::parse_time)
+        .transpose()
+        .context("--until")?;
+    let mut inputs = crate::inputs::open(&args.file, since, until)?;
+    if since.is_some() || until.is_some() {
+        eprintln!(
+            "ringcap: {} of {} file{} overlap the time range",
+            inputs.readers.len(),
+            inputs.matched,
+            if inputs.matched == 1 { "" } else { "s" }
+        );
+    }
     let mut filters = Filters {
         expr: args.filter.expression()?,
         progs: Vec::new(),
     };
-    if let (FileKind::Pcap { .. }, false) = (reader.kind(), filters.expr.is_empty()) {
-        // pcap: the link type is known now, so a bad expression fails before any output.
-        let i = &reader.interfaces()[0];
-        filters.matches(i.linktype, i.snaplen, &[], 0)?;
+    for r in &inputs.readers {
+        if let (FileKind::Pcap { .. }, false) = (r.kind(), filters.expr.is_empty()) {
+            // pcap: the link type is known now, so a bad expression fails before any output.
+            let i = &r.interfaces()[0];
+            filters.matches(i.linktype, i.snaplen, &[], 0)?;
+        }
     }
+    let names = inputs.names.clone();
+    let mut merged = Merged::new(&mut inputs.readers);
     // The -w file opens at the first packet, when a pcapng input has declared its interfaces.
     let mut copy: Option<Copy> = None;
     let stdout = io::stdout();
+    let line_buffered = args.line_buffered || stdout.is_terminal();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut n: u64 = 0;
     let mut line = String::with_capacity(256);
     let result: anyhow::Result<()> = (|| {
         while !matches!(args.max, Some(m) if n >= m) {
-            let Some(m) = reader
+            let Some((i, m)) = merged
                 .next_record()
-                .with_context(|| format!("reading {}", args.file))?
+                .map_err(|(i, e)| anyhow::Error::new(e).context(format!("reading {}", names[i])))?
             else {
                 break;
             };
-            let info = &reader.interfaces()[m.interface as usize];
-            if !filters.matches(m.linktype, info.snaplen, reader.data(), m.orig_len)? {
+            if since.is_some_and(|t| m.ts_ns < t) {
+                continue;
+            }
+            if let Some(t) = until {
+                if m.ts_ns >= t.saturating_add(crate::inputs::UNTIL_SLACK_NS) {
+                    break;
+                }
+                if m.ts_ns >= t {
+                    continue;
+                }
+            }
+            let info = &merged.inputs()[i].interfaces()[m.interface as usize];
+            if !filters.matches(m.linktype, info.snaplen, merged.data(), m.orig_len)? {
                 continue;
             }
             n += 1;
             if let Some(path) = &args.write {
                 if copy.is_none() {
-                    copy = Some(open_copy(path, &reader, args.format)?);
+                    copy = Some(open_copy(path, merged.inputs(), args.format)?);
                 }
                 if let Some(c) = &mut copy {
-                    write_copy(c, &reader, m)?;
+                    write_copy(c, merged.inputs(), i, m, merged.data())?;
                 }
             } else if !args.count {
                 line.clear();
                 format_time(&mut line, m.ts_ns, args.epoch);
-                summarize(&mut line, m.linktype, reader.data(), m.orig_len);
+                summarize(&mut line, m.linktype, merged.data(), m.orig_len);
                 line.push('\n');
-                if let Err(e) = out.write_all(line.as_bytes()) {
+                let flush = line_buffered || !merged.inputs()[i].has_whole_record();
+                let w = out.write_all(line.as_bytes()).and_then(|()| {
+                    if flush {
+                        out.flush()
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = w {
                     if e.kind() == io::ErrorKind::BrokenPipe {
                         return Ok(());
                     }
@@ -148,7 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     drop(out);
     if let (Some(path), None, true) = (&args.write, &copy, result.is_ok()) {
         // No packet: still write a valid (empty) file.
-        copy = Some(open_copy(path, &reader, args.format)?);
+        copy = Some(open_copy(path, merged.inputs(), args.format)?);
     }
     if let Some(mut c) = copy {
         if result.is_ok() {
@@ -175,11 +234,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn open_copy<R: Read>(
-    path: &str,
-    reader: &Reader<R>,
-    format: Option<Format>,
-) -> anyhow::Result<Copy> {
+fn open_copy(path: &str, inputs: &[Reader<Input>], format: Option<Format>) -> anyhow::Result<Copy> {
+    let reader = &inputs[0];
     let (in_format, precision) = match reader.kind() {
         FileKind::Pcap { nano, .. } => (
             Format::Pcap,
@@ -227,10 +283,12 @@ fn open_copy<R: Read>(
     })
 }
 
-fn write_copy<R: Read>(
+fn write_copy(
     c: &mut Copy,
-    reader: &Reader<R>,
-    m: ringcap_pcap::RecordMeta,
+    inputs: &[Reader<Input>],
+    input: usize,
+    m: RecordMeta,
+    data: &[u8],
 ) -> anyhow::Result<()> {
     let iface = match c.pcap_linktype {
         Some(lt) if lt != m.linktype => bail!(
@@ -242,13 +300,17 @@ fn write_copy<R: Read>(
         Some(_) => 0,
         None => {
             let i = m.interface as usize;
-            if c.map.len() <= i {
-                c.map.resize(i + 1, None);
+            if c.map.len() <= input {
+                c.map.resize(input + 1, Vec::new());
             }
-            match c.map[i] {
+            let map = &mut c.map[input];
+            if map.len() <= i {
+                map.resize(i + 1, None);
+            }
+            match map[i] {
                 Some(id) => id,
                 None => {
-                    let info = &reader.interfaces()[i];
+                    let info = &inputs[input].interfaces()[i];
                     let snap = match info.snaplen {
                         0 => DEFAULT_SNAPLEN,
                         s => s.min(ringcap_pcap::MAX_RECORD),
@@ -258,15 +320,13 @@ fn write_copy<R: Read>(
                         linktype: info.linktype,
                         snaplen: snap.max(m.caplen),
                     })?;
-                    c.map[i] = Some(id);
+                    c.map[input][i] = Some(id);
                     id
                 }
             }
         }
     };
-    if let Err(e) =
-        c.w.write_packet_on(iface, m.ts_ns, m.orig_len, &[reader.data()])
-    {
+    if let Err(e) = c.w.write_packet_on(iface, m.ts_ns, m.orig_len, &[data]) {
         bail!(
             "writing the -w file: {e} ({} packets written, {} not written)",
             c.w.packets_written(),
@@ -277,7 +337,7 @@ fn write_copy<R: Read>(
 }
 
 /// `2026-11-26 23:40:00.123456789` (UTC) or `1795736400.123456789`.
-fn format_time(out: &mut String, ts_ns: u64, epoch: bool) {
+pub(crate) fn format_time(out: &mut String, ts_ns: u64, epoch: bool) {
     use std::fmt::Write;
     let secs = ts_ns / 1_000_000_000;
     let ns = ts_ns % 1_000_000_000;

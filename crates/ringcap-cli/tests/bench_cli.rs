@@ -221,6 +221,12 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
             r["stderr_tail"]
         );
     }
+    // ringcap's rows count what reached the files, and show its output threads apart.
+    for r in runs.iter().filter(|r| r["mode"] == "ring x1 -w tmpfs") {
+        assert_eq!(r["output"]["written"], r["captured"], "{json}");
+        assert!(r["output"]["cpu_sys_ns_per_pkt"].is_number(), "{json}");
+    }
+    assert!(err.contains("(output threads "), "{err}");
     // Both rounds paired: the ratio has two values, and none is missing.
     let ratio = &json["cpu_ratios"][0];
     assert_eq!(ratio["mode"], "ring x1 -w tmpfs", "{json}");
@@ -253,6 +259,20 @@ fn bad_bench_options_get_one_line() {
         .unwrap();
     let err = ringcap_netlab::tools::one_line_error(&out);
     assert!(err.contains("--write-dir needs --write"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["bench", "--per-worker-files"])
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert!(err.contains("need --write"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["bench", "--write", "--compress", "lz4"])
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert!(err.contains("--compress"), "{err}");
 }
 
 /// `--compare` naming a tool that is not installed is a usage error, before anything is built

@@ -46,6 +46,7 @@ fn count_stops_the_capture_and_the_summary_adds_up() {
             "2",
             "--fanout",
             "hash",
+            "-q",
             "--stats",
             "json",
         ])

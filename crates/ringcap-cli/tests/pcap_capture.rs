@@ -1,7 +1,8 @@
-//! `ringcap capture -w` end to end, in a private network namespace: several workers each write
-//! a file, `ringcap merge` joins them, tshark reads every packet back byte for byte (VLAN tags
-//! put back, or not with --no-vlan-restore); pcapng statistics blocks; `-w -` into tshark;
-//! rotation; a full disk (a 64 KiB tmpfs) leaves a valid file and the counts. Root only.
+//! `ringcap capture -w` end to end, in a private network namespace: with --per-worker-files
+//! several workers each write a file, `ringcap merge` joins them, tshark reads every packet back
+//! byte for byte (VLAN tags put back, or not with --no-vlan-restore); pcapng statistics blocks;
+//! `-w -` into tshark; rotation; a full disk (a 64 KiB tmpfs) leaves a valid file and the
+//! counts. Root only.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -167,7 +168,7 @@ fn workers_write_files_merge_restores_vlans() {
         let base = dir.join(format!("out-{restore}.{format}"));
         let sent = frames(120, 90);
         let script = format!(
-            "exec {BIN} capture -i rc0 -c 120 --duration 20 --threads 2 --mode ring --fanout hash --blocks 8 -w {} --format {format} {}",
+            "exec {BIN} capture -i rc0 -c 120 --duration 20 --threads 2 --mode ring --fanout hash --blocks 8 --per-worker-files -w {} --format {format} {}",
             base.display(),
             if restore { "" } else { "--no-vlan-restore" }
         );

@@ -57,6 +57,7 @@ fn xdp_count_summary_adds_up_and_the_program_is_gone() {
                 mode,
                 "-c",
                 "50",
+                "-q",
                 "--stats",
                 "json",
             ])

@@ -1,5 +1,6 @@
-//! Capture files loaded for replay: every Ethernet frame of a pcap or pcapng file, kept in one
-//! buffer with its time offset from the first frame, read through `ringcap-pcap`.
+//! Capture files loaded for replay: every Ethernet frame of a pcap or pcapng file (zstd or gzip
+//! compressed or not), kept in one buffer with its time offset from the first frame, read
+//! through `ringcap-pcap`.
 //!
 //! Timestamps come from the file and may be anything: 0, the end of the 32-bit seconds of pcap,
 //! 64-bit pcapng units, going backwards. Offsets from the first frame are taken with saturating
@@ -9,10 +10,7 @@
 //! timestamp can overflow it.
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
-
-use ringcap_pcap::Reader;
 
 /// LINKTYPE_ETHERNET.
 const LINKTYPE_ETHERNET: u32 = 1;
@@ -107,10 +105,11 @@ impl Replay {
             path: name.clone(),
             source,
         })?;
-        let mut reader = Reader::new(BufReader::new(file)).map_err(|source| ReplayError::Read {
-            path: name.clone(),
-            source,
-        })?;
+        let (mut reader, _) =
+            ringcap_pcap::open_reader(file).map_err(|(source, _)| ReplayError::Read {
+                path: name.clone(),
+                source,
+            })?;
         let mut out = Replay::default();
         let mut first_ts = None;
         let mut index = 0u64;

@@ -17,18 +17,21 @@
 
 mod cooked;
 mod merge;
+mod open;
 mod reader;
+pub mod record;
 mod rotate;
-mod strftime;
+pub mod span;
 mod writer;
 
 pub use cooked::{CookedFields, SLL2_HDR_LEN, SLL_HDR_LEN, SLL_PROTOCOL_OFFSET};
-pub use merge::{merge, MergeError, MergeStats};
+pub use merge::{merge, MergeError, MergeStats, Merged};
+pub use open::{open, open_reader, Compression, Input, OpenError};
 pub use reader::{FileKind, InterfaceInfo, ReadError, ReadErrorKind, Reader, RecordMeta};
-pub use rotate::{RotatingWriter, Rotation, RotationError};
-pub use strftime::strftime_local;
+pub use record::{vlan_parts, RecordFormat, RecordHead};
+pub use rotate::{check_strftime, strftime_local, RotatingWriter, Rotation, RotationError};
 pub use writer::{
-    vlan_parts, Format, IfStats, Interface, Output, Precision, WriteError, Writer, WriterOptions,
+    Format, IfStats, Interface, Output, Precision, WriteError, Writer, WriterOptions,
 };
 
 /// LINKTYPE_ values (as stored in files; tcpdump's DLT names).

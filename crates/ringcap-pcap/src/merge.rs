@@ -44,6 +44,74 @@ pub enum MergeError {
     NoInputs,
 }
 
+/// A k-way merge of readers by timestamp, one record at a time: what [`merge`] writes, and what
+/// `ringcap read` prints from several files.
+pub struct Merged<'a, R: Read> {
+    inputs: &'a mut [Reader<R>],
+    heads: Vec<Option<RecordMeta>>,
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
+    /// The input whose record was returned last: it moves on at the next call, so that the
+    /// record's bytes stay in its reader until then.
+    current: Option<usize>,
+    started: bool,
+}
+
+impl<'a, R: Read> Merged<'a, R> {
+    pub fn new(inputs: &'a mut [Reader<R>]) -> Self {
+        let n = inputs.len();
+        Merged {
+            inputs,
+            heads: vec![None; n],
+            heap: BinaryHeap::with_capacity(n),
+            current: None,
+            started: false,
+        }
+    }
+
+    pub fn inputs(&self) -> &[Reader<R>] {
+        self.inputs
+    }
+
+    fn advance(&mut self, i: usize) -> Result<(), (usize, ReadError)> {
+        let next = self.inputs[i].next_record().map_err(|e| (i, e))?;
+        self.heads[i] = next;
+        if let Some(m) = next {
+            self.heap.push(Reverse((m.ts_ns, i)));
+        }
+        Ok(())
+    }
+
+    /// The next record in time order, with the index of its input (its bytes:
+    /// [`Merged::data`]); `None` when every input has ended. An input's error is returned with
+    /// its index; the merge may go on with the other inputs after it.
+    pub fn next_record(&mut self) -> Result<Option<(usize, RecordMeta)>, (usize, ReadError)> {
+        if !self.started {
+            self.started = true;
+            for i in 0..self.inputs.len() {
+                self.advance(i)?;
+            }
+        }
+        if let Some(i) = self.current.take() {
+            self.advance(i)?;
+        }
+        while let Some(Reverse((_, i))) = self.heap.pop() {
+            if let Some(m) = self.heads[i] {
+                self.current = Some(i);
+                return Ok(Some((i, m)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The bytes of the record last returned.
+    pub fn data(&self) -> &[u8] {
+        match self.current {
+            Some(i) => self.inputs[i].data(),
+            None => &[],
+        }
+    }
+}
+
 /// Merges `inputs` into `out` in timestamp order. pcap output needs one link type across all
 /// inputs; pcapng output gets one interface description per distinct input interface.
 /// On an input error, what was merged before it is flushed and the error returned.
@@ -56,18 +124,18 @@ pub fn merge<R: Read, O: Output>(
     if inputs.is_empty() {
         return Err(MergeError::NoInputs);
     }
-    let mut heads: Vec<Option<RecordMeta>> = Vec::with_capacity(inputs.len());
-    for (i, r) in inputs.iter_mut().enumerate() {
-        heads.push(
-            r.next_record()
-                .map_err(|source| MergeError::Read { input: i, source })?,
-        );
-    }
+    let n_inputs = inputs.len();
+    let mut merged = Merged::new(inputs);
+    // The first record of every input, so that pcapng inputs have declared their interfaces.
+    let first = merged
+        .next_record()
+        .map_err(|(input, source)| MergeError::Read { input, source })?;
     let mut opts = WriterOptions::new(format, 1, DEFAULT_SNAPLEN);
     opts.precision = precision;
     let mut pcap_linktype = None;
     if format == Format::Pcap {
-        let mut lts: Vec<u32> = inputs
+        let ins = merged.inputs();
+        let mut lts: Vec<u32> = ins
             .iter()
             .flat_map(|r| r.interfaces().iter().map(|i| i.linktype))
             .collect();
@@ -76,7 +144,7 @@ pub fn merge<R: Read, O: Output>(
         if lts.len() > 1 {
             return Err(MergeError::LinkTypeMix(describe(&lts)));
         }
-        let snaplen = inputs
+        let snaplen = ins
             .iter()
             .flat_map(|r| r.interfaces().iter().map(|i| i.snaplen))
             .max()
@@ -100,18 +168,13 @@ pub fn merge<R: Read, O: Output>(
         not_written: 0,
     };
     // pcapng: output interface of each (input, input interface).
-    let mut map: Vec<Vec<Option<u32>>> = vec![Vec::new(); inputs.len()];
-    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = heads
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| h.map(|m| Reverse((m.ts_ns, i))))
-        .collect();
+    let mut map: Vec<Vec<Option<u32>>> = vec![Vec::new(); n_inputs];
     let mut stats = MergeStats::default();
+    let mut next = first;
     let result = loop {
-        let Some(Reverse((_, i))) = heap.pop() else {
+        let Some((i, m)) = next else {
             break Ok(());
         };
-        let Some(m) = heads[i] else { continue };
         let iface = match pcap_linktype {
             Some(lt) => {
                 if m.linktype != lt {
@@ -127,7 +190,7 @@ pub fn merge<R: Read, O: Output>(
                 match slot[m.interface as usize] {
                     Some(id) => id,
                     None => {
-                        let info = &inputs[i].interfaces()[m.interface as usize];
+                        let info = &merged.inputs()[i].interfaces()[m.interface as usize];
                         let snaplen = match info.snaplen {
                             0 => DEFAULT_SNAPLEN,
                             s => s.min(crate::MAX_RECORD),
@@ -147,18 +210,14 @@ pub fn merge<R: Read, O: Output>(
                 }
             }
         };
-        if let Err(e) = w.write_packet_on(iface, m.ts_ns, m.orig_len, &[inputs[i].data()]) {
+        if let Err(e) = w.write_packet_on(iface, m.ts_ns, m.orig_len, &[merged.data()]) {
             break Err(werr(e));
         }
         stats.packets += 1;
-        match inputs[i].next_record() {
-            Ok(Some(n)) => {
-                heads[i] = Some(n);
-                heap.push(Reverse((n.ts_ns, i)));
-            }
-            Ok(None) => heads[i] = None,
-            Err(source) => break Err(MergeError::Read { input: i, source }),
-        }
+        next = match merged.next_record() {
+            Ok(n) => n,
+            Err((input, source)) => break Err(MergeError::Read { input, source }),
+        };
     };
     if format == Format::Pcap {
         stats.interfaces = 1;

@@ -40,7 +40,7 @@ impl InterfaceInfo {
     }
 
     /// Nanoseconds since the epoch for a timestamp in this interface's units.
-    fn to_ns(&self, units: u64) -> u64 {
+    pub(crate) fn to_ns(&self, units: u64) -> u64 {
         let ns: u128 = match self.resol {
             Resol::Pow10(n) if n <= 9 => units as u128 * 10u128.pow(9 - n as u32),
             Resol::Pow10(n) => units as u128 / 10u128.pow((n as u32 - 9).min(38)),
@@ -213,6 +213,19 @@ impl<R: Read> Reader<R> {
     /// The captured bytes of the record last returned by [`Reader::next_record`].
     pub fn data(&self) -> &[u8] {
         &self.buf[self.data.0..self.data.1]
+    }
+
+    /// Whether the next record (or block) is already whole in the buffer, so that reading it
+    /// will not wait for the input. A program printing what it reads flushes its output when
+    /// this is false, so that a pipe's packets show as they come.
+    pub fn has_whole_record(&self) -> bool {
+        let avail = self.end - self.start;
+        let need = match self.kind {
+            FileKind::Pcap { .. } if avail >= 16 => 16 + self.u32_at(8) as usize,
+            FileKind::Pcapng if avail >= 8 => self.u32_at(4) as usize,
+            _ => return false,
+        };
+        avail >= need
     }
 
     /// The next packet record with its bytes; `None` at a clean end of the input.

@@ -13,7 +13,36 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use crate::{strftime_local, IfStats, WriteError, Writer, WriterOptions};
+use chrono::format::{Item, StrftimeItems};
+use chrono::{Local, TimeZone};
+
+use crate::{IfStats, WriteError, Writer, WriterOptions};
+
+/// Expands the strftime conversions of `pattern` (chrono's, which are C's: `%Y%m%d-%H%M%S`,
+/// `%s`, `%F`, `%%`…) for the local time of `secs` since the epoch, as tcpdump names `-G` files.
+/// A pattern with an unknown conversion is returned as written; [`check_strftime`] finds it
+/// first.
+pub fn strftime_local(pattern: &str, secs: i64) -> String {
+    use std::fmt::Write;
+    let Some(t) = Local.timestamp_opt(secs, 0).earliest() else {
+        return pattern.to_string();
+    };
+    let mut out = String::with_capacity(pattern.len() + 16);
+    match write!(out, "{}", t.format_with_items(StrftimeItems::new(pattern))) {
+        Ok(()) => out,
+        Err(_) => pattern.to_string(),
+    }
+}
+
+/// Refuses a `-G` file name with a conversion strftime does not know (e.g. `%q`).
+pub fn check_strftime(pattern: &str) -> Result<(), String> {
+    if StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
+        return Err(format!(
+            "{pattern:?} has a % conversion strftime does not know (write %% for a %)"
+        ));
+    }
+    Ok(())
+}
 
 /// When to start a new file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -303,5 +332,16 @@ mod tests {
             max_files: Some(3),
         };
         assert_eq!(g.file_name("f-%s", 0, 42), "f-42");
+    }
+
+    #[test]
+    fn strftime_conversions() {
+        assert_eq!(strftime_local("x-%s-%%", 1234), "x-1234-%");
+        let s = strftime_local("%Y%m%d-%H%M%S", 0);
+        assert_eq!(s.len(), 15);
+        assert!(s.starts_with("19"), "{s}");
+        assert!(check_strftime("cap-%Y%m%d-%H%M%S.pcap").is_ok());
+        assert!(check_strftime("cap-%Q.pcap").is_err());
+        assert_eq!(strftime_local("cap-%Q", 0), "cap-%Q");
     }
 }

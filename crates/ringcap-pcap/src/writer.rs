@@ -11,6 +11,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 
+use crate::record::{file_header, interface_block, statistics_block, RecordFormat};
 use crate::MAX_RECORD;
 
 /// The file format written.
@@ -180,19 +181,13 @@ pub enum WriteError {
     Snaplen(u32),
 }
 
-const SHB: u32 = 0x0A0D_0D0A;
-const IDB: u32 = 1;
-const EPB: u32 = 6;
-const ISB: u32 = 5;
-const BOM: u32 = 0x1A2B_3C4D;
-
 /// A pcap or pcapng writer over an [`Output`]. Call [`Writer::finish`] at the end (dropping it
 /// flushes too, but cannot report errors).
 pub struct Writer<O: Output> {
     out: O,
     buf: Vec<u8>,
-    format: Format,
-    nano: bool,
+    rf: RecordFormat,
+    precision: Precision,
     /// The buffer is allocated once at its full size; `buf[..pos]` holds whole records.
     pos: usize,
     snaplens: Vec<u32>,
@@ -213,13 +208,14 @@ impl<O: Output> Writer<O> {
             return Err(WriteError::PcapOneInterface);
         }
         let cap = opts.buffer_size.clamp(64 << 10, 256 << 20);
+        let header = file_header(opts)?;
         let mut w = Writer {
             out,
             buf: vec![0u8; cap],
-            format: opts.format,
-            nano: opts.precision == Precision::Nano,
+            rf: RecordFormat::new(opts.format, opts.precision),
+            precision: opts.precision,
             pos: 0,
-            snaplens: Vec::new(),
+            snaplens: opts.interfaces.iter().map(|i| i.snaplen).collect(),
             file_len: 0,
             written: 0,
             buffered: 0,
@@ -227,72 +223,17 @@ impl<O: Output> Writer<O> {
             failed: None,
             finished: false,
         };
-        match opts.format {
-            Format::Pcap => {
-                let i = &opts.interfaces[0];
-                check_snaplen(i.snaplen)?;
-                let magic: u32 = match opts.precision {
-                    Precision::Micro => 0xa1b2_c3d4,
-                    Precision::Nano => 0xa1b2_3c4d,
-                };
-                let mut b = Vec::with_capacity(24);
-                b.extend_from_slice(&magic.to_le_bytes());
-                b.extend_from_slice(&2u16.to_le_bytes());
-                b.extend_from_slice(&4u16.to_le_bytes());
-                b.extend_from_slice(&0u32.to_le_bytes()); // thiszone
-                b.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-                b.extend_from_slice(&i.snaplen.to_le_bytes());
-                b.extend_from_slice(&i.linktype.to_le_bytes());
-                w.put_block(&b)?;
-                w.snaplens.push(i.snaplen);
-            }
-            Format::Pcapng => {
-                let mut opt = Vec::new();
-                push_opt(&mut opt, 4, opts.userappl.as_bytes());
-                end_opts(&mut opt);
-                let body_len = 16 + opt.len();
-                let blen = (12 + body_len) as u32;
-                let mut b = Vec::with_capacity(blen as usize);
-                b.extend_from_slice(&SHB.to_le_bytes());
-                b.extend_from_slice(&blen.to_le_bytes());
-                b.extend_from_slice(&BOM.to_le_bytes());
-                b.extend_from_slice(&1u16.to_le_bytes());
-                b.extend_from_slice(&0u16.to_le_bytes());
-                b.extend_from_slice(&(-1i64).to_le_bytes());
-                b.extend_from_slice(&opt);
-                b.extend_from_slice(&blen.to_le_bytes());
-                w.put_block(&b)?;
-                for i in &opts.interfaces {
-                    w.add_interface(i)?;
-                }
-            }
-        }
+        w.put_block(&header)?;
         Ok(w)
     }
 
     /// Declares one more interface (pcapng: an interface description block at this point of the
     /// file) and returns its id for [`Writer::write_packet_on`].
     pub fn add_interface(&mut self, i: &Interface) -> Result<u32, WriteError> {
-        if self.format == Format::Pcap {
+        if self.rf.format == Format::Pcap {
             return Err(WriteError::PcapOneInterface);
         }
-        check_snaplen(i.snaplen)?;
-        let mut opt = Vec::new();
-        if let Some(name) = &i.name {
-            push_opt(&mut opt, 2, name.as_bytes());
-        }
-        let tsresol: u8 = if self.nano { 9 } else { 6 };
-        push_opt(&mut opt, 9, &[tsresol]);
-        end_opts(&mut opt);
-        let blen = (20 + opt.len()) as u32;
-        let mut block = Vec::with_capacity(blen as usize);
-        block.extend_from_slice(&IDB.to_le_bytes());
-        block.extend_from_slice(&blen.to_le_bytes());
-        block.extend_from_slice(&(i.linktype as u16).to_le_bytes());
-        block.extend_from_slice(&0u16.to_le_bytes());
-        block.extend_from_slice(&i.snaplen.to_le_bytes());
-        block.extend_from_slice(&opt);
-        block.extend_from_slice(&blen.to_le_bytes());
+        let block = interface_block(i, self.precision)?;
         self.put_block(&block)?;
         self.snaplens.push(i.snaplen);
         Ok(self.snaplens.len() as u32 - 1)
@@ -304,7 +245,7 @@ impl<O: Output> Writer<O> {
     }
 
     pub fn format(&self) -> Format {
-        self.format
+        self.rf.format
     }
 
     /// Writes one packet on interface 0. See [`Writer::write_packet_on`].
@@ -339,50 +280,20 @@ impl<O: Output> Writer<O> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let cap = total.min(snaplen as usize);
         let orig = orig_len.max(cap as u32);
-        // Constant divisors only: the compiler turns them into multiplications.
-        match self.format {
-            Format::Pcap => {
-                let need = 16 + cap;
-                if let Err(e) = self.make_room(need) {
-                    self.lost += 1;
-                    return Err(e);
-                }
-                let secs = ts_ns / 1_000_000_000;
-                let sub = ts_ns - secs * 1_000_000_000;
-                let frac = if self.nano { sub } else { sub / 1_000 };
-                let hdr = (secs as u128 & 0xffff_ffff)
-                    | (frac as u128 & 0xffff_ffff) << 32
-                    | (cap as u128) << 64
-                    | (orig as u128) << 96;
-                let b = &mut self.buf[self.pos..self.pos + need];
-                let (h, d) = b.split_at_mut(16);
-                h.copy_from_slice(&hdr.to_le_bytes());
-                copy_parts(d, parts);
-                self.pos += need;
-            }
-            Format::Pcapng => {
-                let pad = (4 - cap % 4) % 4;
-                let blen = 32 + cap + pad;
-                if let Err(e) = self.make_room(blen) {
-                    self.lost += 1;
-                    return Err(e);
-                }
-                let ts = if self.nano { ts_ns } else { ts_ns / 1_000 };
-                let b = &mut self.buf[self.pos..self.pos + blen];
-                b[0..4].copy_from_slice(&EPB.to_le_bytes());
-                b[4..8].copy_from_slice(&(blen as u32).to_le_bytes());
-                b[8..12].copy_from_slice(&iface.to_le_bytes());
-                b[12..16].copy_from_slice(&((ts >> 32) as u32).to_le_bytes());
-                b[16..20].copy_from_slice(&(ts as u32).to_le_bytes());
-                b[20..24].copy_from_slice(&(cap as u32).to_le_bytes());
-                b[24..28].copy_from_slice(&orig.to_le_bytes());
-                copy_parts(&mut b[28..28 + cap], parts);
-                let t = blen - 4;
-                b[28 + cap..t].fill(0);
-                b[t..].copy_from_slice(&(blen as u32).to_le_bytes());
-                self.pos += blen;
-            }
+        let need = self.rf.record_len(cap);
+        if let Err(e) = self.make_room(need) {
+            self.lost += 1;
+            return Err(e);
         }
+        self.rf.encode(
+            &mut self.buf[self.pos..self.pos + need],
+            iface,
+            ts_ns,
+            cap,
+            orig,
+            parts,
+        );
+        self.pos += need;
         self.buffered += 1;
         Ok(())
     }
@@ -472,7 +383,18 @@ impl<O: Output> Writer<O> {
     /// The output failed after taking `done` bytes of the buffer: keep the whole records among
     /// them, cut the rest, count, stop.
     fn fail_after(&mut self, done: usize, e: io::Error) -> WriteError {
-        let (keep, pkts) = whole_records(&self.buf[..done], self.format, self.file_len == 0);
+        // The file's header (the first bytes of the first flush) is not a record.
+        let skip = if self.file_len == 0 && self.rf.format == Format::Pcap {
+            24.min(done)
+        } else {
+            0
+        };
+        let (keep, pkts) = self.rf.whole_records(&self.buf[skip..done]);
+        let keep = if skip + keep < 24 && skip > 0 {
+            0
+        } else {
+            skip + keep
+        };
         if keep < done {
             // Best effort: if even truncating fails there is nothing better to do.
             let _ = self.out.truncate_to(self.file_len + keep as u64);
@@ -496,46 +418,15 @@ impl<O: Output> Writer<O> {
             return Ok(());
         }
         self.finished = true;
-        if self.format == Format::Pcapng {
+        if self.rf.format == Format::Pcapng {
             for s in stats {
                 if (s.interface as usize) < self.snaplens.len() {
-                    let block = self.isb(s);
+                    let block = statistics_block(s, self.precision);
                     self.put_block(&block)?;
                 }
             }
         }
         self.flush()
-    }
-
-    fn isb(&self, s: &IfStats) -> Vec<u8> {
-        let unit = |ns: u64| if self.nano { ns } else { ns / 1_000 };
-        let split = |v: u64| {
-            let mut b = [0u8; 8];
-            b[..4].copy_from_slice(&((v >> 32) as u32).to_le_bytes());
-            b[4..].copy_from_slice(&(v as u32).to_le_bytes());
-            b
-        };
-        let mut opt = Vec::new();
-        if s.start_ns != 0 {
-            push_opt(&mut opt, 2, &split(unit(s.start_ns)));
-        }
-        push_opt(&mut opt, 3, &split(unit(s.end_ns)));
-        if let Some(r) = s.received {
-            push_opt(&mut opt, 4, &r.to_le_bytes());
-        }
-        if let Some(d) = s.dropped {
-            push_opt(&mut opt, 5, &d.to_le_bytes());
-        }
-        end_opts(&mut opt);
-        let blen = (24 + opt.len()) as u32;
-        let mut b = Vec::with_capacity(blen as usize);
-        b.extend_from_slice(&ISB.to_le_bytes());
-        b.extend_from_slice(&blen.to_le_bytes());
-        b.extend_from_slice(&s.interface.to_le_bytes());
-        b.extend_from_slice(&split(unit(s.end_ns)));
-        b.extend_from_slice(&opt);
-        b.extend_from_slice(&blen.to_le_bytes());
-        b
     }
 }
 
@@ -547,107 +438,10 @@ impl<O: Output> Drop for Writer<O> {
     }
 }
 
-fn check_snaplen(s: u32) -> Result<(), WriteError> {
-    if s == 0 || s > MAX_RECORD {
-        Err(WriteError::Snaplen(s))
-    } else {
-        Ok(())
-    }
-}
-
-/// Fills `dst` from the concatenation of `parts` (which hold at least `dst.len()` bytes).
-#[inline]
-fn copy_parts(dst: &mut [u8], parts: &[&[u8]]) {
-    if let [p] = parts {
-        dst.copy_from_slice(&p[..dst.len()]);
-        return;
-    }
-    let mut o = 0;
-    for p in parts {
-        let n = p.len().min(dst.len() - o);
-        dst[o..o + n].copy_from_slice(&p[..n]);
-        o += n;
-        if o == dst.len() {
-            break;
-        }
-    }
-}
-
-fn push_opt(out: &mut Vec<u8>, code: u16, value: &[u8]) {
-    let len = value.len().min(0xfff0);
-    out.extend_from_slice(&code.to_le_bytes());
-    out.extend_from_slice(&(len as u16).to_le_bytes());
-    out.extend_from_slice(&value[..len]);
-    out.resize(out.len() + (4 - len % 4) % 4, 0);
-}
-
-fn end_opts(out: &mut Vec<u8>) {
-    out.extend_from_slice(&[0, 0, 0, 0]);
-}
-
-/// Within `buf` (a prefix of what the writer produced), the end of the last whole record and the
-/// number of packet records before it.
-fn whole_records(buf: &[u8], format: Format, at_file_start: bool) -> (usize, u64) {
-    let u32_at = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-    let mut pos = 0;
-    let mut pkts = 0;
-    match format {
-        Format::Pcap => {
-            if at_file_start {
-                if buf.len() < 24 {
-                    return (0, 0);
-                }
-                pos = 24;
-            }
-            while pos + 16 <= buf.len() {
-                let end = pos + 16 + u32_at(pos + 8) as usize;
-                if end > buf.len() {
-                    break;
-                }
-                pos = end;
-                pkts += 1;
-            }
-        }
-        Format::Pcapng => {
-            while pos + 8 <= buf.len() {
-                let end = pos + u32_at(pos + 4) as usize;
-                if end > buf.len() || end <= pos {
-                    break;
-                }
-                if u32_at(pos) == EPB {
-                    pkts += 1;
-                }
-                pos = end;
-            }
-        }
-    }
-    (pos, pkts)
-}
-
-/// A frame with the VLAN tag the kernel stripped put back after the MAC addresses, as libpcap
-/// does: returns the parts to write (`data[..12]`, the 4-byte tag, `data[12..]`) and the original
-/// length plus 4. `tag` is scratch space for the tag's bytes. Frames shorter than 12 bytes are
-/// returned unchanged.
-#[inline]
-pub fn vlan_parts<'a>(
-    data: &'a [u8],
-    orig_len: u32,
-    tci: u16,
-    tpid: u16,
-    tag: &'a mut [u8; 4],
-) -> ([&'a [u8]; 3], u32) {
-    if data.len() < 12 {
-        return ([data, &[], &[]], orig_len);
-    }
-    tag[..2].copy_from_slice(&tpid.to_be_bytes());
-    tag[2..].copy_from_slice(&tci.to_be_bytes());
-    let tag: &'a [u8; 4] = tag;
-    ([&data[..12], tag, &data[12..]], orig_len.saturating_add(4))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vlan_parts;
 
     #[test]
     fn pcap_header_and_record() {

@@ -29,6 +29,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 pub mod bpf;
 pub mod ethtool;
+pub mod file;
 pub mod link;
 mod net;
 pub mod netlink;

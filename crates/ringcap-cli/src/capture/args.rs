@@ -28,16 +28,23 @@ RAM, at most 64 MiB each; the start line says what was chosen and why. --threads
 --block-size and -B override. The 4 ms block timeout lets a lone packet show within ~10 ms at
 low rates. Counts add up at the end: kernel-counted = received + past -c + dropped.
 
+Output: one line per packet in time order (without -w), or -w FILE (one file in time order;
+--per-worker-files for one per worker), or -q for counts only. Writing is done by writer
+threads, with O_DIRECT where the file system takes it; a packet the output cannot keep up with
+is counted as not written, never waited for.
+
 tcpdump's flags keep their meaning: -i any (every interface, cooked LINUX_SLL2), -D, -L, -y,
 -p, -B KiB, -Q in|out|inout, -F FILE, -Z USER, -s 0; options may follow the expression.
 
 Examples:
-  ringcap capture -i eth0                       counts per second, a summary at the end
+  ringcap capture -i eth0                       one line per packet, a summary at the end
+  ringcap capture -i eth0 -q --stats            counts only, statistics every second
+  ringcap capture -i eth0 -w out.pcap --compress zstd
   ringcap capture -i any -w all.pcap udp port 53 -c 100
   ringcap capture -D                            the interfaces, as tcpdump -D
   ringcap capture -i eth0 -Q in -Z nobody -w /var/tmp/in.pcap
   ringcap capture -i eth0 -c 1000 --mode recv --threads 1
-  ringcap capture -i eth0 --fanout hash --cpus 2-5 --stats json")]
+  ringcap capture -i eth0 --fanout hash --cpus 2-5 -q --stats json")]
 pub struct Args {
     /// Interface to capture on: a name, a number from -D, or `any` for every interface.
     #[arg(short = 'i', long = "interface", value_name = "IFACE",
@@ -122,12 +129,18 @@ pub struct Args {
     /// be in a directory it may write.
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
     pub user: Option<String>,
-    /// No per-second statistics line.
-    #[arg(short = 'q')]
+    /// Count only: no packet lines, no output pipeline (the fastest way to measure); with -w,
+    /// no start line.
+    #[arg(short = 'q', long = "count-only")]
     pub quiet: bool,
-    /// Per-second statistics format: text or json.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub stats: String,
+    /// Statistics every second on standard error: text (the default) or json (on standard
+    /// output when it carries no packets).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"])]
+    pub stats: Option<String>,
+    /// Packet lines: flush after every line (also when standard output is not a terminal).
+    #[arg(short = 'l')]
+    pub line_buffered: bool,
     /// AF_XDP attach mode: native or generic (default: native, falling back to generic).
     #[arg(long, value_parser = ["native", "generic"])]
     pub xdp_mode: Option<String>,

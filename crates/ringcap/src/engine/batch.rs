@@ -39,9 +39,12 @@ pub trait Handler: Send {
         Ok(())
     }
 
-    /// Called when a wait for packets ended with none (about every 100 ms while this worker's
-    /// share of the traffic is quiet), so a handler with timers (flow expiry) runs them
-    /// without traffic. [`Flow::Done`] and [`Flow::Fail`] act as from `batch`.
+    /// Called when the worker found nothing ready and is about to wait, and again when a wait
+    /// (at most 100 ms) ended with none: never per packet. A handler holding packets it has not
+    /// passed on (a partly filled output buffer) can pass them on, one whose output is ordered
+    /// across workers can say that nothing before the packets in flight is left in this ring,
+    /// and one with timers (flow expiry) runs them without traffic. [`Flow::Done`] and
+    /// [`Flow::Fail`] act as from `batch`.
     fn idle(&mut self) -> Flow {
         Flow::Continue
     }

@@ -246,6 +246,7 @@ fn take_until_stopped<H: Handler>(source: &mut dyn Source, t: &mut Taker<H>, cfg
                 return;
             }
         }
+        t.idle();
         t.rep.polls += 1;
         let waited = source.wait(100);
         if let Wait::Idle = waited {

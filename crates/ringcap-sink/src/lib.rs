@@ -1,0 +1,510 @@
+//! Where captured packets go after a worker takes them: pcap/pcapng files written by writer
+//! threads, one file in time order through a bounded reorder window, or packet lines printed in
+//! time order. The capture workers never make the write system call and never wait.
+//!
+//! ```text
+//!  worker 0 ─ Spool ─ chunks ─┐                    ┌─ writer thread ─ out.pcap (O_DIRECT, zstd, -C/-G/-W)
+//!  worker 1 ─ Spool ─ chunks ─┼─ merger (by time) ─┤
+//!  worker N ─ Spool ─ chunks ─┘                    └─ or a line printer (RecordConsumer)
+//!
+//!  --per-worker-files:  worker i ─ Spool ─ chunks ─ writer thread i ─ out.i.pcap
+//! ```
+//!
+//! * Each worker serialises records in the output's own layout into chunks of its own (1 MiB by
+//!   default), allocated once and recycled through a bounded queue ([`Spool`]). A packet that
+//!   finds no free chunk (the output is behind) is counted and not written; the counts add up:
+//!   packets taken by the workers = written + not written (behind, failed, past `-W`).
+//! * The merger ([`merge`](crate::merge)) joins the workers' chunks by timestamp, like mergecap,
+//!   holding a record only until every other worker has shown that nothing earlier is on its
+//!   way: by its next record, or by its watermark (what it holds, what it handed over, and
+//!   whether its ring is empty, see [`Spool`]). A record is never held longer than the reorder
+//!   window; one that comes later than the window allowed is still written, and counted as out
+//!   of order.
+//! * The writer threads own the files: rotation, O_DIRECT with aligned buffers, zstd frames,
+//!   headers and statistics blocks, and what happens on a full disk (see `out_file`).
+//!
+//! This crate sits beside the engine, not in it: it knows nothing of sockets or rings (a worker
+//! hands it timestamps and bytes), and nothing of the pcap layout beyond [`ringcap_pcap`], which
+//! stays pure. Its system calls (O_DIRECT, `statx`, `fstatfs`) come from `ringcap-sys`.
+
+mod chunk;
+mod merge;
+mod out_file;
+mod spool;
+mod writer;
+
+use std::io;
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ringcap_pcap::{Format, Precision, RecordFormat, Rotation, WriterOptions};
+
+pub use spool::{Go, Spool};
+
+use chunk::ProducerEnd;
+use out_file::FileOpts;
+use spool::{Control, SpoolParts};
+use writer::{Dest, FileWriter, WriterCounts};
+
+/// Wall-clock time in ns since the epoch (the clock packets are stamped with).
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Receives packets in time order (live packet lines). Runs in the merger thread.
+pub trait RecordConsumer: Send {
+    /// One packet: its timestamp, its length on the wire, its captured bytes.
+    fn packet(&mut self, ts_ns: u64, orig_len: u32, data: &[u8]) -> io::Result<()>;
+    /// Nothing more is ready for now: a chance to flush.
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The end.
+    fn finish(&mut self) -> io::Result<()> {
+        self.idle()
+    }
+}
+
+/// Where the packets go.
+pub enum Output {
+    /// Files named from `base` by `rotation`: one file in time order, or with `per_worker` one
+    /// per worker (`out.pcap` → `out.0.pcap`, `out.1.pcap`, …; see [`worker_path`]).
+    Files {
+        base: String,
+        rotation: Rotation,
+        per_worker: bool,
+    },
+    /// One stream to standard output, in time order.
+    Stdout,
+    /// Each packet to a consumer, in time order.
+    Lines(Box<dyn RecordConsumer>),
+}
+
+/// How to open a sink.
+pub struct SinkOptions {
+    pub workers: usize,
+    pub output: Output,
+    /// Format, timestamp precision, the interface (link type, snap length, name).
+    pub file: WriterOptions,
+    /// O_DIRECT where the file system takes it.
+    pub direct_io: bool,
+    /// Compress with zstd at this level.
+    pub zstd: Option<i32>,
+    /// Records held longer than this in a partly filled buffer are handed on (`--flush-ms`).
+    pub flush: Duration,
+    /// Hand every batch on at once (`-U`; always for lines).
+    pub each_batch: bool,
+    /// Bytes per chunk and chunks per worker.
+    pub chunk_size: usize,
+    pub chunks: usize,
+    /// How long after its timestamp a packet may still be on its way to its worker (the
+    /// ring's block timeout twice, the workers' coalescing wait, scheduling).
+    pub lag: Duration,
+    /// Capture start, in ns since the epoch (names the first `-G` file).
+    pub start_ns: u64,
+    /// CPUs for the output threads (each pinned to one, in turn); empty: the scheduler's choice.
+    pub cpus: Vec<usize>,
+}
+
+impl SinkOptions {
+    /// Defaults: 1 MiB chunks, 16 per worker, 1 s flush, 60 ms lag.
+    pub fn new(workers: usize, output: Output, file: WriterOptions) -> SinkOptions {
+        SinkOptions {
+            workers,
+            output,
+            file,
+            direct_io: true,
+            zstd: None,
+            flush: Duration::from_secs(1),
+            each_batch: false,
+            chunk_size: 1 << 20,
+            chunks: 16,
+            lag: Duration::from_millis(60),
+            start_ns: now_ns(),
+            cpus: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Format(ringcap_pcap::WriteError),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot start an output thread: {0}")]
+    Thread(io::Error),
+}
+
+/// What the output did. The counts add up: `taken = written + failed + past_limit`, and the
+/// packets the workers received are `taken + behind`.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Packets the workers put into buffers.
+    pub taken: u64,
+    /// Packets not taken: no free buffer, the output was behind.
+    pub behind: u64,
+    /// Packets written to files (or printed).
+    pub written: u64,
+    /// Packets not written because of a write error.
+    pub failed: u64,
+    /// Packets not written because `-G` with `-W` had written its last file.
+    pub past_limit: u64,
+    pub files: u64,
+    /// Files written with O_DIRECT.
+    pub direct_files: u64,
+    /// Bytes of pcap data written, and bytes of the files (less with compression).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Packets written later than the reorder window allowed (out of time order).
+    pub inversions: u64,
+    pub errors: Vec<String>,
+    /// Said once at start (e.g. why O_DIRECT is not used).
+    pub notices: Vec<String>,
+    /// `-G` with `-W` wrote its last file.
+    pub limit_reached: bool,
+    /// The reader of standard output went away.
+    pub output_closed: bool,
+    /// CPU time of the output threads (writers and merger).
+    pub cpu_user_ns: u64,
+    pub cpu_sys_ns: u64,
+    /// Packets were printed as lines, not written to files.
+    pub lines: bool,
+}
+
+impl Summary {
+    /// Packets the workers received for the output.
+    pub fn received(&self) -> u64 {
+        self.taken + self.behind
+    }
+
+    pub fn not_written(&self) -> u64 {
+        self.behind + self.failed + self.past_limit
+    }
+
+    /// `written + not written = received`.
+    pub fn adds_up(&self) -> bool {
+        self.taken == self.written + self.failed + self.past_limit
+    }
+
+    pub fn failed_output(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// What the output threads share, summed at their ends.
+#[derive(Default)]
+pub(crate) struct Shared(Mutex<Summary>);
+
+impl Shared {
+    fn with(&self, f: impl FnOnce(&mut Summary)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn notice(&self, n: String) {
+        self.with(|s| {
+            if !s.notices.contains(&n) {
+                s.notices.push(n)
+            }
+        })
+    }
+
+    pub fn error(&self, e: String) {
+        self.with(|s| {
+            if !s.errors.contains(&e) {
+                s.errors.push(e)
+            }
+        })
+    }
+
+    pub fn limit_reached(&self) {
+        self.with(|s| s.limit_reached = true)
+    }
+
+    pub fn output_closed(&self) {
+        self.with(|s| s.output_closed = true)
+    }
+
+    pub fn producer_end(&self, end: &ProducerEnd) {
+        self.with(|s| {
+            s.taken += end.taken;
+            s.behind += end.behind;
+        })
+    }
+
+    pub fn writer_end(&self, c: WriterCounts, user_ns: u64, sys_ns: u64) {
+        self.with(|s| {
+            s.written += c.written;
+            s.failed += c.failed;
+            s.past_limit += c.past_limit;
+            s.files += c.files;
+            s.direct_files += c.direct_files;
+            s.bytes_in += c.bytes_in;
+            s.bytes_out += c.bytes_out;
+            s.cpu_user_ns += user_ns;
+            s.cpu_sys_ns += sys_ns;
+        })
+    }
+
+    pub fn merge_end(&self, inversions: u64, user_ns: u64, sys_ns: u64) {
+        self.with(|s| {
+            s.inversions += inversions;
+            s.cpu_user_ns += user_ns;
+            s.cpu_sys_ns += sys_ns;
+        })
+    }
+
+    fn snapshot(&self) -> Summary {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The output threads of a capture. [`Sink::close`] after the workers have finished (or
+/// dropped) their spools.
+pub struct Sink {
+    threads: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    control: Arc<Control>,
+}
+
+impl Sink {
+    /// Notices to show once at start (e.g. why O_DIRECT is not used).
+    pub fn notices(&self) -> Vec<String> {
+        self.shared.snapshot().notices
+    }
+
+    /// The output is complete (`-W`'s last file, or standard output closed).
+    pub fn is_done(&self) -> bool {
+        self.control.is_done()
+    }
+
+    /// Waits for the output threads to write everything and returns what they did.
+    pub fn close(self) -> Summary {
+        for t in self.threads {
+            if t.join().is_err() {
+                self.shared
+                    .error("an output thread panicked; its packets are not counted".into());
+            }
+        }
+        self.shared.snapshot()
+    }
+}
+
+/// The file a worker writes with `--per-worker-files` (before rotation suffixes): the worker's
+/// number goes before the extension (`out.pcap` → `out.0.pcap`; `out.pcap.zst` →
+/// `out.0.pcap.zst`); a name without an extension gets it at the end (`out` → `out.0`).
+pub fn worker_path(base: &str, worker: usize, workers: usize) -> String {
+    if workers <= 1 {
+        return base.to_string();
+    }
+    let name_start = base.rfind('/').map_or(0, |i| i + 1);
+    let name = &base[name_start..];
+    // The extension starts at the first dot that begins a known suffix chain, else the last.
+    let at = [".pcapng", ".pcap"]
+        .iter()
+        .filter_map(|e| name.find(e))
+        .min()
+        .or_else(|| name.rfind('.'))
+        .filter(|&d| d > 0);
+    match at {
+        Some(dot) => {
+            let at = name_start + dot;
+            format!("{}.{worker}{}", &base[..at], &base[at..])
+        }
+        None => format!("{base}.{worker}"),
+    }
+}
+
+/// Opens the output: its first file(s) now (a path that cannot be written fails here, before
+/// any packet is taken), its threads, and one [`Spool`] per worker.
+pub fn open(opts: SinkOptions) -> Result<(Vec<Spool>, Sink), SinkError> {
+    let workers = opts.workers.max(1);
+    let wo = &opts.file;
+    if wo.interfaces.len() != 1 {
+        return Err(SinkError::Config("one interface per capture".into()));
+    }
+    let snaplen = wo.interfaces[0].snaplen;
+    let lines = matches!(opts.output, Output::Lines(_));
+    // Lines are carried as nanosecond pcap records whatever the file options say.
+    let rf = if lines {
+        RecordFormat::new(Format::Pcap, Precision::Nano)
+    } else {
+        RecordFormat::new(wo.format, wo.precision)
+    };
+    let chunk_size = opts
+        .chunk_size
+        .max(rf.record_len(snaplen.min(ringcap_pcap::MAX_RECORD) as usize) + 64);
+    let chunks = opts.chunks.max(2);
+    let fopts = FileOpts {
+        direct: opts.direct_io,
+        zstd: opts.zstd,
+        flush: opts.flush,
+        each_unit: opts.each_batch,
+        max_unit: chunk_size,
+    };
+    let shared = Arc::new(Shared::default());
+    shared.with(|s| s.lines = lines);
+    let control = Arc::new(Control::new(workers));
+    let flush_ns = opts.flush.as_nanos().min(u64::MAX as u128) as u64;
+    let each_batch = opts.each_batch || lines;
+    let mut threads = Vec::new();
+    let mut spools = Vec::with_capacity(workers);
+    let cpus = opts.cpus.clone();
+    let mut next_cpu = 0usize;
+    let mut spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+        let cpu = (!cpus.is_empty()).then(|| cpus[next_cpu % cpus.len()]);
+        next_cpu += 1;
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                if let Some(c) = cpu {
+                    // Best effort: an output thread runs anywhere rather than not at all.
+                    let _ = ringcap_sys::pin_current_thread(c);
+                }
+                f()
+            })
+            .map_err(SinkError::Thread)
+    };
+    let dest = match &opts.output {
+        Output::Files {
+            base,
+            rotation,
+            per_worker,
+        } if *per_worker || workers == 1 => {
+            // A writer thread per worker, no merge.
+            let mut writers = Vec::with_capacity(workers);
+            for i in 0..workers {
+                let dest = Dest::Files {
+                    base: worker_path(base, i, if *per_worker { workers } else { 1 }),
+                    rotation: *rotation,
+                };
+                writers.push(FileWriter::create(
+                    dest,
+                    wo,
+                    fopts.clone(),
+                    opts.start_ns,
+                    shared.clone(),
+                    control.clone(),
+                )?);
+            }
+            for (i, w) in writers.into_iter().enumerate() {
+                let (tx, rx) = sync_channel(chunks + 1);
+                let (free_tx, free_rx) = chunk::pool(chunks, chunk_size);
+                spools.push(Spool::new(SpoolParts {
+                    idx: i,
+                    rf,
+                    snaplen,
+                    free: free_rx,
+                    out: tx,
+                    control: control.clone(),
+                    each_batch,
+                    flush_ns,
+                }));
+                let (sh, flush) = (shared.clone(), opts.flush);
+                threads.push(spawn(
+                    format!("ringcap-wr{i}"),
+                    Box::new(move || writer::run_writer(w, rx, free_tx, flush, sh, true)),
+                )?);
+            }
+            return Ok((
+                spools,
+                Sink {
+                    threads,
+                    shared,
+                    control,
+                },
+            ));
+        }
+        Output::Files { base, rotation, .. } => Some(Dest::Files {
+            base: base.clone(),
+            rotation: *rotation,
+        }),
+        Output::Stdout => Some(Dest::Stdout),
+        Output::Lines(_) => None,
+    };
+    // Workers → merger (→ writer thread).
+    let (in_tx, in_rx) = sync_channel(workers * (chunks + 1));
+    let mut frees = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let (free_tx, free_rx) = chunk::pool(chunks, chunk_size);
+        frees.push(free_tx);
+        spools.push(Spool::new(SpoolParts {
+            idx: i,
+            rf,
+            snaplen,
+            free: free_rx,
+            out: in_tx.clone(),
+            control: control.clone(),
+            each_batch,
+            flush_ns,
+        }));
+    }
+    drop(in_tx);
+    let emit = match (dest, opts.output) {
+        (Some(dest), _) => {
+            let mut fo = fopts.clone();
+            if matches!(dest, Dest::Stdout) {
+                fo.direct = false;
+            }
+            let w =
+                FileWriter::create(dest, wo, fo, opts.start_ns, shared.clone(), control.clone())?;
+            let out_chunks = 8;
+            let (tx, rx) = sync_channel(out_chunks + 1);
+            let (free_tx, free_rx) = chunk::pool(out_chunks, chunk_size);
+            let (sh, flush) = (shared.clone(), opts.flush);
+            threads.push(spawn(
+                "ringcap-wr".into(),
+                Box::new(move || writer::run_writer(w, rx, free_tx, flush, sh, false)),
+            )?);
+            merge::Emit::file(tx, free_rx)
+        }
+        (None, Output::Lines(consumer)) => merge::Emit::lines(consumer, rf),
+        (None, _) => return Err(SinkError::Config("no output".into())),
+    };
+    let params = merge::Params {
+        rx: in_rx,
+        free: frees,
+        pool: chunks,
+        rf,
+        lag_ns: opts.lag.as_nanos() as u64,
+        control: control.clone(),
+        shared: shared.clone(),
+    };
+    threads.push(spawn(
+        "ringcap-merge".into(),
+        Box::new(move || merge::run(params, emit)),
+    )?);
+    Ok((
+        spools,
+        Sink {
+            threads,
+            shared,
+            control,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_path;
+
+    #[test]
+    fn worker_names() {
+        assert_eq!(worker_path("out.pcap", 1, 2), "out.1.pcap");
+        assert_eq!(worker_path("d.x/out.pcap.zst", 0, 2), "d.x/out.0.pcap.zst");
+        assert_eq!(worker_path("out", 3, 4), "out.3");
+        assert_eq!(worker_path("a.b.c", 1, 2), "a.b.1.c");
+        assert_eq!(worker_path("out.pcap", 0, 1), "out.pcap");
+        assert_eq!(worker_path(".hidden", 1, 2), ".hidden.1");
+    }
+}
