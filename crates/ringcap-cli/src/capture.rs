@@ -193,7 +193,7 @@ pub(crate) fn compile_live(
     } else {
         ringcap_filter::Target::LinuxLive
     };
-    let prog = ringcap_filter::compile(
+    let prog = crate::compile::filter(
         expr,
         ringcap_filter::LinkType::Ethernet,
         snaplen,

@@ -2,7 +2,35 @@
 //! of tcpdump's three formats, so programs can be compared with libpcap's and used elsewhere.
 
 use anyhow::bail;
-use ringcap_filter::{compile, LinkType, Target};
+use ringcap_filter::{compile, LinkType, Options, Program, Services, Target};
+use std::sync::OnceLock;
+
+/// The service names for `port NAME`: the host's /etc/services, as tcpdump reads them, or the
+/// filter crate's table of well-known ones when the host has none.
+pub(crate) fn services() -> &'static Services {
+    static S: OnceLock<Services> = OnceLock::new();
+    S.get_or_init(|| match std::fs::read_to_string("/etc/services") {
+        Ok(text) => Services::parse(&text),
+        Err(_) => Services::well_known(),
+    })
+}
+
+/// Compiles a filter with the host's service names (the one place the CLI calls the compiler).
+pub(crate) fn filter(
+    expr: &str,
+    link: LinkType,
+    snaplen: u32,
+    target: Target,
+    optimize: bool,
+) -> Result<Program, ringcap_filter::CompileError> {
+    let opts = Options {
+        snaplen,
+        target,
+        optimize,
+        ..Options::new(link, services())
+    };
+    compile(expr, &opts)
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         args.snaplen
     };
-    let prog = match compile(&expr, link, snaplen, target, !args.no_optimize) {
+    let prog = match filter(&expr, link, snaplen, target, !args.no_optimize) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("ringcap: filter: {}", e.render(&expr));

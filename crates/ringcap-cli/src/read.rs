@@ -75,7 +75,7 @@ impl Filters {
         } else {
             snaplen
         };
-        let p = ringcap_filter::compile(&self.expr, link, snap, Target::File, true)
+        let p = crate::compile::filter(&self.expr, link, snap, Target::File, true)
             .map_err(|e| anyhow::anyhow!("filter {:?}: {e}", self.expr))?;
         let m = p.matches(data, len);
         self.progs.push((lt, p));

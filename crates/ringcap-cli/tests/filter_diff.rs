@@ -1,12 +1,12 @@
 //! Differential test against the real tcpdump/libpcap: for every expression and every packet of
 //! capture files this test builds (Ethernet, SLL, SLL2, RAW, NULL), ringcap's program accepts the
 //! packet exactly when `tcpdump -r FILE -w OUT EXPR` keeps it; expressions tcpdump rejects,
-//! ringcap rejects too. Also measures program length against `tcpdump -d` (printed).
+//! ringcap rejects too; optimized and unoptimized (`tcpdump -O`). Also measures program length against `tcpdump -d` (printed).
 
 mod filter_common;
 
 use filter_common::*;
-use ringcap_filter::{compile, LinkType, Program, Target};
+use ringcap_filter::{LinkType, Program, Target};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -361,7 +361,16 @@ pub const EXPRS: &[&str] = &[
 ];
 
 fn tcpdump_verdicts(file: &Path, expr: &str, out: &Path) -> Result<Vec<usize>, String> {
-    let o = Command::new("tcpdump")
+    tcpdump_run(file, expr, out, true)
+}
+
+/// `tcpdump [-O] -r FILE -w OUT EXPR`: the packets it keeps, or its error.
+fn tcpdump_run(file: &Path, expr: &str, out: &Path, optimize: bool) -> Result<Vec<usize>, String> {
+    let mut cmd = Command::new("tcpdump");
+    if !optimize {
+        cmd.arg("-O");
+    }
+    let o = cmd
         .args(["-r"])
         .arg(file)
         .arg("-w")
@@ -458,33 +467,60 @@ fn filter_matches_tcpdump_packet_by_packet() {
         let lt = LinkType::from_linktype(f.lt).unwrap();
         for expr in EXPRS {
             let theirs = tcpdump_verdicts(&path, expr, &out);
+            let theirs_u = tcpdump_run(&path, expr, &out, false);
             let ours = compile(expr, lt, 262144, Target::File, true);
             let ours_unopt = compile(expr, lt, 262144, Target::File, false);
-            match (theirs, ours, ours_unopt) {
-                // libpcap refuses an optimized program that rejects everything; unoptimized
-                // ringcap still compiles it, so only the optimized result must agree.
-                (Err(_), Err(_), _) => rejected_exprs += 1,
-                (Err(e), Ok(_), _) => failures.push(format!(
+            // unoptimized, both must agree as well (libpcap refuses an optimized program that
+            // rejects everything, and compiles it with -O)
+            if theirs_u.is_ok() != ours_unopt.is_ok() {
+                failures.push(format!(
+                    "[{}] {expr:?} (-O): tcpdump {}, ringcap {}",
+                    f.name,
+                    if theirs_u.is_ok() {
+                        "compiles"
+                    } else {
+                        "refuses"
+                    },
+                    if ours_unopt.is_ok() {
+                        "compiles"
+                    } else {
+                        "refuses"
+                    },
+                ));
+            }
+            match (theirs, ours) {
+                (Err(_), Err(_)) => rejected_exprs += 1,
+                (Err(e), Ok(_)) => failures.push(format!(
                     "[{}] {expr:?}: tcpdump rejects ({}) but ringcap compiles",
                     f.name,
                     e.lines().last().unwrap_or("").trim()
                 )),
-                (Ok(_), Err(e), _) | (Ok(_), _, Err(e)) => failures.push(format!(
+                (Ok(_), Err(e)) => failures.push(format!(
                     "[{}] {expr:?}: tcpdump accepts, ringcap: {}",
                     f.name, e.message
                 )),
-                (Ok(keep), Ok(p), Ok(pu)) => {
+                (Ok(keep), Ok(p)) => {
                     accepted_exprs += 1;
+                    let keep_u = theirs_u.unwrap_or_default();
                     for (i, pkt) in f.pkts.iter().enumerate() {
                         compared += 1;
                         let want = keep.contains(&i);
                         let got = p.matches(&pkt.data, pkt.wirelen);
-                        let got_u = pu.matches(&pkt.data, pkt.wirelen);
-                        if want != got || want != got_u {
+                        if want != got {
                             failures.push(format!(
-                                "[{}] {expr:?} packet {i}: tcpdump {want}, ringcap {got} (unoptimized {got_u})",
+                                "[{}] {expr:?} packet {i}: tcpdump {want}, ringcap {got}",
                                 f.name
                             ));
+                        }
+                        if let Ok(pu) = &ours_unopt {
+                            let (want_u, got_u) =
+                                (keep_u.contains(&i), pu.matches(&pkt.data, pkt.wirelen));
+                            if want_u != got_u {
+                                failures.push(format!(
+                                    "[{}] {expr:?} packet {i} (-O): tcpdump {want_u}, ringcap {got_u}",
+                                    f.name
+                                ));
+                            }
                         }
                     }
                     if let Some(tl) = tcpdump_len(&path, expr) {

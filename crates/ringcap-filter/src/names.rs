@@ -1,8 +1,6 @@
-//! Names the language knows: services (from /etc/services, else a built-in table of well-known
-//! ones), IP protocols, Ethernet types, and the named constants libpcap's scanner turns into numbers.
+//! Names the language knows: services (a table the caller passes in), IP protocols, Ethernet types, and the named constants libpcap's scanner turns into numbers.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 const BUILTIN_SERVICES: &[(&str, u16)] = &[
     ("tcpmux", 1),
@@ -60,48 +58,62 @@ const BUILTIN_SERVICES: &[(&str, u16)] = &[
     ("x11", 6000),
 ];
 
-/// (name, transport) -> port. From /etc/services when it exists; else the built-in table, whose
-/// names count for TCP and UDP alike.
-fn services() -> &'static HashMap<(String, String), u32> {
-    static S: OnceLock<HashMap<(String, String), u32>> = OnceLock::new();
-    S.get_or_init(|| {
-        let mut m: HashMap<(String, String), u32> = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string("/etc/services") {
-            for line in text.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                let mut it = line.split_whitespace();
-                let (Some(name), Some(pp)) = (it.next(), it.next()) else {
-                    continue;
-                };
-                let Some((port, proto)) = pp.split_once('/') else {
-                    continue;
-                };
-                if !matches!(proto, "tcp" | "udp" | "sctp") {
-                    continue;
-                }
-                let Ok(port) = port.parse::<u16>() else {
-                    continue;
-                };
-                for n in std::iter::once(name).chain(it) {
-                    m.entry((n.to_string(), proto.to_string()))
-                        .or_insert(port as u32);
-                }
-            }
-        } else {
-            for (n, p) in BUILTIN_SERVICES {
-                for proto in ["tcp", "udp"] {
-                    m.insert((n.to_string(), proto.to_string()), *p as u32);
-                }
-            }
-        }
-        m
-    })
+/// Service names and their ports (`port http`), as /etc/services lists them. The crate never
+/// reads files: the caller hands the table in ([`Services::parse`] of the host's file, or
+/// [`Services::well_known`]), so a program depends only on its inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Services {
+    /// (name, transport) -> port, transport one of "tcp", "udp", "sctp".
+    ports: HashMap<(String, String), u32>,
 }
 
-pub fn service(name: &str, proto: &str) -> Option<u32> {
-    services()
-        .get(&(name.to_string(), proto.to_string()))
-        .copied()
+impl Services {
+    /// A table from text in the format of /etc/services (`name port/proto [aliases] [# ...]`);
+    /// the first entry of a name wins, as with getservbyname. Lines it cannot read are skipped.
+    pub fn parse(text: &str) -> Services {
+        let mut ports: HashMap<(String, String), u32> = HashMap::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut it = line.split_whitespace();
+            let (Some(name), Some(pp)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let Some((port, proto)) = pp.split_once('/') else {
+                continue;
+            };
+            if !matches!(proto, "tcp" | "udp" | "sctp") {
+                continue;
+            }
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            for n in std::iter::once(name).chain(it) {
+                ports
+                    .entry((n.to_string(), proto.to_string()))
+                    .or_insert(port as u32);
+            }
+        }
+        Services { ports }
+    }
+
+    /// A fixed table of well-known services (the same port for TCP and UDP), for hosts without
+    /// /etc/services and for tests that must not depend on the host.
+    pub fn well_known() -> Services {
+        let mut ports = HashMap::new();
+        for (n, p) in BUILTIN_SERVICES {
+            for proto in ["tcp", "udp"] {
+                ports.insert((n.to_string(), proto.to_string()), *p as u32);
+            }
+        }
+        Services { ports }
+    }
+
+    /// The port of `name` for `transport` ("tcp", "udp" or "sctp").
+    pub fn port(&self, name: &str, transport: &str) -> Option<u32> {
+        self.ports
+            .get(&(name.to_string(), transport.to_string()))
+            .copied()
+    }
 }
 
 pub fn ip_proto(name: &str) -> Option<u32> {
@@ -178,8 +190,17 @@ pub fn ether_proto(name: &str) -> Option<u32> {
         "mopdl" => 0x6001,
         "moprc" => 0x6002,
         "loopback" => 0x9000,
-        "vlan" => 0x8100,
-        "mpls" => 0x8847,
+        _ => return None,
+    })
+}
+
+/// LLC SAP names `ether proto` takes too (libpcap's llc_db).
+pub fn llc_proto(name: &str) -> Option<u32> {
+    Some(match name {
+        "iso" => 0xfe,
+        "stp" => 0x42,
+        "ipx" => 0xe0,
+        "netbeui" => 0xf0,
         _ => return None,
     })
 }

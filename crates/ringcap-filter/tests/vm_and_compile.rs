@@ -2,7 +2,25 @@
 //! compile-time behaviour that the differential test cannot see.
 
 use ringcap_filter::bpf::*;
-use ringcap_filter::{compile, Aux, Insn, LinkType, Program, Target};
+use ringcap_filter::{Aux, Insn, LinkType, Program, Target};
+
+/// The compiler with a fixed table of service names (tests must not depend on the host).
+fn compile(
+    expr: &str,
+    link: LinkType,
+    snaplen: u32,
+    target: Target,
+    optimize: bool,
+) -> Result<Program, ringcap_filter::CompileError> {
+    let services = ringcap_filter::Services::well_known();
+    let opts = ringcap_filter::Options {
+        snaplen,
+        target,
+        optimize,
+        ..ringcap_filter::Options::new(link, &services)
+    };
+    ringcap_filter::compile(expr, &opts)
+}
 
 fn p(insns: &[(u16, u8, u8, u32)]) -> Program {
     Program {
