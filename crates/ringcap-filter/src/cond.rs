@@ -1,16 +1,15 @@
 //! The condition tree the code generator builds and the optimizer turns into blocks: boolean
-//! combinations of self-contained tests (each loads what it tests), plus the few forms that
-//! stay symbolic until block building (port and host sets that `or` may still merge, the
-//! protochain walk, and tests whose outcome libpcap's optimizer only learns late).
+//! combinations of tests, each one of libpcap's blocks (statements, then a jump), and the
+//! protochain walk, unrolled into blocks later.
 //!
 //! A chain of `and`/`or` of any length nests to the left, and may be deeper than the stack
 //! allows recursion: dropping a tree and walking it are iterative along that spine.
 
-use crate::bpf::*;
 use crate::Insn;
 use std::rc::Rc;
 
-/// One test: statements that leave a value in A (and maybe X), then a jump on it.
+/// One test: statements that leave a value in A (and maybe X), then a jump on it. Tests are
+/// self-contained as the code generator emits them (each loads what it tests).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Test {
     pub stmts: Vec<Insn>,
@@ -26,34 +25,6 @@ pub fn ins(code: u16, k: u32) -> Insn {
         jf: 0,
         k,
     }
-}
-
-/// Port tests that `or` may still merge (`port 80 or 443` tests each port field once against
-/// both values, as libpcap's optimizer ends up doing). Expanded before code generation.
-#[derive(Debug, Clone)]
-pub struct PortSet {
-    /// What must hold before the port fields are read, for IPv6 and IPv4.
-    pub v6_pre: Cond,
-    pub v4_pre: Cond,
-    pub nl: u32,
-    /// 0 src, 1 dst, 2 src or dst.
-    pub dir: u8,
-    pub ranges: Vec<(u32, u32)>,
-    /// Equal keys mean equal prerequisites and direction.
-    pub key: (u8, u8, u32, u32, u32),
-}
-
-/// IPv4 host/net tests that `or` may still merge (`host a or b`): each address field is loaded
-/// once and compared with every value. Expanded before code generation.
-#[derive(Debug, Clone)]
-pub struct HostSet {
-    /// (prerequisite, offset of the source address, offset of the destination address)
-    pub parts: Vec<(Cond, u32, u32)>,
-    /// 0 src, 1 dst, 2 src or dst.
-    pub dir: u8,
-    /// (address, mask)
-    pub values: Vec<(u32, u32)>,
-    pub key: (u8, u8, u32, u32, u32),
 }
 
 /// `ip protochain N` / `ip6 protochain N`: a walk along the header chain, unrolled into a fixed
@@ -74,14 +45,10 @@ pub struct Chain {
 
 #[derive(Debug, Clone)]
 pub enum Cond {
+    /// Only as the neutral element while building (`and` with true, `or` with false): the code
+    /// generator emits tests for what libpcap tests, constants included.
     Const(bool),
-    /// A test whose outcome libpcap's optimizer learns only in its second pass (when it folds
-    /// statements, after it has stopped moving branches): it has this outcome, but the block
-    /// stays where it is, which decides whether libpcap calls the filter "rejects all packets".
-    Late(bool),
     Chain(Rc<Chain>),
-    Ports(Box<PortSet>),
-    Hosts(Box<HostSet>),
     Test(Rc<Test>),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
@@ -136,22 +103,6 @@ impl Cond {
         }
     }
 
-    /// `self or o`, merging two port (or host) sets with the same prerequisites and direction
-    /// into one.
-    pub fn or_merge(mut self, o: Cond) -> Cond {
-        match (&mut self, &o) {
-            (Cond::Ports(x), Cond::Ports(y)) if x.key == y.key => {
-                x.ranges.extend(y.ranges.iter().copied());
-                self
-            }
-            (Cond::Hosts(x), Cond::Hosts(y)) if x.key == y.key => {
-                x.values.extend(y.values.iter().copied());
-                self
-            }
-            _ => self.or(o),
-        }
-    }
-
     #[allow(clippy::should_implement_trait)]
     pub fn not(mut self) -> Cond {
         match &mut self {
@@ -164,65 +115,5 @@ impl Cond {
     /// `a or b or ...`
     pub fn any_of(v: impl IntoIterator<Item = Cond>) -> Cond {
         v.into_iter().fold(Cond::Const(false), Cond::or)
-    }
-}
-
-impl HostSet {
-    pub fn expand(&self) -> Cond {
-        let field = |o: u32| {
-            self.values.iter().fold(Cond::Const(false), |c, (v, m)| {
-                let mut st = vec![ins(LD | W | ABS, o)];
-                if *m != u32::MAX {
-                    st.push(ins(ALU | AND | K, *m));
-                }
-                c.or(if *m == 0 {
-                    Cond::Const(*v == 0)
-                } else {
-                    Cond::test(st, JEQ | K, v & m)
-                })
-            })
-        };
-        self.parts
-            .iter()
-            .fold(Cond::Const(false), |acc, (pre, so, d)| {
-                let f = match self.dir {
-                    0 => field(*so),
-                    1 => field(*d),
-                    _ => field(*so).or(field(*d)),
-                };
-                acc.or(pre.clone().and(f))
-            })
-    }
-}
-
-impl PortSet {
-    pub fn expand(&self) -> Cond {
-        let range = |stmts: &Vec<Insn>, lo: u32, hi: u32| {
-            if lo == hi {
-                Cond::test(stmts.clone(), JEQ | K, lo)
-            } else {
-                Cond::test(stmts.clone(), JGE | K, lo)
-                    .and(Cond::test(stmts.clone(), JGT | K, hi).not())
-            }
-        };
-        let field = |stmts: Vec<Insn>| {
-            self.ranges.iter().fold(Cond::Const(false), |c, (lo, hi)| {
-                c.or(range(&stmts, *lo, *hi))
-            })
-        };
-        let dirs = |f: &dyn Fn(u32) -> Cond| match self.dir {
-            0 => f(0),
-            1 => f(2),
-            _ => f(0).or(f(2)),
-        };
-        let nl = self.nl;
-        let v6 = self
-            .v6_pre
-            .clone()
-            .and(dirs(&|o| field(vec![ins(LD | H | ABS, nl + 40 + o)])));
-        let v4 = self.v4_pre.clone().and(dirs(&|o| {
-            field(vec![ins(LDX | B | MSH, nl), ins(LD | H | IND, nl + o)])
-        }));
-        v6.or(v4)
     }
 }

@@ -221,16 +221,15 @@ pub fn compile(expr: &str, opts: &Options) -> Result<Program, CompileError> {
             }],
         });
     };
-    // libpcap leaves an expression with protochain unoptimized (its walk is a loop)
-    let folding = opts.optimize && !codegen::uses_protochain(&tree);
-    let cond = codegen::generate(&tree, opts, folding)?;
-    let out = opt::compile_cond(&cond, opts.snaplen, opts.optimize, !folding)?;
-    if folding && out.rejects_all {
-        // as libpcap: an optimized program that can only reject is a mistake worth reporting
-        return Err(CompileError {
-            message: "expression rejects all packets".into(),
-            offset: None,
-        });
-    }
-    Ok(Program { insns: out.insns })
+    let cond = codegen::generate(&tree, opts)?;
+    let optimizer = if !opts.optimize {
+        opt::Optimizer::None
+    } else if codegen::uses_protochain(&tree) {
+        // libpcap leaves an expression with protochain unoptimized (its walk is a loop)
+        opt::Optimizer::KeepLoads
+    } else {
+        opt::Optimizer::Libpcap
+    };
+    let insns = opt::compile_cond(&cond, opts.snaplen, optimizer)?;
+    Ok(Program { insns })
 }

@@ -63,8 +63,9 @@ impl Codegen<'_> {
             // the BSD address family, in the byte order of this (little-endian) host
             LinkType::Null => match et {
                 ETHERTYPE_IP => cmp(W, 0, JEQ, 2u32.to_be()),
+                // Darwin's, then BSD's, then FreeBSD's AF_INET6
                 ETHERTYPE_IPV6 => {
-                    Cond::any_of([24u32, 28, 30].map(|af| cmp(W, 0, JEQ, af.to_be())))
+                    Cond::any_of([30u32, 24, 28].map(|af| cmp(W, 0, JEQ, af.to_be())))
                 }
                 _ => self.konst(false),
             },

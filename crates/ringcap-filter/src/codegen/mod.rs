@@ -3,16 +3,14 @@
 //! `mpls`) are in `link`, addresses, ports and protocols in `net`, relations in `arith`.
 //!
 //! The tree walk is in source order, as libpcap's parser actions are: `vlan` and `mpls` move
-//! the offsets of everything generated after them.
+//! the offsets of everything generated after them, and scratch registers are allocated in
+//! libpcap's order.
 //!
-//! Two modes, because tcpdump's verdicts on truncated packets depend on which loads a program
-//! executes:
-//! - *folding* (libpcap's optimizer will run): tests whose outcome libpcap's optimizer knows
-//!   become constants, and loads it proves dead are left out, so the loads that remain are
-//!   the ones libpcap's optimized program executes;
-//! - *literal* (`-O`, or any expression with `protochain`, which libpcap never optimizes):
-//!   every test and load libpcap's code generator emits is emitted, in its order, and
-//!   constant tests are blocks that run.
+//! Every test is one of libpcap's blocks, with libpcap's statements, in libpcap's order:
+//! tcpdump's verdicts on truncated packets depend on which loads a program runs, and whether
+//! libpcap calls a filter "rejects all packets" depends on what its optimizer can prove from
+//! exactly these blocks. Unoptimized (`-O`), the blocks run as they are; optimized, they go
+//! through the emulation of libpcap's optimizer in `opt::pcap`.
 
 mod arith;
 mod link;
@@ -41,13 +39,13 @@ struct LinkState {
 pub(crate) struct Codegen<'a> {
     link: LinkType,
     target: Target,
-    folding: bool,
     services: &'a Services,
     st: LinkState,
+    regs: arith::Registers,
 }
 
-/// The condition tree of `e`. `folding`: libpcap's optimizer would run on this expression.
-pub(crate) fn generate(e: &Expr, opts: &Options, folding: bool) -> R<Cond> {
+/// The condition tree of `e`.
+pub(crate) fn generate(e: &Expr, opts: &Options) -> R<Cond> {
     let (off_lt, off_nl) = match opts.link {
         LinkType::Ethernet => (12, 14),
         LinkType::LinuxSll => (14, 16),
@@ -58,8 +56,8 @@ pub(crate) fn generate(e: &Expr, opts: &Options, folding: bool) -> R<Cond> {
     let mut g = Codegen {
         link: opts.link,
         target: opts.target,
-        folding,
         services: opts.services,
+        regs: arith::Registers::default(),
         st: LinkState {
             off_lt,
             off_nl,
@@ -108,7 +106,7 @@ impl Codegen<'_> {
                     let r = self.expr(x)?;
                     c = match op {
                         BoolOp::And => c.and(r),
-                        BoolOp::Or => c.or_merge(r),
+                        BoolOp::Or => c.or(r),
                     };
                 }
                 Ok(c)
@@ -130,35 +128,17 @@ impl Codegen<'_> {
         }
     }
 
-    /// A test that is always `v`: a constant when folding; else a block that runs, as
-    /// libpcap's gen_true/gen_false (`ld #1; jeq #0|#1`).
+    /// A test that is always `v` (gen_true, gen_false): `ld #0|#1; jeq #0`.
     fn konst(&self, v: bool) -> Cond {
-        if self.folding {
-            Cond::Const(v)
-        } else {
-            Cond::test(vec![ins(LD | IMM, 1)], JEQ | K, v as u32)
-        }
+        Cond::test(vec![ins(LD | IMM, !v as u32)], JEQ | K, 0)
     }
 
-    /// `P[off:size] & mask == k`, as libpcap's gen_mcmp.
+    /// `P[off:size] & mask == k` (gen_mcmp: any mask but all ones is an `and`).
     fn mcmp(&self, size: u16, off: u32, mask: u32, k: u32) -> Cond {
-        let full = match size {
-            W => 0xffff_ffff,
-            H => 0xffff,
-            _ => 0xff,
-        };
-        if mask == full {
+        if mask == 0xffff_ffff {
             cmp(size, off, JEQ, k)
-        } else if mask == 0 && self.folding {
-            // libpcap's optimizer turns `and #0; jeq #0` into a jump that never branches and
-            // drops the block with its load
-            Cond::Const(k == 0)
         } else {
-            Cond::test(
-                vec![ld(size, off), ins(ALU | AND | K, mask)],
-                JEQ | K,
-                k & mask,
-            )
+            Cond::test(vec![ld(size, off), ins(ALU | AND | K, mask)], JEQ | K, k)
         }
     }
 

@@ -6,7 +6,7 @@ use super::link::{ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHERTYPE_REVARP}
 use super::{cmp, err, Codegen, R};
 use crate::ast::{AddrKind, Dir, Proto, Qualified, Span};
 use crate::bpf::*;
-use crate::cond::{Chain, Cond, HostSet, PortSet};
+use crate::cond::{ins, Chain, Cond};
 use crate::{names, LinkType};
 use std::rc::Rc;
 
@@ -15,14 +15,6 @@ type Transport = Option<u32>;
 const TCP: u32 = 6;
 const UDP: u32 = 17;
 const SCTP: u32 = 132;
-
-fn dir_code(dir: Dir) -> u8 {
-    match dir {
-        Dir::Src => 0,
-        Dir::Dst => 1,
-        _ => 2,
-    }
-}
 
 fn wlan_dir_err(q: &str, what: &str, span: Span) -> crate::CompileError {
     err(
@@ -66,7 +58,7 @@ impl Codegen<'_> {
                 if v > 65535 {
                     return Err(err(format!("illegal port number {v} > 65535"), span));
                 }
-                self.ports(v, v, t, q.dir, span)
+                self.ports(v, v, range, t, q.dir, span)
             }
             AddrKind::Gateway => Err(err("'gateway' requires a name", span)),
             AddrKind::Proto => self.proto_num(v, proto, q.dir, span),
@@ -155,7 +147,10 @@ impl Codegen<'_> {
                     .service(name)
                     .ok_or_else(|| err(format!("unknown port '{name}'"), span))?;
                 let t = narrow(t, real, name, "port", span)?;
-                self.ports(port, port, t, q.dir, span)
+                if port > 65535 {
+                    return Err(err(format!("illegal port number {port} > 65535"), span));
+                }
+                self.ports(port, port, false, t, q.dir, span)
             }
             AddrKind::Portrange => {
                 let t = self.port_qualifier(proto, true, span)?;
@@ -168,7 +163,7 @@ impl Codegen<'_> {
                         return Err(err(format!("illegal port number {p} > 65535"), span));
                     }
                 }
-                self.ports(lo, hi, t, q.dir, span)
+                self.ports(lo, hi, true, t, q.dir, span)
             }
             AddrKind::Gateway => Err(err("'gateway' is not supported", span)),
             AddrKind::Proto | AddrKind::Protochain => {
@@ -238,7 +233,8 @@ impl Codegen<'_> {
         Some((pa.min(pb), pa.max(pb), t))
     }
 
-    /// `host`/`net` on IPv4 (gen_host): IP, and ARP and RARP when no protocol is given.
+    /// `host`/`net` on IPv4 (gen_host): IP, and ARP and RARP when no protocol is given (and
+    /// no MPLS label came before), each with its type test in front of each address test.
     fn host(
         &mut self,
         v: u32,
@@ -249,63 +245,38 @@ impl Codegen<'_> {
         span: Span,
     ) -> R<Cond> {
         let what = if net { "net" } else { "host" };
-        let nl = self.st.off_nl;
-        let mut parts = Vec::new();
-        let (ip, arp, rarp) = match proto {
-            None => (true, self.st.mpls_depth == 0, self.st.mpls_depth == 0),
-            Some(Proto::Ip) => (true, false, false),
-            Some(Proto::Arp) => (false, true, false),
-            Some(Proto::Rarp) => (false, false, true),
-            Some(Proto::Link) => {
-                return Err(err(format!("link-layer modifier applied to {what}"), span))
-            }
-            Some(Proto::Ip6) => return Err(err("'ip6' modifier applied to ip host", span)),
-            Some(p) => {
-                return Err(err(
-                    format!("'{}' modifier applied to {what}", p.name()),
-                    span,
-                ))
-            }
+        let hostop = |et: u32, src: u32, dst: u32| -> R<Cond> {
+            let nl = self.st.off_nl;
+            let at = |o: u32| -> R<Cond> {
+                Ok(self.linktype(et, span)?.and(self.mcmp(W, nl + o, mask, v)))
+            };
+            Ok(match dir {
+                Dir::Src => at(src)?,
+                Dir::Dst => at(dst)?,
+                Dir::SrcAndDst => at(src)?.and(at(dst)?),
+                Dir::Default | Dir::SrcOrDst => at(src)?.or(at(dst)?),
+                Dir::Wlan(q) => return Err(wlan_dir_err(q, "addresses", span)),
+            })
         };
-        if let Dir::Wlan(q) = dir {
-            return Err(wlan_dir_err(q, "addresses", span));
+        match proto {
+            None => {
+                let mut c = hostop(ETHERTYPE_IP, 12, 16)?;
+                if self.st.mpls_depth == 0 {
+                    c = c.or(hostop(ETHERTYPE_ARP, 14, 24)?);
+                    c = c.or(hostop(ETHERTYPE_REVARP, 14, 24)?);
+                }
+                Ok(c)
+            }
+            Some(Proto::Ip) => hostop(ETHERTYPE_IP, 12, 16),
+            Some(Proto::Arp) => hostop(ETHERTYPE_ARP, 14, 24),
+            Some(Proto::Rarp) => hostop(ETHERTYPE_REVARP, 14, 24),
+            Some(Proto::Link) => Err(err(format!("link-layer modifier applied to {what}"), span)),
+            Some(Proto::Ip6) => Err(err("'ip6' modifier applied to ip host", span)),
+            Some(p) => Err(err(
+                format!("'{}' modifier applied to {what}", p.name()),
+                span,
+            )),
         }
-        if ip {
-            parts.push((self.ipv4(span)?, nl + 12, nl + 16));
-        }
-        if arp {
-            parts.push((self.linktype(ETHERTYPE_ARP, span)?, nl + 14, nl + 24));
-        }
-        if rarp {
-            parts.push((self.linktype(ETHERTYPE_REVARP, span)?, nl + 14, nl + 24));
-        }
-        if dir != Dir::SrcAndDst && self.folding {
-            let pk = match proto {
-                Some(Proto::Ip) => 1,
-                Some(Proto::Arp) => 2,
-                Some(Proto::Rarp) => 3,
-                _ => 0,
-            };
-            let d = dir_code(dir);
-            return Ok(Cond::Hosts(Box::new(HostSet {
-                parts,
-                dir: d,
-                values: vec![(v, mask)],
-                key: (pk, d, nl, self.st.off_lt, self.st.mpls_depth),
-            })));
-        }
-        let mut c = Cond::Const(false);
-        for (pre, so, d) in parts {
-            let field = |o: u32| self.mcmp(W, o, mask, v);
-            let f = match dir {
-                Dir::Src => field(so),
-                Dir::Dst => field(d),
-                Dir::SrcAndDst => field(so).and(field(d)),
-                _ => field(so).or(field(d)),
-            };
-            c = c.or(pre.and(f));
-        }
-        Ok(c)
     }
 
     /// `host`/`net` on IPv6 (gen_host6): the address words from the first, after the type.
@@ -334,6 +305,7 @@ impl Codegen<'_> {
         let word = |b: &[u8; 16], i: usize| {
             u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
         };
+        // the type, then the address words from the first (gen_hostop6)
         let at = |o: u32| -> R<Cond> {
             let mut c = self.ipv6(span)?;
             for i in 0..4 {
@@ -349,66 +321,54 @@ impl Codegen<'_> {
         })
     }
 
-    /// `port`/`portrange` for IPv6, then IPv4 (gen_port6 or gen_port, libpcap's order).
-    fn ports(&mut self, lo: u32, hi: u32, t: Transport, dir: Dir, span: Span) -> R<Cond> {
+    /// `port`/`portrange` for IPv6, then IPv4 (gen_port6 or'ed with gen_port). Each transport
+    /// has its own tests (gen_portop): SCTP, then TCP, then UDP when none is given.
+    #[allow(clippy::too_many_arguments)]
+    fn ports(
+        &mut self,
+        lo: u32,
+        hi: u32,
+        range: bool,
+        t: Transport,
+        dir: Dir,
+        span: Span,
+    ) -> R<Cond> {
         if let Dir::Wlan(q) = dir {
+            let what = if range { "port ranges" } else { "ports" };
             return Err(err(
-                format!("'{q}' is not a valid qualifier for ports"),
+                format!("'{q}' is not a valid qualifier for {what}"),
                 span,
             ));
         }
-        let ps: &[u32] = match t {
-            None => &[SCTP, TCP, UDP],
-            Some(TCP) => &[TCP],
-            Some(UDP) => &[UDP],
-            Some(_) => &[SCTP],
-        };
         let (lo, hi) = (lo.min(hi), lo.max(hi));
         let nl = self.st.off_nl;
-        let v6_pre = self
-            .ipv6(span)?
-            .and(Cond::any_of(ps.iter().map(|p| cmp(B, nl + 6, JEQ, *p))));
-        let v4_pre = self
-            .ipv4(span)?
-            .and(Cond::any_of(ps.iter().map(|p| cmp(B, nl + 9, JEQ, *p))))
-            .and(self.nofrag());
-        let d = dir_code(dir);
-        let set = PortSet {
-            v6_pre,
-            v4_pre,
-            nl,
-            dir: d,
-            ranges: vec![(lo, hi)],
-            key: (
-                t.map_or(0, |p| p as u8),
-                d,
-                nl,
-                self.st.off_lt,
-                self.st.mpls_depth,
-            ),
-        };
-        if dir != Dir::SrcAndDst {
-            return Ok(Cond::Ports(Box::new(set)));
-        }
-        let range = |stmts: Vec<crate::Insn>| {
-            if lo == hi {
-                Cond::test(stmts, JEQ | K, lo)
-            } else {
+        let atom = |stmts: Vec<crate::Insn>| {
+            if range {
                 Cond::test(stmts.clone(), JGE | K, lo).and(Cond::test(stmts, JGT | K, hi).not())
+            } else {
+                Cond::test(stmts, JEQ | K, lo)
             }
         };
-        let both = |f: &dyn Fn(u32) -> Cond| f(0).and(f(2));
-        let v4 = set.v4_pre.clone().and(both(&|o| {
-            range(vec![
-                crate::cond::ins(LDX | B | MSH, nl),
-                crate::cond::ins(LD | H | IND, nl + o),
-            ])
-        }));
-        let v6 = set
-            .v6_pre
-            .clone()
-            .and(both(&|o| range(vec![super::ld(H, nl + 40 + o)])));
-        Ok(v6.or(v4))
+        let dirs = |f: &dyn Fn(u32) -> Cond| match dir {
+            Dir::Src => f(0),
+            Dir::Dst => f(2),
+            Dir::SrcAndDst => f(0).and(f(2)),
+            _ => f(0).or(f(2)),
+        };
+        let v4 = |p: u32| {
+            cmp(B, nl + 9, JEQ, p).and(self.nofrag()).and(dirs(&|o| {
+                atom(vec![ins(LDX | B | MSH, nl), ins(LD | H | IND, nl + o)])
+            }))
+        };
+        let v6 =
+            |p: u32| cmp(B, nl + 6, JEQ, p).and(dirs(&|o| atom(vec![super::ld(H, nl + 40 + o)])));
+        let each = |f: &dyn Fn(u32) -> Cond| match t {
+            Some(p) => f(p),
+            None => f(SCTP).or(f(TCP).or(f(UDP))),
+        };
+        let port4 = self.ipv4(span)?.and(each(&v4));
+        let port6 = self.ipv6(span)?.and(each(&v6));
+        Ok(port6.or(port4))
     }
 
     /// `[proto] proto N` (gen_proto).

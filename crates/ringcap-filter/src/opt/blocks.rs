@@ -23,8 +23,6 @@ pub(super) struct Blk {
     pub xval: u32,
     /// Part of a protochain walk: its registers feed the next block, never skip or drop it.
     pub keep: bool,
-    /// A test whose outcome libpcap's optimizer learns late (see `Cond::Late`).
-    pub late: Option<bool>,
     /// Reads the packet: skipping it would skip a load that may fail.
     pub loads: bool,
 }
@@ -118,17 +116,8 @@ impl Builder {
                     c = a;
                     f = eb;
                 }
-                Cond::Ports(p) => return self.gen(&p.expand(), t, f),
-                Cond::Hosts(h) => return self.gen(&h.expand(), t, f),
                 _ if t == f && !self.literal => return t,
                 Cond::Test(tt) => return self.push(tt.stmts.clone(), tt.code, tt.k, t, f, false),
-                Cond::Late(v) => {
-                    let b = self.push(Vec::new(), JEQ | K, 0, t, f, false);
-                    if let Tgt::Blk(n) = b {
-                        self.blocks[n].late = Some(*v);
-                    }
-                    return b;
-                }
                 Cond::Chain(ch) => return self.chain(ch, t, f),
             }
         }
@@ -145,7 +134,6 @@ impl Builder {
             aval: 0,
             xval: 0,
             keep,
-            late: None,
         });
         Tgt::Blk(self.blocks.len() - 1)
     }

@@ -1,14 +1,17 @@
-//! From the condition tree to a flow graph of test blocks (`blocks`), the optimizer over that
-//! graph (`passes`, with value numbering in `value`), and the emission of linear cBPF (`emit`).
+//! From the condition tree to a flow graph of test blocks (`blocks`), the optimizer, and the
+//! emission of linear cBPF (`emit`).
 //!
-//! The optimizer numbers the values each block computes; threads jumps along edges whose
-//! outcome is already known from the tests on every path to them; folds tests on constants;
-//! skips tests whose branches meet; merges identical blocks; and, on the final layout, removes
-//! loads whose value every predecessor already left in A or X.
+//! Optimized, a program is what libpcap's optimizer makes of libpcap's blocks: `pcap`
+//! emulates it step for step, so ringcap keeps tcpdump's verdicts (truncated packets
+//! included) and refuses what tcpdump refuses. An expression with `protochain` libpcap leaves
+//! unoptimized; ringcap's own optimizer (`passes`, with value numbering in `value`) shortens
+//! those programs without skipping any test that reads the packet, so the verdicts stay
+//! those of the unoptimized code.
 
 mod blocks;
 mod emit;
 mod passes;
+mod pcap;
 mod value;
 
 pub use blocks::CHAIN_STEPS;
@@ -19,45 +22,53 @@ use blocks::{Builder, Tgt};
 use passes::Graph;
 use value::Vn;
 
-pub(crate) struct Compiled {
-    pub insns: Vec<Insn>,
-    /// libpcap's optimizer would reduce the program to "reject": its "expression rejects all
-    /// packets" error (only meaningful when not `literal`).
-    pub rejects_all: bool,
+/// How a program is optimized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Optimizer {
+    /// None: the blocks as generated (`tcpdump -O`).
+    None,
+    /// libpcap's, emulated.
+    Libpcap,
+    /// ringcap's, keeping every packet load (protochain expressions, which libpcap leaves
+    /// unoptimized).
+    KeepLoads,
 }
 
-/// `literal`: the verdicts to keep are those of libpcap's unoptimized code (`-O`, or an
-/// expression with `protochain`), so no block that reads the packet is ever skipped.
 pub(crate) fn compile_cond(
     c: &Cond,
     snaplen: u32,
-    optimize: bool,
-    literal: bool,
-) -> Result<Compiled, CompileError> {
+    optimizer: Optimizer,
+) -> Result<Vec<Insn>, CompileError> {
     let mut b = Builder {
         blocks: Vec::new(),
-        literal,
+        literal: true,
     };
     let entry = b.gen(c, Tgt::Ret(true), Tgt::Ret(false));
-    let mut g = Graph {
-        blocks: b.blocks,
-        entry,
-        literal,
-    };
     let mut vn = Vn::default();
-    let mut rejects_all = false;
-    if optimize {
-        g.jset_from_and();
-        g.number_values(&mut vn);
-        g.optimize(&vn);
-        if !literal {
-            let late = g.blocks.iter().any(|b| b.late.is_some());
-            rejects_all = g.settle_late_tests();
-            if late {
-                g.optimize(&vn);
+    match optimizer {
+        Optimizer::None => emit::emit(&b.blocks, entry, snaplen, false, &mut vn),
+        Optimizer::Libpcap => {
+            let o = pcap::optimize(&b.blocks, entry, snaplen)?;
+            if o.entry == Tgt::Ret(false) {
+                // as libpcap: an optimized program that can only reject is a mistake worth
+                // reporting
+                return Err(CompileError {
+                    message: "expression rejects all packets".into(),
+                    offset: None,
+                });
             }
+            emit::emit(&o.blocks, o.entry, snaplen, true, &mut vn)
+        }
+        Optimizer::KeepLoads => {
+            let mut g = Graph {
+                blocks: b.blocks,
+                entry,
+                literal: true,
+            };
+            g.jset_from_and();
+            g.number_values(&mut vn);
+            g.optimize(&vn);
+            emit::emit(&g.blocks, g.entry, snaplen, true, &mut vn)
         }
     }
-    let insns = emit::emit(&g.blocks, g.entry, snaplen, optimize, &mut vn)?;
-    Ok(Compiled { insns, rejects_all })
 }

@@ -149,7 +149,7 @@ impl Graph {
     /// Identical blocks (same code, same targets) become one, bottom-up. Returns whether
     /// anything changed.
     fn merge_identical(&mut self) -> bool {
-        type Key = (Vec<crate::Insn>, u16, u32, Tgt, Tgt, bool, Option<bool>);
+        type Key = (Vec<crate::Insn>, u16, u32, Tgt, Tgt, bool);
         let mut changed = false;
         let order = topo(&self.blocks, self.entry);
         let mut canon: HashMap<Key, usize> = HashMap::new();
@@ -163,7 +163,7 @@ impl Graph {
             let b = &mut self.blocks[bi];
             b.jt = jt;
             b.jf = jf;
-            let key = (b.stmts.clone(), b.code, b.k, jt, jf, b.keep, b.late);
+            let key = (b.stmts.clone(), b.code, b.k, jt, jf, b.keep);
             match canon.get(&key) {
                 Some(&c) if c != bi => {
                     remap.insert(bi, c);
@@ -230,27 +230,5 @@ impl Graph {
                 break;
             }
         }
-    }
-
-    /// libpcap's second optimizer pass: the tests it learns late now go one way, but nothing
-    /// is moved any more, so only at the root are such blocks skipped. Returns whether the
-    /// program then rejects every packet (libpcap's "expression rejects all packets").
-    pub fn settle_late_tests(&mut self) -> bool {
-        for b in self.blocks.iter_mut() {
-            if let Some(v) = b.late {
-                let t = if v { b.jt } else { b.jf };
-                b.jt = t;
-                b.jf = t;
-            }
-        }
-        let mut root = self.entry;
-        while let Tgt::Blk(n) = root {
-            let b = &self.blocks[n];
-            if b.jt != b.jf || b.keep {
-                break;
-            }
-            root = b.jt;
-        }
-        root == Tgt::Ret(false)
     }
 }
