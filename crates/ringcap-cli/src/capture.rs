@@ -200,7 +200,7 @@ pub(crate) fn compile_live(
         target,
         true,
     )
-    .map_err(|e| anyhow::anyhow!("filter: {e}"))?;
+    .map_err(|e| crate::compile::filter_error(expr, e))?;
     Ok(prog
         .insns
         .iter()

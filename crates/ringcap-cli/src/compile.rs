@@ -32,6 +32,17 @@ pub(crate) fn filter(
     compile(expr, &opts)
 }
 
+/// A refused filter as an error for `main`: one line, with the expression when it is short
+/// enough to show, and the compiler's error kept inside (main exits 2 for it: a bad argument).
+pub(crate) fn filter_error(expr: &str, e: ringcap_filter::CompileError) -> anyhow::Error {
+    let what = match e.offset {
+        _ if expr.chars().count() <= 80 => format!("filter {expr:?}"),
+        Some(off) => format!("filter (at byte {off})"),
+        None => "filter".to_string(),
+    };
+    anyhow::Error::new(e).context(what)
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Print the program as C array entries (like tcpdump -dd); give -ddd for decimal numbers.
@@ -76,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(e) => {
             eprintln!("ringcap: filter: {}", e.render(&expr));
-            return Ok(1);
+            return Ok(2);
         }
     };
     let text = match args.dump {

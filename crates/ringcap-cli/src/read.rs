@@ -76,7 +76,7 @@ impl Filters {
             snaplen
         };
         let p = crate::compile::filter(&self.expr, link, snap, Target::File, true)
-            .map_err(|e| anyhow::anyhow!("filter {:?}: {e}", self.expr))?;
+            .map_err(|e| crate::compile::filter_error(&self.expr, e))?;
         let m = p.matches(data, len);
         self.progs.push((lt, p));
         Ok(m)

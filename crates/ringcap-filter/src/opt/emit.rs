@@ -20,6 +20,11 @@ fn too_complex() -> CompileError {
     }
 }
 
+/// The first of the (increasing) places after `here`.
+fn next_after(places: &[usize], here: usize) -> Option<usize> {
+    places.get(places.partition_point(|&l| l <= here)).copied()
+}
+
 fn ret(acc: bool, snaplen: u32) -> Insn {
     Insn {
         code: RET | K,
@@ -120,21 +125,8 @@ fn layout(
                 n += 1;
             }
         }
-        // the first jump that does not reach gets a stub as far on as it can reach
-        let mut bad = None;
-        'find: for (i, &b) in order.iter().enumerate() {
-            let here = pos[&b] + code_of[&b].len() - 1;
-            for t in [blocks[b].jt, blocks[b].jf] {
-                let to = locs[&t].iter().copied().find(|l| *l > here);
-                if to.is_none_or(|l| l - here - 1 > 255) {
-                    bad = Some((i, here, t));
-                    break 'find;
-                }
-            }
-        }
-        let Some((i, here, t)) = bad else {
-            return Ok(Layout { pos, locs, stubs });
-        };
+        // every jump that does not reach gets a stub as far on as it can reach (then the
+        // layout is redone: stubs move what follows them)
         let at = |k: usize| {
             if k < order.len() {
                 pos[&order[k]]
@@ -142,15 +134,48 @@ fn layout(
                 n - nrets
             }
         };
-        let k = (i + 1..=order.len())
-            .rev()
-            .find(|&k| at(k) - here - 1 <= 255)
-            .ok_or_else(too_complex)?;
-        if stubs[k].contains(&t) || matches!(t, Tgt::Blk(_)) && k == order.len() {
+        let (mut added, mut short) = (0, false);
+        for (i, &b) in order.iter().enumerate() {
+            let here = pos[&b] + code_of[&b].len() - 1;
+            for t in [blocks[b].jt, blocks[b].jf] {
+                let to = next_after(&locs[&t], here);
+                if to.is_some_and(|l| l - here - 1 <= 255) {
+                    continue;
+                }
+                short = true;
+                // the farthest place (before block k, or before the returns) still in reach;
+                // places are in increasing order
+                let (mut lo, mut hi) = (i + 1, order.len() + 1);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if at(mid) - here - 1 <= 255 {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                if lo == i + 1 {
+                    return Err(too_complex());
+                }
+                let k = lo - 1;
+                if stubs[k].contains(&t) {
+                    // already placed there in this pass (for another jump)
+                    continue;
+                }
+                if matches!(t, Tgt::Blk(_)) && k == order.len() {
+                    return Err(too_complex());
+                }
+                stubs[k].push(t);
+                added += 1;
+            }
+        }
+        if !short {
+            return Ok(Layout { pos, locs, stubs });
+        }
+        if added == 0 {
             return Err(too_complex());
         }
-        stubs[k].push(t);
-        if stubs.iter().map(Vec::len).sum::<usize>() > 4096 {
+        if stubs.iter().map(Vec::len).sum::<usize>() > 4096 + order.len() {
             return Err(too_complex());
         }
     }
@@ -197,13 +222,8 @@ pub(super) fn emit(
         push_stubs(&mut prog, &stubs[i]);
         let mut code = code_of[&b].clone();
         let here = pos[&b] + code.len() - 1;
-        let target = |t: Tgt| {
-            locs[&t]
-                .iter()
-                .copied()
-                .find(|l| *l > here)
-                .expect("every jump was given a place to go")
-        };
+        let target =
+            |t: Tgt| next_after(&locs[&t], here).expect("every jump was given a place to go");
         let (jt, jf) = (
             target(blocks[b].jt) - here - 1,
             target(blocks[b].jf) - here - 1,

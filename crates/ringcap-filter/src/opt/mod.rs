@@ -1,5 +1,6 @@
-//! From the condition tree to a flow graph of test blocks (`blocks`), the optimizer, and the
-//! emission of linear cBPF (`emit`).
+//! From the condition tree to a flow graph of test blocks (`blocks`), the optimizer, and linear
+//! cBPF: laid out as libpcap lays out its programs (`convert`), or, for ringcap's own
+//! optimizer, with shared jump stubs (`emit`).
 //!
 //! Optimized, a program is what libpcap's optimizer makes of libpcap's blocks: `pcap`
 //! emulates it step for step, so ringcap keeps tcpdump's verdicts (truncated packets
@@ -9,6 +10,7 @@
 //! those of the unoptimized code.
 
 mod blocks;
+mod convert;
 mod emit;
 mod passes;
 mod pcap;
@@ -46,7 +48,7 @@ pub(crate) fn compile_cond(
     let entry = b.gen(c, Tgt::Ret(true), Tgt::Ret(false));
     let mut vn = Vn::default();
     match optimizer {
-        Optimizer::None => emit::emit(&b.blocks, entry, snaplen, false, &mut vn),
+        Optimizer::None => Ok(convert::convert(&b.blocks, entry, snaplen)),
         Optimizer::Libpcap => {
             let o = pcap::optimize(&b.blocks, entry, snaplen)?;
             if o.entry == Tgt::Ret(false) {
@@ -57,7 +59,7 @@ pub(crate) fn compile_cond(
                     offset: None,
                 });
             }
-            emit::emit(&o.blocks, o.entry, snaplen, true, &mut vn)
+            Ok(convert::convert(&o.blocks, o.entry, snaplen))
         }
         Optimizer::KeepLoads => {
             let mut g = Graph {

@@ -21,8 +21,10 @@ use crate::CompileError;
 /// How deeply constructs may nest: parentheses, `not`/`!`, unary minus, `proto[ ]` and the
 /// right operand of `%`/`^` each count one level. libpcap's parser runs out of stack at about
 /// 10,000 levels; real filters use a handful. This bound keeps every recursive pass over the
-/// tree (here, the code generator, the optimizer) well within a thread's default stack.
-pub const MAX_NESTING: usize = 500;
+/// tree (the parser, the code generator, block building) within a 2 MiB thread stack (Rust's
+/// default for spawned threads) even in an unoptimized debug build, whose frames are large:
+/// parentheses, the costliest, overflow such a stack at about 280 levels there.
+pub const MAX_NESTING: usize = 200;
 
 type R<T> = Result<T, CompileError>;
 

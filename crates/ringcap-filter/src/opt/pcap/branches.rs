@@ -62,21 +62,26 @@ impl Emulation {
                 self.set_slot(slot, target);
             }
         }
+        // libpcap scans the dominating edges by increasing number and takes the first that
+        // decides the test, starting over after each move
         let doms = self.edge_dominators(e);
-        'top: loop {
-            for &d in &doms {
-                let succ = self.slot(slot);
-                let target = self.fold_edge(succ, d);
-                if target != NONE && !self.use_conflict(pred, target) {
-                    self.done = false;
-                    self.set_slot(slot, target);
-                    if !self.blocks[target].is_ret() {
-                        continue 'top;
-                    }
-                    return;
-                }
+        loop {
+            let succ = self.slot(slot);
+            let first = doms
+                .iter()
+                .filter_map(|&d| {
+                    let target = self.fold_edge(succ, d);
+                    (target != NONE && !self.use_conflict(pred, target)).then_some((d, target))
+                })
+                .min();
+            let Some((_, target)) = first else {
+                return;
+            };
+            self.done = false;
+            self.set_slot(slot, target);
+            if self.blocks[target].is_ret() {
+                return;
             }
-            return;
         }
     }
 

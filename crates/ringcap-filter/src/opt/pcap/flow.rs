@@ -228,8 +228,7 @@ impl Emulation {
         a
     }
 
-    /// The dominators of edge `e` (itself included), by increasing edge number: the order in
-    /// which libpcap's opt_j scans its bit set.
+    /// The dominators of edge `e`, itself included (in no particular order).
     pub(super) fn edge_dominators(&self, e: usize) -> Vec<usize> {
         let mut v = Vec::new();
         let mut x = e;
@@ -237,7 +236,6 @@ impl Emulation {
             v.push(x);
             x = self.eparent[x];
         }
-        v.sort_unstable();
         v
     }
 

@@ -48,6 +48,8 @@ struct Block {
     stmts: Vec<Stmt>,
     /// The branch (or return) ending the block.
     s: Stmt,
+    /// For a return: whether it accepts.
+    accept: bool,
     /// Successors; NONE for a return.
     jt: usize,
     jf: usize,
@@ -120,6 +122,7 @@ impl Emulation {
         }
         let n = order.len();
         let mk = |t: &Tgt| -> Block {
+            let accept = *t == Tgt::Ret(true);
             let (stmts, s, jt, jf) = match *t {
                 Tgt::Ret(acc) => (
                     Vec::new(),
@@ -146,6 +149,7 @@ impl Emulation {
             Block {
                 stmts,
                 s,
+                accept,
                 jt,
                 jf,
                 level: 0,
@@ -403,7 +407,7 @@ impl Emulation {
         let target = |b: usize| -> Tgt {
             let bl = &self.blocks[b];
             if bl.is_ret() {
-                Tgt::Ret(bl.s.k != 0)
+                Tgt::Ret(bl.accept)
             } else {
                 Tgt::Blk(b)
             }
