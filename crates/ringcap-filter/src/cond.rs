@@ -66,10 +66,10 @@ impl Drop for Cond {
     }
 }
 
-fn take_children(c: &mut Cond, out: &mut Vec<Box<Cond>>) {
+fn take_children(c: &mut Cond, out: &mut Vec<Cond>) {
     let mut take = |b: &mut Box<Cond>| {
         if matches!(**b, Cond::And(..) | Cond::Or(..) | Cond::Not(_)) {
-            out.push(std::mem::replace(b, Box::new(Cond::Const(true))));
+            out.push(std::mem::replace(&mut **b, Cond::Const(true)));
         }
     };
     match c {

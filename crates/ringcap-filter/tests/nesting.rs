@@ -160,7 +160,7 @@ fn long_flat_chains_compile() {
         (0..n)
             .map(|i| format!("ip[{}] = {}", i % 40, i % 7))
             .collect::<Vec<_>>()
-            .join(if n % 2 == 0 { " and " } else { " or " })
+            .join(if n.is_multiple_of(2) { " and " } else { " or " })
             .replacen(" and ", " or ", n / 3)
     };
     let ors = vec!["tcp"; 20_000].join(" or ");

@@ -96,7 +96,7 @@ fn ip_only(eth_pkts: &[Pkt], et: u16) -> Vec<Pkt> {
 
 /// The captures, one per link type: the differential test's traffic and `n_mutants` mutants.
 pub fn captures(seed: u64, n_mutants: usize) -> Vec<Capture> {
-    let mut rng = Rng::new(seed ^ 0x5eed_0f_9ac4e75);
+    let mut rng = Rng::new(seed ^ 0x0005_eed0_f9ac_4e75);
     let mut eth = ethernet_traffic();
     let m = mutants(&eth, &mut rng, n_mutants);
     eth.extend(m);

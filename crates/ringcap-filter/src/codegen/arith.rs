@@ -217,9 +217,7 @@ impl Codegen<'_> {
                 stmts.push(ins(LD | sz | IND, nl));
                 checks.and(self.proto_abbrev(proto, span)?)
             }
-            Proto::Other(n)
-                if matches!(n, "atalk" | "decnet" | "sca" | "lat" | "moprc" | "mopdl") =>
-            {
+            Proto::Other("atalk" | "decnet" | "sca" | "lat" | "moprc" | "mopdl") => {
                 stmts.push(ins(LDX | MEM, ireg));
                 stmts.push(ins(LD | sz | IND, nl));
                 checks.and(self.proto_abbrev(proto, span)?)

@@ -28,9 +28,11 @@ pub(super) struct Blk {
 }
 
 impl Blk {
-    /// The block may be skipped when both its branches go to the same place.
-    pub fn skippable(&self, literal: bool) -> bool {
-        !self.keep && !(literal && self.loads)
+    /// The block may be skipped when both its branches go to the same place: it is not part
+    /// of a protochain walk, and reads nothing (a load may fail, and the unoptimized code whose
+    /// verdicts ringcap's own optimizer keeps runs every load it reaches).
+    pub fn skippable(&self) -> bool {
+        !self.keep && !self.loads
     }
 }
 
@@ -86,10 +88,11 @@ fn reads_packet(stmts: &[Insn]) -> bool {
         .any(|s| matches!(class(s.code), LD | LDX) && matches!(mode(s.code), ABS | IND | MSH))
 }
 
+/// Builds every test, even one whose branches meet: unoptimized code runs them all (the
+/// optimizers decide what to skip).
+#[derive(Default)]
 pub(super) struct Builder {
     pub blocks: Vec<Blk>,
-    /// Keep every test, even one whose branches meet (unoptimized code runs all its loads).
-    pub literal: bool,
 }
 
 impl Builder {
@@ -116,7 +119,6 @@ impl Builder {
                     c = a;
                     f = eb;
                 }
-                _ if t == f && !self.literal => return t,
                 Cond::Test(tt) => return self.push(tt.stmts.clone(), tt.code, tt.k, t, f, false),
                 Cond::Chain(ch) => return self.chain(ch, t, f),
             }

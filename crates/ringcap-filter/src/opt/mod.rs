@@ -41,10 +41,7 @@ pub(crate) fn compile_cond(
     snaplen: u32,
     optimizer: Optimizer,
 ) -> Result<Vec<Insn>, CompileError> {
-    let mut b = Builder {
-        blocks: Vec::new(),
-        literal: true,
-    };
+    let mut b = Builder::default();
     let entry = b.gen(c, Tgt::Ret(true), Tgt::Ret(false));
     let mut vn = Vn::default();
     match optimizer {
@@ -65,7 +62,6 @@ pub(crate) fn compile_cond(
             let mut g = Graph {
                 blocks: b.blocks,
                 entry,
-                literal: true,
             };
             g.jset_from_and();
             g.number_values(&mut vn);

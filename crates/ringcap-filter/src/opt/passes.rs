@@ -1,7 +1,8 @@
-//! The optimizer's passes over the flow graph. Every block is self-contained (it loads what it
-//! tests), so a block can be skipped or shared freely, except the protochain walk's (`keep`)
-//! and, in literal mode, blocks that read the packet (skipping those would skip a load that
-//! may fail, and unoptimized libpcap code runs every load it reaches).
+//! ringcap's own optimizer, for the programs libpcap leaves unoptimized (protochain): every
+//! block is self-contained (it loads what it tests), so a block can be moved past or shared
+//! freely; a block whose branches meet is skipped only if it reads nothing (a load may fail,
+//! and the unoptimized code whose verdicts these programs keep runs every load it reaches),
+//! and the protochain walk's blocks (`keep`) are never skipped.
 
 use super::blocks::{topo, Blk, Tgt};
 use super::value::{eval, implied, Fact, Vn};
@@ -11,8 +12,6 @@ use std::collections::HashMap;
 pub(super) struct Graph {
     pub blocks: Vec<Blk>,
     pub entry: Tgt,
-    /// The verdicts to keep are those of unoptimized code (see the module note).
-    pub literal: bool,
 }
 
 impl Graph {
@@ -64,7 +63,7 @@ impl Graph {
     fn resolve(&self, mut t: Tgt) -> Tgt {
         while let Tgt::Blk(n) = t {
             let b = &self.blocks[n];
-            if b.jt == b.jf && b.skippable(self.literal) {
+            if b.jt == b.jf && b.skippable() {
                 t = b.jt;
             } else {
                 break;
@@ -200,7 +199,7 @@ impl Graph {
             let mut again = false;
             if let Tgt::Blk(e) = self.entry {
                 let b = &self.blocks[e];
-                if b.jt == b.jf && b.skippable(self.literal) {
+                if b.jt == b.jf && b.skippable() {
                     self.entry = b.jt;
                     again = true;
                 }
@@ -214,7 +213,7 @@ impl Graph {
                     };
                     if let Tgt::Blk(n) = t {
                         let b = &self.blocks[n];
-                        if b.jt == b.jf && b.skippable(self.literal) {
+                        if b.jt == b.jf && b.skippable() {
                             let nt = b.jt;
                             if br {
                                 self.blocks[i].jt = nt;

@@ -55,6 +55,11 @@ impl Parser {
             _ => None,
         };
         let Some(op) = op else {
+            if matches!(left.kind, ArithKind::Number(_)) {
+                return Err(self.syntax(
+                    "a bare number needs a qualifier (port, proto, ...) before it, or a relation",
+                ));
+            }
             return Err(self.syntax("expected a relation (=, !=, <, <=, >, >=)"));
         };
         self.pos += 1;
@@ -70,13 +75,10 @@ impl Parser {
     fn arith(&mut self, min: u8) -> R<Arith> {
         let first = self.arith_operand()?;
         let mut rest = Vec::new();
-        loop {
-            let Some((op, left, right)) = (match self.tok() {
-                Tok::Punct(p) => binop(p),
-                _ => None,
-            }) else {
-                break;
-            };
+        while let Some((op, left, right)) = match self.tok() {
+            Tok::Punct(p) => binop(p),
+            _ => None,
+        } {
             if left < min {
                 break;
             }

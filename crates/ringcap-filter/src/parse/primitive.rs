@@ -390,6 +390,10 @@ impl Parser {
             }
             _ => match proto {
                 Some(p) => Ok(self.simple(ExprKind::Protocol(p), start)),
+                None if matches!(self.tok(), Tok::V4(..) | Tok::V6(_) | Tok::Mac(_)) => Err(self
+                    .syntax(
+                        "a bare address needs a qualifier (host, net, ether host, ...) before it",
+                    )),
                 None => Err(self
                     .syntax("expected a primitive (host, net, port, ip, tcp, ...), 'not' or '('")),
             },

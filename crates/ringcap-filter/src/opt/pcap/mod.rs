@@ -25,6 +25,7 @@ mod stmts;
 use super::blocks::{Blk, Tgt};
 use crate::bpf::*;
 use crate::{CompileError, Insn};
+use std::collections::HashMap;
 use stmts::Values;
 
 type R<T> = Result<T, CompileError>;
@@ -37,7 +38,7 @@ const X_ATOM: usize = 17;
 const N_ATOMS: usize = 18;
 const NONE: usize = usize::MAX;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Stmt {
     /// The opcode, or NOP.
     code: i32,
@@ -324,17 +325,23 @@ impl Emulation {
             for b in self.blocks.iter_mut() {
                 b.link = NONE;
             }
+            // for each reachable block, the next reachable one (by number) equal to it: the
+            // first match of libpcap's scan, found through a table of equal blocks
             let marked = self.reachable();
+            let mut equal: HashMap<(Stmt, usize, usize, Vec<Stmt>), Vec<usize>> = HashMap::new();
+            for (j, &m) in marked.iter().enumerate() {
+                if m {
+                    equal.entry(self.key(j)).or_default().push(j);
+                }
+            }
             for i in (0..n.saturating_sub(1)).rev() {
                 if !marked[i] {
                     continue;
                 }
-                for j in i + 1..n {
-                    if marked[j] && self.eq_blk(i, j) {
-                        let l = self.blocks[j].link;
-                        self.blocks[i].link = if l != NONE { l } else { j };
-                        break;
-                    }
+                let same = &equal[&self.key(i)];
+                if let Some(&j) = same.get(same.partition_point(|&j| j <= i)) {
+                    let l = self.blocks[j].link;
+                    self.blocks[i].link = if l != NONE { l } else { j };
                 }
             }
             let mut done = true;
@@ -358,15 +365,11 @@ impl Emulation {
         }
     }
 
-    fn eq_blk(&self, a: usize, b: usize) -> bool {
-        let (x, y) = (&self.blocks[a], &self.blocks[b]);
-        let live = |v: &Vec<Stmt>| {
-            v.iter()
-                .filter(|s| s.code != NOP)
-                .copied()
-                .collect::<Vec<_>>()
-        };
-        x.s == y.s && x.jt == y.jt && x.jf == y.jf && live(&x.stmts) == live(&y.stmts)
+    /// What eq_blk compares: the branch, the successors, the statements but NOPs.
+    fn key(&self, b: usize) -> (Stmt, usize, usize, Vec<Stmt>) {
+        let x = &self.blocks[b];
+        let live = x.stmts.iter().filter(|s| s.code != NOP).copied().collect();
+        (x.s, x.jt, x.jf, live)
     }
 
     fn reachable(&self) -> Vec<bool> {
