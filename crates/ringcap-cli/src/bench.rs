@@ -5,8 +5,9 @@
 //! It builds a private network namespace with a veth pair, floods the peer end with
 //! `ringcap gen` (60-byte SYN frames by default) pinned to the generator CPUs, steers the capture
 //! end's receive work to the capture CPUs with RPS (the veth counterpart of spreading a NIC's
-//! queue IRQs), and captures with each receive path in turn, pinned to the capture CPUs. With
-//! `--compare` it runs tcpdump and netsniff-ng on the same traffic with the same placement.
+//! queue IRQs), and captures with each receive path in turn, pinned to the capture CPUs. It also
+//! runs tcpdump and netsniff-ng on the same traffic with the same placement: those installed, or
+//! those named by `--compare` (see [`crate::compare`]).
 //! Every run is checked: captured + kernel drops must equal what the capture end's interface
 //! counted (less background frames, reported). Frames the interface itself dropped (the receive
 //! backlog overflowing when the capture CPU is saturated) never reach a socket: they count as
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::compare;
 use crate::util::json_str;
 use ringcap::config::{format_cpu_list, parse_cpu_list};
 use ringcap::{Batch, Capture, Config, Fanout, FanoutMode, Flow, Handler, Mode};
@@ -60,7 +62,8 @@ pub struct Args {
     /// compared tools are the medians of the per-round ratios. Shared machines need several.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Also run these tools on the same traffic: tcpdump, netsniff-ng.
+    /// Also run these tools on the same traffic: tcpdump, netsniff-ng, or none (default: those
+    /// of them that are installed).
     #[arg(long, value_name = "TOOLS")]
     pub compare: Option<String>,
     /// Filter expression to attach in every capture.
@@ -174,9 +177,11 @@ impl Scratch {
         }
         let point = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&point).with_context(|| format!("creating {}", point.display()))?;
-        let mounted = ringcap_sys::mount_tmpfs(&point, "huge=always,mode=0700")
+        let mounted = ringcap::process::mount_tmpfs(&point, "huge=always,mode=0700")
             .map(|()| "private tmpfs, 2 MiB pages")
-            .or_else(|_| ringcap_sys::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs"));
+            .or_else(|_| {
+                ringcap::process::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs")
+            });
         match mounted {
             Ok(what) => Ok(Scratch {
                 what: format!("files on a {what} at {}", point.display()),
@@ -214,7 +219,7 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         self.clear();
         if let Some(m) = &self.mount {
-            let _ = ringcap_sys::unmount(m);
+            let _ = ringcap::process::unmount(m);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -228,7 +233,7 @@ struct Plan {
 }
 
 fn plan(args: &Args) -> anyhow::Result<Plan> {
-    let all = ringcap_sys::allowed_cpus().context("reading the CPUs this process may use")?;
+    let all = ringcap::process::allowed_cpus().context("reading the CPUs this process may use")?;
     let split = (all.len() / 2).max(1);
     let gen_cpus = match &args.gen_cpus {
         Some(l) => parse_cpu_list(l).map_err(anyhow::Error::msg)?,
@@ -263,6 +268,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.runs == 0 || args.runs > 100 {
         bail!("--runs must be between 1 and 100");
     }
+    let compared = match compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some()) {
+        Ok(c) => c,
+        Err(usage) => {
+            eprintln!("ringcap: {usage}");
+            return Ok(2);
+        }
+    };
+    let tools = &compared.tools;
     let plan = plan(&args)?;
     let mut modes = Vec::new();
     for m in args
@@ -287,19 +300,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             eprintln!("bench: one capture CPU, so the fanout rows (N = 1) equal the single-socket rows and are not repeated");
         }
     }
-    let tools: Vec<String> = args
-        .compare
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for t in &tools {
-        if t != "tcpdump" && t != "netsniff-ng" {
-            bail!("--compare knows tcpdump and netsniff-ng, not {t:?}");
-        }
-    }
     let filter = match &args.filter {
         Some(expr) => Some(crate::capture::compile_live(
             expr,
@@ -309,7 +309,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None => None,
     };
 
-    ringcap_sys::install_stop_handlers()?;
+    if let Some(note) = compared.note() {
+        eprintln!("{note}");
+    }
+    // Ctrl-C ends the run under way (each capture has its handle too) and the bench after it.
+    let interrupted = ringcap::StopHandle::new();
+    ringcap::signals::stop_on_signal(&interrupted)?;
     let net = TestNet::new().context("building the bench network (needs root)")?;
     // Receive work of the capture end on the capture CPUs (RPS), as IRQ spreading does on a NIC.
     let mask: u64 = plan
@@ -348,7 +353,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .iter()
         .map(|(m, t, name)| Entry::Ringcap(*m, *t, name.clone()))
         .collect();
-    for t in &tools {
+    for t in tools {
         entries.push(Entry::Tool(t.clone()));
     }
     let mut failed = false;
@@ -358,7 +363,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut dead = vec![false; entries.len()];
     'runs: for k in 0..args.runs {
         for (i, e) in entries.iter().enumerate() {
-            if ringcap_sys::stop_requested() {
+            if interrupted.is_stopped() {
                 break 'runs;
             }
             if dead[i] {
@@ -441,7 +446,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     drop(scratch);
     net.destroy()?;
-    if ringcap_sys::stop_requested() {
+    if interrupted.is_stopped() {
         eprintln!("bench: interrupted; the test network was removed");
         return Ok(130);
     }
@@ -507,7 +512,7 @@ fn run_ringcap(
     mode: Mode,
     threads: usize,
     name: &str,
-    filter: Option<Vec<ringcap_sys::packet::SockFilter>>,
+    filter: Option<ringcap_filter::Program>,
 ) -> anyhow::Result<Row> {
     let _in = net.enter()?;
     let mut cfg = Config::new(net.capture_if())
@@ -592,6 +597,8 @@ fn drive<H: Handler + 'static>(
 ) -> anyhow::Result<(ringcap::Report, Instant)> {
     let (tx, rx) = mpsc::channel();
     let mut t0 = Instant::now();
+    let stop = cap.stop_handle();
+    ringcap::signals::stop_on_signal(&stop)?;
     let report = std::thread::scope(|s| -> anyhow::Result<_> {
         let h = s.spawn(|| cap.run_notify(handlers, move || tx.send(()).unwrap_or(()), |_| {}));
         let _ = rx.recv_timeout(Duration::from_secs(10));
@@ -599,13 +606,10 @@ fn drive<H: Handler + 'static>(
         let gen_result = start_gen(net, args, plan, me).and_then(wait_gen);
         // Let the last blocks retire, then stop the capture through its normal path.
         std::thread::sleep(Duration::from_millis(100));
-        ringcap_sys::request_stop();
+        stop.stop(ringcap::EndReason::Duration);
         let report = h
             .join()
             .map_err(|_| anyhow::anyhow!("capture panicked"))??;
-        if ringcap_sys::stop_signal().is_none() {
-            ringcap_sys::clear_stop();
-        }
         gen_result?;
         Ok(report)
     })?;
@@ -663,15 +667,6 @@ fn run_tool(
             }
         }
     }
-    if which(if tool == "tcpdump" {
-        "tcpdump"
-    } else {
-        "netsniff-ng"
-    })
-    .is_none()
-    {
-        bail!("{tool} is not installed");
-    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -691,14 +686,12 @@ fn run_tool(
     let secs = t0.elapsed().as_secs_f64().min(args.seconds + 0.2);
     // Children's CPU time is added when they are reaped: the generator's is in from here on,
     // so what grows after this point is the tool's alone.
-    let (cu0, cs0) = ringcap_sys::children_cpu_time();
+    let (cu0, cs0) = ringcap::process::children_cpu_time();
     std::thread::sleep(Duration::from_millis(300));
     let c = child.0.take().expect("child");
-    let _ = Command::new("kill")
-        .args(["-INT", &c.id().to_string()])
-        .status();
+    let _ = ringcap::process::interrupt(c.id());
     let out = c.wait_with_output()?;
-    let (cu1, cs1) = ringcap_sys::children_cpu_time();
+    let (cu1, cs1) = ringcap::process::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
     let if_drops = net.counter(net.capture_if(), "rx_dropped")? - rxd0;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -739,14 +732,6 @@ fn run_tool(
         ring_bytes: 0,
         adds_up: captured + drops <= seen,
         note: String::new(),
-    })
-}
-
-fn which(prog: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(prog))
-            .find(|f| f.is_file())
     })
 }
 

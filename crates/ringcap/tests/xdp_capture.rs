@@ -190,7 +190,7 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
     }
     // ldh [12]; jeq #0x800; ldb [23]; jeq #17 -> ret #snaplen; else ret #0 ("udp"),
     // applied to frames of which every third is turned into TCP.
-    use ringcap_sys::packet::SockFilter as I;
+    use ringcap_filter::Insn as I;
     let prog = vec![
         I {
             code: 0x28,
@@ -241,7 +241,7 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
         .collect();
     let net = TestNet::new().unwrap();
     let cfg = base(None)
-        .filter(Some(prog))
+        .filter(Some(ringcap_filter::Program { insns: prog }))
         .duration(Some(Duration::from_millis(800)));
     let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| send(net, &frames));
     check_reconciles(&report);
@@ -317,7 +317,7 @@ fn xdp_one_socket_per_rx_queue() {
     }
     let cpus = ringcap_sys::allowed_cpus().unwrap();
     if cpus.len() < 2 {
-        eprintln!("skipping xdp_one_socket_per_rx_queue: needs 2 CPUs to feed 2 veth queues");
+        ringcap_netlab::skip::skip("needs 2 CPUs to feed 2 veth queues");
         return;
     }
     let net = TestNet::new().unwrap();
