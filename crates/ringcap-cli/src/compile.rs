@@ -2,7 +2,7 @@
 //! of tcpdump's three formats, so programs can be compared with libpcap's and used elsewhere.
 
 use anyhow::bail;
-use ringcap_filter::{compile, LinkType, Options, Program, Services, Target};
+use ringcap_filter::{compile, LinkType, Options, Program, Protocols, Services, Target};
 use std::sync::OnceLock;
 
 /// The service names for `port NAME`: the host's /etc/services, as tcpdump reads them, or the
@@ -15,7 +15,18 @@ pub(crate) fn services() -> &'static Services {
     })
 }
 
-/// Compiles a filter with the host's service names (the one place the CLI calls the compiler).
+/// The IP protocol names for `proto NAME`: the host's /etc/protocols, as tcpdump reads them
+/// (getprotobyname), or the filter crate's table of well-known ones when the host has none.
+pub(crate) fn protocols() -> &'static Protocols {
+    static P: OnceLock<Protocols> = OnceLock::new();
+    P.get_or_init(|| match std::fs::read_to_string("/etc/protocols") {
+        Ok(text) => Protocols::parse(&text),
+        Err(_) => Protocols::well_known(),
+    })
+}
+
+/// Compiles a filter with the host's service and protocol names (the one place the CLI calls
+/// the compiler).
 pub(crate) fn filter(
     expr: &str,
     link: LinkType,
@@ -27,6 +38,7 @@ pub(crate) fn filter(
         snaplen,
         target,
         optimize,
+        protocols: protocols(),
         ..Options::new(link, services())
     };
     compile(expr, &opts)

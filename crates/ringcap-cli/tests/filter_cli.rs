@@ -111,6 +111,8 @@ fn compile_cli_output_equals_tcpdump() {
             "ip[2:2] - tcp[12] > 40",
             "portrange 1000-2000 or icmp",
             "len > 100 and not arp",
+            // names from the host's /etc/protocols, as tcpdump's getprotobyname finds them
+            "ip proto \\HOPOPT or proto \\IPv6-ICMP",
         ] {
             for flag in ["-d", "-dd", "-ddd"] {
                 for optimize in [true, false] {

@@ -1,7 +1,7 @@
 //! Shared by the filter tests: a tiny pcap writer/reader and a builder of varied test traffic.
 #![allow(dead_code)]
 
-use ringcap_filter::{CompileError, LinkType, Options, Program, Services, Target};
+use ringcap_filter::{CompileError, LinkType, Options, Program, Protocols, Services, Target};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -12,7 +12,16 @@ pub fn host_services() -> &'static Services {
     S.get_or_init(|| Services::parse(&std::fs::read_to_string("/etc/services").unwrap_or_default()))
 }
 
-/// ringcap's compiler with the host's service names, as tcpdump compiles.
+/// The IP protocol names tcpdump sees: the host's /etc/protocols (an empty table when there is
+/// none, so both refuse names alike).
+pub fn host_protocols() -> &'static Protocols {
+    static P: OnceLock<Protocols> = OnceLock::new();
+    P.get_or_init(|| {
+        Protocols::parse(&std::fs::read_to_string("/etc/protocols").unwrap_or_default())
+    })
+}
+
+/// ringcap's compiler with the host's service and protocol names, as tcpdump compiles.
 pub fn compile(
     expr: &str,
     link: LinkType,
@@ -24,6 +33,7 @@ pub fn compile(
         snaplen,
         target,
         optimize,
+        protocols: host_protocols(),
         ..Options::new(link, host_services())
     };
     ringcap_filter::compile(expr, &opts)

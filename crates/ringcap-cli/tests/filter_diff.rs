@@ -110,6 +110,13 @@ pub const EXPRS: &[&str] = &[
     "ip6 proto 44",
     "proto 2",
     "ip proto \\sctp",
+    // protocol names from the host's /etc/protocols: aliases, case, numbers over 255
+    "ip proto \\HOPOPT",
+    "proto \\IPv6-ICMP",
+    "ip6 proto \\IPv6-Frag",
+    "ip proto \\gre or ip proto \\IPSEC-ESP",
+    "ip proto \\Tcp",
+    "proto \\mptcp",
     // ports
     "port 80",
     "tcp port 80",

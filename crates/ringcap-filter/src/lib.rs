@@ -6,8 +6,9 @@
 //! socket), the optimizer and emitter, the `tcpdump -d/-dd/-ddd` printers, and the interpreter.
 //!
 //! **Must not depend on:** sockets, files, the resolver or anything else of the host: it is pure
-//! code over bytes and strings. Name tables the language needs (services for `port http`) are
-//! passed in by the caller ([`Services`]); the program depends only on its inputs.
+//! code over bytes and strings. Name tables the language needs (services for `port http`, IP
+//! protocols for `proto gre`) are passed in by the caller ([`Services`], [`Protocols`]); the
+//! program depends only on its inputs.
 //!
 //! Pipeline: [`lexer`] → [`parse()`] (tokens to the [`ast`], with spans) → `codegen` (the
 //! tree to a condition tree of self-contained tests, per link type and target) → `opt` (flow
@@ -28,7 +29,7 @@ mod parse;
 mod vm;
 
 pub use ast::Span;
-pub use names::Services;
+pub use names::{Protocols, Services};
 pub use opt::CHAIN_STEPS;
 pub use parse::{parse, MAX_NESTING};
 
@@ -193,17 +194,22 @@ pub struct Options<'a> {
     pub optimize: bool,
     /// Service names for `port NAME` and `portrange A-B`.
     pub services: &'a Services,
+    /// IP protocol names for `proto NAME` and `protochain NAME`.
+    pub protocols: &'a Protocols,
 }
 
 impl<'a> Options<'a> {
-    /// For capture files of `link`: snaplen 262144, optimized.
+    /// For capture files of `link`: snaplen 262144, optimized, the [`Protocols::well_known`]
+    /// protocol names (set `protocols` to the host's table to compile as the host's tcpdump).
     pub fn new(link: LinkType, services: &'a Services) -> Options<'a> {
+        static WELL_KNOWN: std::sync::OnceLock<Protocols> = std::sync::OnceLock::new();
         Options {
             link,
             snaplen: 262144,
             target: Target::File,
             optimize: true,
             services,
+            protocols: WELL_KNOWN.get_or_init(Protocols::well_known),
         }
     }
 }

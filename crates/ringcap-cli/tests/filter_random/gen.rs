@@ -388,6 +388,13 @@ const IP_PROTO_NAMES: &[&str] = &[
     "\\ipv6-frag",
     "\\icmp6",
     "\\nosuchproto",
+    // the host's /etc/protocols: aliases, case, a number over 255
+    "\\HOPOPT",
+    "\\IPv6-ICMP",
+    "\\gre",
+    "\\IPSEC-ESP",
+    "\\Udp",
+    "\\mptcp",
 ];
 const ETHER_PROTOS: &[u32] = &[
     0x800, 0x86dd, 0x806, 0x8035, 0x88cc, 100, 0x26, 0x9000, 0x8100, 0x88a8, 0x8847, 1500, 1501,

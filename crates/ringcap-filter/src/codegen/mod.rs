@@ -19,7 +19,7 @@ mod net;
 use crate::ast::*;
 use crate::bpf::*;
 use crate::cond::{ins, Cond};
-use crate::{CompileError, LinkType, Options, Services, Target};
+use crate::{CompileError, LinkType, Options, Protocols, Services, Target};
 
 type R<T> = Result<T, CompileError>;
 
@@ -40,6 +40,7 @@ pub(crate) struct Codegen<'a> {
     link: LinkType,
     target: Target,
     services: &'a Services,
+    protocols: &'a Protocols,
     st: LinkState,
     regs: arith::Registers,
 }
@@ -57,6 +58,7 @@ pub(crate) fn generate(e: &Expr, opts: &Options) -> R<Cond> {
         link: opts.link,
         target: opts.target,
         services: opts.services,
+        protocols: opts.protocols,
         regs: arith::Registers::default(),
         st: LinkState {
             off_lt,

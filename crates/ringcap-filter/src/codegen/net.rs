@@ -168,7 +168,9 @@ impl Codegen<'_> {
             AddrKind::Gateway => Err(err("'gateway' is not supported", span)),
             AddrKind::Proto | AddrKind::Protochain => {
                 let v = match proto {
-                    None | Some(Proto::Ip) | Some(Proto::Ip6) => names::ip_proto(name)
+                    None | Some(Proto::Ip) | Some(Proto::Ip6) => self
+                        .protocols
+                        .number(name)
                         .ok_or_else(|| err(format!("unknown ip proto '{name}'"), span))?,
                     Some(Proto::Link) => names::ether_proto(name)
                         .or_else(|| names::llc_proto(name))
