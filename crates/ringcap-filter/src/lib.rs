@@ -236,6 +236,15 @@ pub fn compile(expr: &str, opts: &Options) -> Result<Program, CompileError> {
     } else {
         opt::Optimizer::Libpcap
     };
-    let insns = opt::compile_cond(&cond, opts.snaplen, optimizer)?;
+    let insns = match opt::compile_cond(&cond, opts.snaplen, optimizer) {
+        // ringcap's own optimizer may lay the unrolled walks out with a conditional jump past
+        // 255 instructions where the blocks as generated fit (found by the random test:
+        // `protochain \ah and 0x100` on raw IPv6); it keeps the unoptimized verdicts, so the
+        // unoptimized program is as good an answer as libpcap's (which is unoptimized here)
+        Err(e) if optimizer == opt::Optimizer::KeepLoads => {
+            opt::compile_cond(&cond, opts.snaplen, opt::Optimizer::None).map_err(|_| e)?
+        }
+        r => r?,
+    };
     Ok(Program { insns })
 }

@@ -410,3 +410,15 @@ fn protochain_errors_as_libpcap() {
     }
     assert!(compile("tcp and udp", LinkType::Ethernet, 65535, Target::File, true).is_err());
 }
+
+/// Where ringcap's optimizer would lay two unrolled walks out with a conditional jump past 255
+/// instructions, the unoptimized program (libpcap's answer too: it leaves protochain
+/// unoptimized) is used, not a refusal; tcpdump compiles this expression (found by the random
+/// differential test's long run, seed 0x170105).
+#[test]
+fn a_walk_too_long_to_optimize_compiles_unoptimized() {
+    let expr = "protochain \\ah and 0x100";
+    let [opt, unopt] = both(expr, LinkType::Ipv6);
+    assert_kernel_shape(expr, &opt);
+    assert_eq!(opt, unopt);
+}
