@@ -1,208 +1,18 @@
 //! `ringcap capture`: the four AF_PACKET receive paths (and AF_XDP) on every core.
 
 use std::io::Write;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ringcap::config::{format_cpu_list, parse_cpu_list, Geometry, XdpOptions, DEFAULT_MAX_MEMORY};
+use ringcap::config::format_cpu_list;
 use ringcap::stats::{human_bytes, human_rate};
-use ringcap::{Batch, Capture, Config, Fanout, FanoutMode, Flow, Handler, Mode, Report, Tick};
+use ringcap::{Batch, Capture, Flow, Handler, LinkLayer, Mode, Report, Tick};
 
-use crate::util::parse_size;
+mod args;
+pub mod record;
 
-#[derive(clap::Args)]
-#[command(after_help = "\
-Receive paths (--mode, --threads):
-  recv, 1 thread    one AF_PACKET socket, one recvmsg per packet (the baseline)
-  recv, N threads   N sockets in one PACKET_FANOUT group
-  ring, 1 thread    a TPACKET_V3 mmap ring, poll only when no block is ready
-  ring, N threads   a ring per worker in one fanout group (the default, N = online CPUs)
-  xdp               AF_XDP, one socket per RX queue; frames it takes NO LONGER REACH the
-                    host's network stack (right for a mirror port, wrong for a host's own traffic)
-
-Ring defaults suit a busy 10 GbE port: 64 blocks of 1 MiB per worker; the 4 ms block timeout
-lets a lone packet show within ~10 ms at low rates. Counts add up at the end:
-kernel-counted = received + past -c + dropped.
-
-Examples:
-  ringcap capture -i eth0                       every core, counts per second
-  ringcap capture -i eth0 -c 1000 --mode recv --threads 1
-  ringcap capture -i eth0 --fanout hash --cpus 2-5 --stats json")]
-pub struct Args {
-    /// Interface to capture on.
-    #[arg(short = 'i', long = "interface")]
-    pub iface: String,
-    /// Stop after exactly COUNT packets in total (across workers).
-    #[arg(short = 'c', value_name = "COUNT")]
-    pub count: Option<u64>,
-    /// Stop after SECS seconds (fractions allowed).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
-    /// Bytes to keep of each packet (the original length is kept too).
-    #[arg(short = 's', long = "snaplen", default_value_t = ringcap::config::DEFAULT_SNAPLEN)]
-    pub snaplen: u32,
-    /// Receive path: recv, ring or xdp.
-    #[arg(long, default_value = "ring")]
-    pub mode: Mode,
-    /// Worker threads (default: the number of online CPUs).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// CPUs to pin workers to, e.g. 0-3,8: worker i on the i-th CPU of the list (default: CPU i).
-    #[arg(long, value_name = "LIST")]
-    pub cpus: Option<String>,
-    /// Do not pin workers to CPUs.
-    #[arg(long)]
-    pub no_pin: bool,
-    /// Fanout mode: hash, lb, cpu, rnd, rollover, qm.
-    #[arg(long, default_value = "cpu", value_parser = parse_fanout_mode)]
-    pub fanout: FanoutMode,
-    /// Fanout flags, comma separated: defrag, rollover.
-    #[arg(long, value_name = "FLAGS")]
-    pub fanout_flags: Option<String>,
-    /// Fanout group id (default: a free id chosen by the kernel).
-    #[arg(long, value_name = "ID")]
-    pub fanout_group: Option<u16>,
-    /// Ring block size in bytes (suffixes K, M): a power-of-two multiple of the page size.
-    #[arg(long, value_parser = parse_size_u32, default_value = "1M")]
-    pub block_size: u32,
-    /// Ring blocks per worker.
-    #[arg(long, default_value_t = 64)]
-    pub blocks: u32,
-    /// Ring frame size: a multiple of 16, at most the block size.
-    #[arg(long, value_parser = parse_size_u32, default_value = "2048")]
-    pub frame_size: u32,
-    /// Hand a partly filled block to ringcap after this many milliseconds (latency at low rates).
-    #[arg(long, default_value_t = 4)]
-    pub block_timeout_ms: u32,
-    /// Under heavy traffic (a quarter block or more per wake-up), wait up to this long before
-    /// polling again so one wake-up takes several blocks; never long enough to fill a quarter of
-    /// the ring. Light traffic is not delayed. 0: poll right away.
-    #[arg(long, value_name = "MS", default_value_t = 20)]
-    pub coalesce_ms: u64,
-    /// Refuse rings above this total size (suffixes K, M, G, T).
-    #[arg(long, value_parser = parse_size, default_value_t = DEFAULT_MAX_MEMORY)]
-    pub max_memory: u64,
-    /// Do not put the interface in promiscuous mode.
-    #[arg(long)]
-    pub no_promisc: bool,
-    /// No per-second statistics line.
-    #[arg(short = 'q')]
-    pub quiet: bool,
-    /// Per-second statistics format: text or json.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub stats: String,
-    /// AF_XDP attach mode: native or generic (default: native, falling back to generic).
-    #[arg(long, value_parser = ["native", "generic"])]
-    pub xdp_mode: Option<String>,
-    /// AF_XDP zero-copy (drivers that support it).
-    #[arg(long)]
-    pub zero_copy: bool,
-    /// AF_XDP busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL).
-    #[arg(long)]
-    pub busy_poll: bool,
-    #[command(flatten)]
-    pub output: crate::output::OutputArgs,
-    /// Filter expression (tcpdump syntax), compiled to classic BPF and run in the kernel.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = false)]
-    pub expr: Vec<String>,
-}
-
-fn parse_fanout_mode(s: &str) -> Result<FanoutMode, String> {
-    s.parse()
-}
-
-fn parse_size_u32(s: &str) -> Result<u32, String> {
-    let v = parse_size(s)?;
-    u32::try_from(v).map_err(|_| format!("{s} is too large (at most 4G-1)"))
-}
-
-impl Args {
-    fn config(&self) -> anyhow::Result<Config> {
-        let mut cfg = Config::new(&self.iface);
-        cfg.mode = self.mode;
-        if let Some(t) = self.threads {
-            cfg.workers = t;
-        }
-        cfg.cpus = match &self.cpus {
-            Some(list) => Some(parse_cpu_list(list).map_err(anyhow::Error::msg)?),
-            None => None,
-        };
-        if self.threads.is_none() {
-            if let Some(list) = &cfg.cpus {
-                cfg.workers = list.len();
-            }
-        }
-        cfg.pin = !self.no_pin;
-        let mut fanout = Fanout {
-            mode: self.fanout,
-            group: self.fanout_group,
-            ..Default::default()
-        };
-        if let Some(flags) = &self.fanout_flags {
-            for f in flags.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-                match f {
-                    "defrag" => fanout.defrag = true,
-                    "rollover" => fanout.rollover = true,
-                    _ => bail!("unknown fanout flag {f:?} (defrag, rollover)"),
-                }
-            }
-        }
-        if fanout.rollover && fanout.mode == FanoutMode::Rollover {
-            bail!("--fanout-flags rollover cannot be combined with --fanout rollover");
-        }
-        cfg.fanout = fanout;
-        cfg.geometry = Geometry {
-            block_size: self.block_size,
-            blocks: self.blocks,
-            frame_size: self.frame_size,
-            block_timeout_ms: self.block_timeout_ms,
-        };
-        cfg.promisc = !self.no_promisc;
-        cfg.snaplen = self.snaplen;
-        cfg.max_memory = self.max_memory;
-        if self.coalesce_ms > 1000 {
-            bail!("--coalesce-ms {} is above 1000", self.coalesce_ms);
-        }
-        cfg.coalesce = Duration::from_millis(self.coalesce_ms);
-        cfg.count = self.count;
-        cfg.duration = match self.duration {
-            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-            Some(d) => bail!("--duration {d} must be a positive number of seconds"),
-            None => None,
-        };
-        cfg.xdp = XdpOptions {
-            native: self.xdp_mode.as_deref().map(|m| m == "native"),
-            zero_copy: self.zero_copy,
-            busy_poll: self.busy_poll,
-        };
-        if !self.expr.is_empty() {
-            cfg.filter = Some(compile_live(&self.expr.join(" "), cfg.snaplen, cfg.mode)?);
-        }
-        Ok(cfg)
-    }
-}
-
-/// Compiles the expression for a live Linux socket (VLAN and direction from the kernel), or for
-/// AF_XDP's user-space run over the frame's own bytes.
-pub(crate) fn compile_live(
-    expr: &str,
-    snaplen: u32,
-    mode: Mode,
-) -> anyhow::Result<ringcap_filter::Program> {
-    let target = if mode == Mode::Xdp {
-        ringcap_filter::Target::File
-    } else {
-        ringcap_filter::Target::LinuxLive
-    };
-    crate::compile::filter(
-        expr,
-        ringcap_filter::LinkType::Ethernet,
-        snaplen,
-        target,
-        true,
-    )
-    .map_err(|e| crate::compile::filter_error(expr, e))
-}
+pub(crate) use args::compile_live;
+pub use args::Args;
+use args::Why;
 
 /// Counts only: the engine already counts packets and bytes, so this sink does nothing.
 struct CountOnly;
@@ -215,16 +25,34 @@ impl Handler for CountOnly {
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let cfg = args.config()?;
+    if args.list_interfaces {
+        return list_interfaces();
+    }
+    if args.list_link_types {
+        return list_link_types(&args.interface()?);
+    }
+    let (cfg, why) = args.config()?;
     // An unwritable output fails before any socket is opened.
     crate::output::check_writable(&args.output)?;
+    let user = match &args.user {
+        Some(name) => Some(
+            ringcap::process::lookup_user(name)?
+                .with_context(|| format!("-Z {name}: no such user"))?,
+        ),
+        None => None,
+    };
     let capture = Capture::open(cfg)?;
+    // tcpdump's order: the device is open, then root is given up, then files are created (as
+    // the user) and packets taken.
+    if let Some(u) = &user {
+        drop_root(u)?;
+    }
     ringcap::signals::stop_on_signal(&capture.stop_handle())
         .context("installing signal handlers")?;
     let cfg = capture.config().clone();
     let to_stdout = args.output.write.as_deref() == Some("-");
     if !args.quiet {
-        eprintln!("{}", start_line(&capture));
+        eprintln!("{}", start_line(&capture, &why));
         if cfg.mode == Mode::Xdp {
             eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
             if args.threads.is_some() {
@@ -251,8 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     };
     let (report, output_failed) = if args.output.write.is_some() {
-        let (sinks, summary) =
-            crate::output::open_writers(&args.output, &cfg.iface, cfg.snaplen, capture.workers())?;
+        let (sinks, summary) = crate::output::open_writers(
+            &args.output,
+            &cfg.iface,
+            cfg.snaplen,
+            cfg.link,
+            capture.workers(),
+        )?;
         let report = capture.run(sinks, on_tick)?;
         print_summary(&report, json && !to_stdout);
         eprintln!("{}", summary.line());
@@ -279,34 +112,119 @@ pub fn exit_code(report: &Report) -> i32 {
     }
 }
 
-fn start_line(c: &Capture) -> String {
+/// `-Z`: becomes the user, and says so as tcpdump does (its "dropped privs to USER").
+fn drop_root(user: &ringcap::process::User) -> anyhow::Result<()> {
+    if !ringcap::process::is_root() {
+        eprintln!(
+            "ringcap: -Z {}: not running as root, nothing to drop",
+            user.name
+        );
+        return Ok(());
+    }
+    ringcap::process::drop_privileges(user)
+        .with_context(|| format!("-Z {}: giving up root", user.name))?;
+    eprintln!(
+        "ringcap: dropped privileges to {} (uid {}, gid {})",
+        user.name, user.uid, user.gid
+    );
+    Ok(())
+}
+
+/// `-D`: the interfaces, numbered, as tcpdump prints them (on standard output).
+fn list_interfaces() -> anyhow::Result<i32> {
+    let mut out = String::new();
+    for (i, d) in ringcap_netinfo::devices::list().iter().enumerate() {
+        out += &format!("{}.{}\n", i + 1, d.tcpdump_line());
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+/// `-L`: the interface's data link types, as tcpdump prints them (on standard error).
+fn list_link_types(iface: &str) -> anyhow::Result<i32> {
+    let hatype = if iface == ringcap::config::ANY {
+        None
+    } else {
+        ringcap_netinfo::check_interface(iface)?;
+        ringcap_netinfo::devices::hardware_type(iface)
+    };
+    let offered = LinkLayer::offered(iface, hatype);
+    if offered.is_empty() {
+        bail!(
+            "interface {iface} has ARP hardware type {}, not Ethernet: ringcap captures Ethernet and loopback devices, and any",
+            hatype.map_or("unknown".to_string(), |t| t.to_string())
+        );
+    }
+    let mut out = format!("Data link types for {iface} (use option -y to set):\n");
+    for l in offered {
+        out += &format!("  {} ({})\n", l.name(), l.description());
+    }
+    eprint!("{out}");
+    Ok(0)
+}
+
+/// The first line: what was opened, and what was chosen by default and why.
+fn start_line(c: &Capture, why: &Why) -> String {
     let cfg = c.config();
-    let cpus: Vec<usize> = (0..c.workers()).filter_map(|i| cfg.cpu_of(i)).collect();
+    let n = c.workers();
+    let cpus: Vec<usize> = (0..n).filter_map(|i| cfg.cpu_of(i)).collect();
+    let mut cpus_sorted = cpus.clone();
+    cpus_sorted.sort_unstable();
+    cpus_sorted.dedup();
     let mut s = format!(
         "ringcap: capturing on {}, {} mode, {} worker{}",
         cfg.iface,
         cfg.mode,
-        c.workers(),
-        if c.workers() == 1 { "" } else { "s" }
+        n,
+        if n == 1 { "" } else { "s" }
     );
     if !cpus.is_empty() {
-        s += &format!(" on CPU {}", format_cpu_list(&cpus));
+        s += &format!(" on CPU {}", format_cpu_list(&cpus_sorted));
     }
     if let Some(id) = c.fanout_id() {
         s += &format!(", fanout {} group {id}", cfg.fanout.mode);
     }
     if cfg.mode == Mode::Ring {
+        let g = &cfg.geometry;
         s += &format!(
-            ", ring {} x {} blocks x {} = {}",
-            c.workers(),
-            cfg.geometry.blocks,
-            human_bytes(cfg.geometry.block_size as u64),
+            ", ring {} per worker ({} blocks of {}), {} in total",
+            human_bytes(g.ring_bytes()),
+            g.blocks,
+            human_bytes(g.block_size as u64),
             human_bytes(c.ring_memory())
         );
+    }
+    if cfg.mode == Mode::Recv {
+        if let Some(b) = cfg.recv_buffer {
+            s += &format!(", receive buffer {}", human_bytes(b as u64));
+        }
+    }
+    if cfg.link != LinkLayer::Ethernet {
+        s += &format!(", link type {}", cfg.link.name());
+    }
+    if cfg.direction != ringcap::Direction::InOut {
+        s += &format!(", direction {}", cfg.direction);
     }
     if cfg.filter.is_some() {
         s += ", kernel filter attached";
     }
+    // Why: the defaults the machine chose, or the flag that overrode them.
+    let workers = if cfg.mode == Mode::Xdp {
+        "one per RX queue"
+    } else {
+        why.workers.as_str()
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    let mut reasons = vec![format!("{n} worker{plural} {workers}")];
+    let ring_why = match cfg.mode {
+        Mode::Ring => !why.ring.is_empty(),
+        Mode::Recv => why.ring.starts_with("receive"),
+        Mode::Xdp => false,
+    };
+    if ring_why {
+        reasons.push(why.ring.clone());
+    }
+    s += &format!("; chosen: {}", reasons.join(", "));
     s
 }
 
@@ -338,20 +256,82 @@ fn unix_time() -> f64 {
     now.timestamp() as f64 + f64::from(now.timestamp_subsec_nanos()) / 1e9
 }
 
+/// A per-second statistics line of `--stats json`.
+#[derive(serde::Serialize)]
+struct TickJson<'a> {
+    time: Option<f64>,
+    elapsed: Option<f64>,
+    pps: Option<f64>,
+    bps: Option<f64>,
+    worker_packets: &'a [u64],
+    received: u64,
+    kernel_packets: u64,
+    drops: u64,
+    freezes: u64,
+}
+
 fn tick_json(t: &Tick) -> String {
-    let per: Vec<String> = t.worker_packets.iter().map(|p| p.to_string()).collect();
-    format!(
-        "{{\"time\":{:.3},\"elapsed\":{:.3},\"pps\":{:.1},\"bps\":{:.1},\"worker_packets\":[{}],\"received\":{},\"kernel_packets\":{},\"drops\":{},\"freezes\":{}}}",
-        unix_time(),
-        t.elapsed,
-        t.total_pps(),
-        t.total_bps(),
-        per.join(","),
-        t.received,
-        t.kernel_packets,
-        t.drops,
-        t.freezes
-    )
+    crate::util::to_json(&TickJson {
+        time: crate::util::json_num(unix_time(), 3),
+        elapsed: crate::util::json_num(t.elapsed, 3),
+        pps: crate::util::json_num(t.total_pps(), 1),
+        bps: crate::util::json_num(t.total_bps(), 1),
+        worker_packets: &t.worker_packets,
+        received: t.received,
+        kernel_packets: t.kernel_packets,
+        drops: t.drops,
+        freezes: t.freezes,
+    })
+}
+
+/// The last line of `--stats json`: the end-of-capture summary.
+#[derive(serde::Serialize)]
+struct SummaryJson {
+    summary: bool,
+    reason: String,
+    received: u64,
+    kernel_packets: u64,
+    drops: u64,
+    past_count: u64,
+    freezes: u64,
+    losing_blocks: u64,
+    reconciles: bool,
+    workers: Vec<WorkerJson>,
+}
+
+#[derive(serde::Serialize)]
+struct WorkerJson {
+    worker: usize,
+    received: u64,
+    kernel_packets: u64,
+    drops: u64,
+    past_count: u64,
+}
+
+fn summary_json(r: &Report) -> String {
+    let t = &r.total;
+    crate::util::to_json(&SummaryJson {
+        summary: true,
+        reason: r.reason.to_string(),
+        received: t.received,
+        kernel_packets: t.kernel_packets,
+        drops: t.drops,
+        past_count: t.past_count,
+        freezes: t.freezes,
+        losing_blocks: t.losing_blocks,
+        reconciles: r.reconciles(),
+        workers: r
+            .workers
+            .iter()
+            .map(|w| WorkerJson {
+                worker: w.worker,
+                received: w.received,
+                kernel_packets: w.kernel_packets,
+                drops: w.drops,
+                past_count: w.past_count,
+            })
+            .collect(),
+    })
 }
 
 /// The end-of-capture summary: per worker and total, and whether the counts add up.
@@ -426,24 +406,6 @@ pub fn print_summary(r: &Report, json: bool) {
     );
     eprintln!("{out}");
     if json {
-        println!(
-            "{{\"summary\":true,\"reason\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{},\"freezes\":{},\"losing_blocks\":{},\"reconciles\":{},\"workers\":[{}]}}",
-            crate::util::json_str(&r.reason.to_string()),
-            t.received,
-            t.kernel_packets,
-            t.drops,
-            t.past_count,
-            t.freezes,
-            t.losing_blocks,
-            r.reconciles(),
-            r.workers
-                .iter()
-                .map(|w| format!(
-                    "{{\"worker\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{}}}",
-                    w.worker, w.received, w.kernel_packets, w.drops, w.past_count
-                ))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        println!("{}", summary_json(r));
     }
 }

@@ -5,13 +5,15 @@
 
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+mod argv;
 mod bench;
 mod capture;
-mod compare;
 mod compile;
 mod demo;
+mod expr;
+mod flows;
 mod gen;
 mod ifstat;
 mod info;
@@ -52,6 +54,7 @@ enum Command {
     Irq(irq::Args),
     /// Facts about an interface that change what a capture sees, with advice.
     Info(info::Args),
+    Flows(flows::Args),
 }
 
 /// A capture worker's panic is caught by the engine and reported in the summary and as one
@@ -69,9 +72,26 @@ fn quiet_worker_panics() {
     }));
 }
 
+/// The command line, with options that follow the filter expression moved before it (see
+/// [`argv`]). Arguments that are not UTF-8 (a file name) are passed on untouched.
+fn command_line(root: &clap::Command) -> Vec<std::ffi::OsString> {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let utf8: Option<Vec<String>> = raw.iter().map(|a| a.to_str().map(String::from)).collect();
+    match utf8 {
+        Some(words) => argv::reorder(root, words)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        None => raw,
+    }
+}
+
 fn main() {
     quiet_worker_panics();
-    let cli = match Cli::try_parse() {
+    let mut root = Cli::command();
+    root.build();
+    let args = command_line(&root);
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -81,14 +101,25 @@ fn main() {
                 let _ = e.print();
                 std::process::exit(if e.use_stderr() { 2 } else { 0 });
             }
-            // One line, like every other error: clap's first line without its "error: " prefix.
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            let first = first.trim_start_matches("error: ");
-            eprintln!("ringcap: {first} (see ringcap --help)");
+            let words: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let sub = words
+                .get(1)
+                .filter(|s| root.find_subcommand(s.as_str()).is_some())
+                .map_or("ringcap".to_string(), |s| format!("ringcap {s}"));
+            // One line, like every other error: what to type instead where ringcap knows it,
+            // else clap's first line without its "error: " prefix.
+            let line = argv::explain(&root, &words, &e).unwrap_or_else(|| {
+                let text = e.render().to_string();
+                let first = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid arguments");
+                first.trim_start_matches("error: ").to_string()
+            });
+            eprintln!("ringcap: {line} (see {sub} --help)");
             std::process::exit(2);
         }
     };
@@ -103,6 +134,7 @@ fn main() {
         Command::Ifstat(a) => ifstat::run(a),
         Command::Irq(a) => irq::run(a),
         Command::Info(a) => info::run(a),
+        Command::Flows(a) => flows::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

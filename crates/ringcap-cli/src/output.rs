@@ -16,7 +16,7 @@
 //! output::check_writable(&args.output)?;              // before any socket is opened
 //! let capture = Capture::open(cfg)?;
 //! if args.output.write.is_some() {
-//!     let (sinks, summary) = output::open_writers(&args.output, &args.iface, cfg.snaplen, capture.workers())?;
+//!     let (sinks, summary) = output::open_writers(&args.output, &args.iface, cfg.snaplen, cfg.link, capture.workers())?;
 //!     let report = capture.run(sinks, on_tick)?;
 //!     eprintln!("{}", summary.line());
 //!     if summary.failed() { exit code 1 }
@@ -30,11 +30,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use ringcap::{Batch, Flow, Handler, Packet, WorkerReport};
+use ringcap::{Batch, Flow, Handler, LinkLayer, WorkerReport};
 use ringcap_pcap::{
-    linktype, vlan_parts, Format, IfStats, Interface, Precision, RotatingWriter, Rotation,
-    RotationError, Writer, WriterOptions,
+    Format, IfStats, Interface, Precision, RotatingWriter, Rotation, RotationError, Writer,
+    WriterOptions,
 };
+
+use crate::capture::record::record_parts;
 
 /// Flags of `-w` and its rotation.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -47,7 +49,7 @@ pub struct OutputArgs {
     #[arg(long, default_value = "pcap")]
     pub format: Format,
     /// Timestamp precision of -w files: nano or micro.
-    #[arg(long, default_value = "nano")]
+    #[arg(long, alias = "time-stamp-precision", default_value = "nano")]
     pub time_precision: Precision,
     /// Start a new file once the current one reaches MB million bytes (fractions allowed).
     #[arg(short = 'C', value_name = "MB")]
@@ -233,6 +235,7 @@ enum Target {
 pub struct FileSink {
     target: Target,
     restore_vlan: bool,
+    link: LinkLayer,
     summary: OutputSummary,
     /// Timestamp of the last flush: the buffer is flushed at least every second of capture
     /// time, so `-w - | tshark -r -` shows packets at low rates.
@@ -241,12 +244,13 @@ pub struct FileSink {
 }
 
 /// Opens the writers: one per worker (or one shared for `-w -`), each writing its header now.
-/// The link type is Ethernet (AF_PACKET's SOCK_RAW on Ethernet interfaces); `iface` names the
-/// pcapng interface.
+/// The link type is the capture's (Ethernet, or a cooked LINUX_SLL/LINUX_SLL2 header built in
+/// front of each packet); `iface` names the pcapng interface.
 pub fn open_writers(
     args: &OutputArgs,
     iface: &str,
     snaplen: u32,
+    link: LinkLayer,
     workers: usize,
 ) -> anyhow::Result<(Vec<FileSink>, OutputSummary)> {
     let rot = args.rotation()?;
@@ -254,9 +258,10 @@ pub fn open_writers(
         bail!("no -w file");
     };
     let workers = workers.max(1);
-    let mut opts = WriterOptions::new(args.format, linktype::ETHERNET, snaplen);
+    let lt = link.linktype();
+    let mut opts = WriterOptions::new(args.format, lt, snaplen);
     opts.precision = args.time_precision;
-    opts.interfaces = vec![Interface::new(Some(iface), linktype::ETHERNET, snaplen)];
+    opts.interfaces = vec![Interface::new(Some(iface), lt, snaplen)];
     let summary = OutputSummary::default();
     let start = now_ns();
     let mut sinks = Vec::with_capacity(workers);
@@ -273,6 +278,7 @@ pub fn open_writers(
             sinks.push(FileSink::new(
                 Target::Shared(shared.clone()),
                 args,
+                link,
                 &summary,
                 start,
             ));
@@ -285,6 +291,7 @@ pub fn open_writers(
             sinks.push(FileSink::new(
                 Target::Own(Box::new(w)),
                 args,
+                link,
                 &summary,
                 start,
             ));
@@ -294,31 +301,21 @@ pub fn open_writers(
 }
 
 impl FileSink {
-    fn new(target: Target, args: &OutputArgs, summary: &OutputSummary, start: u64) -> Self {
+    fn new(
+        target: Target,
+        args: &OutputArgs,
+        link: LinkLayer,
+        summary: &OutputSummary,
+        start: u64,
+    ) -> Self {
         FileSink {
             target,
             restore_vlan: !args.no_vlan_restore,
+            link,
             summary: summary.clone(),
             last_flush_ns: start,
             stopped: false,
         }
-    }
-}
-
-/// Writes one packet through `write(ts, orig_len, parts)`, with its VLAN tag put back if asked.
-#[inline]
-fn with_parts<E>(
-    pkt: &Packet<'_>,
-    restore: bool,
-    write: impl FnOnce(u64, u32, &[&[u8]]) -> Result<(), E>,
-) -> Result<(), E> {
-    match pkt.vlan() {
-        Some(v) if restore => {
-            let mut tag = [0u8; 4];
-            let (parts, len) = vlan_parts(pkt.data(), pkt.len(), v.tci, v.tpid, &mut tag);
-            write(pkt.ts_ns(), len, &parts)
-        }
-        _ => write(pkt.ts_ns(), pkt.len(), &[pkt.data()]),
     }
 }
 
@@ -327,7 +324,7 @@ impl Handler for FileSink {
         if self.stopped {
             return Flow::Fail("the output stopped".into());
         }
-        let restore = self.restore_vlan;
+        let (restore, link) = (self.restore_vlan, self.link);
         let mut last_ts = 0;
         let mut done = false;
         // The first write error of the batch; the rest of it counts as not written.
@@ -336,7 +333,7 @@ impl Handler for FileSink {
             Target::Own(w) => {
                 for pkt in batch {
                     last_ts = pkt.ts_ns();
-                    let r = with_parts(&pkt, restore, |t, l, p| w.write_packet(t, l, p));
+                    let r = record_parts(&pkt, restore, link, |t, l, p| w.write_packet(t, l, p));
                     match r {
                         Ok(()) => {}
                         Err(RotationError::Done) => {
@@ -360,7 +357,9 @@ impl Handler for FileSink {
                 let mut w = s.w.lock().unwrap_or_else(|e| e.into_inner());
                 for pkt in batch {
                     last_ts = pkt.ts_ns();
-                    if let Err(e) = with_parts(&pkt, restore, |t, l, p| w.write_packet(t, l, p)) {
+                    if let Err(e) =
+                        record_parts(&pkt, restore, link, |t, l, p| w.write_packet(t, l, p))
+                    {
                         error.get_or_insert_with(|| format!("standard output: {e}"));
                     }
                 }
@@ -445,6 +444,7 @@ impl Handler for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ringcap::Packet;
 
     #[test]
     fn worker_names() {
@@ -478,7 +478,8 @@ mod tests {
             ..Default::default()
         };
         check_writable(&args).unwrap();
-        let (mut sinks, summary) = open_writers(&args, "rc0", 262_144, 2).unwrap();
+        let (mut sinks, summary) =
+            open_writers(&args, "rc0", 262_144, LinkLayer::Ethernet, 2).unwrap();
         let data: Vec<Vec<u8>> = (0..10).map(|i| vec![i as u8; 60]).collect();
         let p = pkts(&data);
         for s in sinks.iter_mut() {

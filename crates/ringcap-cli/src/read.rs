@@ -43,13 +43,8 @@ pub struct Args {
     /// Print times as seconds since the epoch (like tcpdump -tt) instead of UTC date and time.
     #[arg(long)]
     pub epoch: bool,
-    /// Filter expression (pcap-filter syntax), e.g. `tcp port 80`.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "EXPRESSION"
-    )]
-    pub expr: Vec<String>,
+    #[command(flatten)]
+    pub filter: crate::expr::FilterArgs,
 }
 
 /// Filter programs compiled per link type, on first use.
@@ -100,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let mut reader = Reader::new(input).with_context(|| format!("reading {}", args.file))?;
     let mut filters = Filters {
-        expr: args.expr.join(" "),
+        expr: args.filter.expression()?,
         progs: Vec::new(),
     };
     if let (FileKind::Pcap { .. }, false) = (reader.kind(), filters.expr.is_empty()) {

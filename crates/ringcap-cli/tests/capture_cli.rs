@@ -192,6 +192,8 @@ fn bad_input_gets_one_clear_line() {
             "--threads",
             "2",
             "--no-pin",
+            "--blocks",
+            "64",
             "--max-memory",
             "64M",
         ],

@@ -6,7 +6,8 @@
 //! - [`irq`]: a device's queue interrupts (`msi_irqs`, `/proc/interrupts`), their affinity
 //!   (`/proc/irq/N/smp_affinity_list`), spreading them over CPUs, and RPS (`rps_cpus`);
 //! - [`iface`]: driver, link, speed, MTU, queue counts and the offloads that change what a
-//!   capture sees (through the ethtool ioctl), with advice.
+//!   capture sees (through the ethtool ioctl), with advice;
+//! - [`devices`]: the interfaces and their state, in the order tcpdump's `-D` lists them.
 //!
 //! Parsing is split from reading: every `parse_*` function takes the file's text and is unit
 //! tested on literal text copied from real machines; the readers add paths and errors.
@@ -22,8 +23,10 @@
 
 pub mod cpu;
 pub mod cpulist;
+pub mod devices;
 pub mod iface;
 pub mod irq;
+pub mod route;
 pub mod stats;
 
 use std::path::{Path, PathBuf};

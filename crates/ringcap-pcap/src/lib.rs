@@ -15,12 +15,14 @@
 
 #![forbid(unsafe_code)]
 
+mod cooked;
 mod merge;
 mod reader;
 mod rotate;
 mod strftime;
 mod writer;
 
+pub use cooked::{CookedFields, SLL2_HDR_LEN, SLL_HDR_LEN, SLL_PROTOCOL_OFFSET};
 pub use merge::{merge, MergeError, MergeStats};
 pub use reader::{FileKind, InterfaceInfo, ReadError, ReadErrorKind, Reader, RecordMeta};
 pub use rotate::{RotatingWriter, Rotation, RotationError};

@@ -10,7 +10,8 @@
 //! What lives here:
 //! - the syscall wrappers: sockets and interfaces (`net`, re-exported at the root), threads,
 //!   CPUs, clocks, signals and mounts (`process`, re-exported at the root), `bpf()`
-//!   ([`bpf`]), rtnetlink ([`netlink`]), the ethtool ioctl ([`ethtool`]);
+//!   ([`bpf`]), rtnetlink ([`netlink`]), the ethtool ioctl ([`ethtool`]), link-layer facts
+//!   and the cooked socket ([`link`]), giving up root ([`privileges`]);
 //! - the kernel ABIs: AF_PACKET ([`packet`]) and AF_XDP ([`xdp`]) constants and `repr(C)`
 //!   structures;
 //! - the shared-memory rings ([`ring`]): the TPACKET_V3 RX ring, the TPACKET_V2 TX ring, the
@@ -28,9 +29,11 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 pub mod bpf;
 pub mod ethtool;
+pub mod link;
 mod net;
 pub mod netlink;
 pub mod packet;
+pub mod privileges;
 mod process;
 pub mod ring;
 pub mod xdp;

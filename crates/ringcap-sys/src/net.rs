@@ -242,6 +242,14 @@ pub struct RecvInfo {
     pub len: usize,
     /// Packet type from the source address (PACKET_HOST, PACKET_OUTGOING, ...).
     pub pkttype: u8,
+    /// The rest of the source address (`sockaddr_ll`): the ethertype (host byte order), the
+    /// interface index, its ARP hardware type, and the link-layer source address
+    /// (`addr[..halen]`; the kernel zeroes the rest).
+    pub protocol: u16,
+    pub ifindex: u32,
+    pub hatype: u16,
+    pub halen: u8,
+    pub addr: [u8; 8],
     /// Timestamp in nanoseconds since the epoch (SO_TIMESTAMPNS), 0 if absent.
     pub ts_ns: u64,
     /// PACKET_AUXDATA, when the socket asked for it.
@@ -279,6 +287,11 @@ pub fn recv_packet(
         caplen: len.min(buf.len()),
         len,
         pkttype: addr.sll_pkttype,
+        protocol: u16::from_be(addr.sll_protocol),
+        ifindex: addr.sll_ifindex as u32,
+        hatype: addr.sll_hatype,
+        halen: addr.sll_halen,
+        addr: addr.sll_addr,
         ..Default::default()
     };
     // SAFETY: walking the control buffer the kernel just filled, with the CMSG_* helpers that
@@ -329,4 +342,16 @@ pub fn set_recv_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> Result<()> {
 pub fn set_recv_buffer(fd: BorrowedFd<'_>, bytes: i32) -> Result<()> {
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes)
         .or_else(|_| setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &bytes))
+}
+
+/// The kernel's path MTU for a connected UDP socket (`IP_MTU` / `IPV6_MTU`): what an exporter
+/// sizes its datagrams to so they are never fragmented.
+pub fn udp_path_mtu(fd: BorrowedFd<'_>, ipv6: bool) -> Result<u32> {
+    let (level, name) = if ipv6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_MTU)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_MTU)
+    };
+    let mtu: i32 = getsockopt(fd, level, name)?;
+    Ok(mtu.max(0) as u32)
 }

@@ -176,8 +176,21 @@ pub const TP3_VLAN_TCI: usize = 32;
 pub const TP3_VLAN_TPID: usize = 36;
 /// sizeof(struct tpacket3_hdr); the sockaddr_ll follows at this (16-aligned) offset.
 pub const TP3_HDRLEN: usize = 48;
-/// Offset of sll_pkttype inside the sockaddr_ll that follows the header.
+// Offsets of the `sockaddr_ll` fields that follow the header (family at TP3_HDRLEN + 0).
+/// sll_protocol: the packet's ethertype, in network byte order.
+pub const TP3_SLL_PROTOCOL: usize = TP3_HDRLEN + 2;
+/// sll_ifindex (host byte order): the interface the packet was seen on.
+pub const TP3_SLL_IFINDEX: usize = TP3_HDRLEN + 4;
+/// sll_hatype (host byte order): the interface's ARP hardware type.
+pub const TP3_SLL_HATYPE: usize = TP3_HDRLEN + 8;
+/// sll_pkttype: PACKET_HOST, PACKET_OUTGOING, ...
 pub const TP3_SLL_PKTTYPE: usize = TP3_HDRLEN + 10;
+/// sll_halen: bytes of sll_addr in use.
+pub const TP3_SLL_HALEN: usize = TP3_HDRLEN + 11;
+/// sll_addr[8]: the link-layer source address.
+pub const TP3_SLL_ADDR: usize = TP3_HDRLEN + 12;
+/// sizeof(struct sockaddr_ll).
+pub const SLL_SIZE: usize = 20;
 
 // Byte offsets inside `struct tpacket2_hdr` (TX rings).
 pub const TP2_STATUS: usize = 0;

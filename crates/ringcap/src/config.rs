@@ -206,6 +206,129 @@ impl Geometry {
     }
 }
 
+/// The pseudo-interface that captures on every interface, as in tcpdump (`-i any`).
+pub const ANY: &str = "any";
+
+/// What the packets handed to handlers start with, and the pcap link type they are written as.
+///
+/// `Ethernet` opens raw sockets (`SOCK_RAW`): frames as the device has them. The cooked types
+/// open `SOCK_DGRAM` sockets, as libpcap does for `any`: the kernel removes each device's
+/// link-layer header and describes it in the packet's [`crate::packet::Link`]; a writer puts a
+/// LINUX_SLL or LINUX_SLL2 header built from it in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkLayer {
+    /// DLT_EN10MB: Ethernet frames (Ethernet devices, veth, and `lo`).
+    Ethernet,
+    /// DLT_LINUX_SLL: "Linux cooked v1", a 16-byte header.
+    LinuxSll,
+    /// DLT_LINUX_SLL2: "Linux cooked v2", a 20-byte header with the interface index (the
+    /// default of `-i any`, as in tcpdump).
+    LinuxSll2,
+}
+
+impl LinkLayer {
+    /// tcpdump's name (`-L`, `-y`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkLayer::Ethernet => "EN10MB",
+            LinkLayer::LinuxSll => "LINUX_SLL",
+            LinkLayer::LinuxSll2 => "LINUX_SLL2",
+        }
+    }
+
+    /// tcpdump's description (`-L`).
+    pub fn description(self) -> &'static str {
+        match self {
+            LinkLayer::Ethernet => "Ethernet",
+            LinkLayer::LinuxSll => "Linux cooked v1",
+            LinkLayer::LinuxSll2 => "Linux cooked v2",
+        }
+    }
+
+    /// The LINKTYPE_ value stored in pcap files.
+    pub fn linktype(self) -> u32 {
+        match self {
+            LinkLayer::Ethernet => 1,
+            LinkLayer::LinuxSll => 113,
+            LinkLayer::LinuxSll2 => 276,
+        }
+    }
+
+    /// Bytes of the cooked header a writer puts before the packet (0 for Ethernet).
+    pub fn header_len(self) -> u32 {
+        match self {
+            LinkLayer::Ethernet => 0,
+            LinkLayer::LinuxSll => 16,
+            LinkLayer::LinuxSll2 => 20,
+        }
+    }
+
+    pub fn is_cooked(self) -> bool {
+        self != LinkLayer::Ethernet
+    }
+
+    /// From a `-y` name, case-insensitive.
+    pub fn from_name(name: &str) -> Option<LinkLayer> {
+        match name.to_ascii_uppercase().as_str() {
+            "EN10MB" => Some(LinkLayer::Ethernet),
+            "LINUX_SLL" => Some(LinkLayer::LinuxSll),
+            "LINUX_SLL2" => Some(LinkLayer::LinuxSll2),
+            _ => None,
+        }
+    }
+
+    /// The data link types an interface offers, in tcpdump's `-L` order: `any` is cooked
+    /// (LINUX_SLL, LINUX_SLL2); Ethernet and loopback devices are EN10MB. Other hardware types
+    /// (tun, tunnels, InfiniBand...) are not captured by ringcap: an empty list.
+    pub fn offered(iface: &str, hatype: Option<u16>) -> Vec<LinkLayer> {
+        use ringcap_sys::link::{ARPHRD_ETHER, ARPHRD_LOOPBACK};
+        if iface == ANY {
+            return vec![LinkLayer::LinuxSll, LinkLayer::LinuxSll2];
+        }
+        match hatype {
+            Some(ARPHRD_ETHER) | Some(ARPHRD_LOOPBACK) => vec![LinkLayer::Ethernet],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Which way the captured packets go, as tcpdump's `-Q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Both ways (the default).
+    #[default]
+    InOut,
+    /// Only packets the host received: outgoing ones never reach the socket
+    /// (PACKET_IGNORE_OUTGOING), so the kernel does not even copy them.
+    In,
+    /// Only packets the host sent: the kernel filter refuses the others by their packet type
+    /// (libpcap drops them in user space after the kernel counted them; here they are never
+    /// counted, so kernel = received + dropped still holds).
+    Out,
+}
+
+impl std::str::FromStr for Direction {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "in" => Ok(Direction::In),
+            "out" => Ok(Direction::Out),
+            "inout" => Ok(Direction::InOut),
+            _ => Err(format!("unknown capture direction {s:?} (in, out, inout)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::InOut => "inout",
+            Direction::In => "in",
+            Direction::Out => "out",
+        })
+    }
+}
+
 /// AF_XDP attach options (used by [`Mode::Xdp`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct XdpOptions {
@@ -228,6 +351,17 @@ pub struct Config {
     pub fanout: Fanout,
     pub geometry: Geometry,
     pub promisc: bool,
+    /// What handlers get and files are written as; `any` is always cooked.
+    pub link: LinkLayer,
+    /// `-Q`: which way the captured packets go.
+    pub direction: Direction,
+    /// Ring mode: when set, each worker's ring is sized at open from this total (split over
+    /// the workers, at most [`crate::sizing::MAX_RING`] each) and `geometry`'s block size and
+    /// count are chosen then (its frame size and block timeout are kept). `None`: `geometry`
+    /// as given. [`Config::new`] sets it from [`crate::sizing::Budget::host`].
+    pub ring_budget: Option<u64>,
+    /// Recv mode: the socket's receive buffer in bytes (default [`crate::socket::RECV_BUFFER`]).
+    pub recv_buffer: Option<u32>,
     pub snaplen: u32,
     /// A classic BPF program (from `ringcap_filter::compile`), run in the kernel on every
     /// AF_PACKET socket, or in user space on every AF_XDP frame; its accept value should be
@@ -281,16 +415,33 @@ pub const DEFAULT_SNAPLEN: u32 = 262_144;
 pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
 
 impl Config {
+    /// A capture of `iface` with the defaults that suit the machine: workers from its RX
+    /// queues and CPUs ([`crate::sizing::WorkerChoice`]), rings from a memory budget
+    /// ([`crate::sizing::Budget`]), fanout by CPU when every CPU has a worker and by flow hash
+    /// otherwise, cooked LINUX_SLL2 for `any`.
     pub fn new(iface: &str) -> Config {
+        let choice = crate::sizing::WorkerChoice::for_interface(iface);
+        let fanout = Fanout {
+            mode: choice.fanout_mode(),
+            ..Default::default()
+        };
         Config {
             iface: iface.to_string(),
             mode: Mode::Ring,
-            workers: ringcap_sys::online_cpus(),
+            workers: choice.workers,
             cpus: None,
             pin: true,
-            fanout: Fanout::default(),
+            fanout,
             geometry: Geometry::default(),
             promisc: true,
+            link: if iface == ANY {
+                LinkLayer::LinuxSll2
+            } else {
+                LinkLayer::Ethernet
+            },
+            direction: Direction::InOut,
+            ring_budget: Some(crate::sizing::Budget::host().bytes),
+            recv_buffer: None,
             snaplen: DEFAULT_SNAPLEN,
             filter: None,
             max_memory: DEFAULT_MAX_MEMORY,
@@ -322,8 +473,18 @@ impl Config {
         self.fanout = fanout;
         self
     }
+    /// A fixed ring geometry (no sizing from [`Config::ring_budget`]).
     pub fn geometry(mut self, g: Geometry) -> Self {
         self.geometry = g;
+        self.ring_budget = None;
+        self
+    }
+    pub fn link(mut self, link: LinkLayer) -> Self {
+        self.link = link;
+        self
+    }
+    pub fn direction(mut self, d: Direction) -> Self {
+        self.direction = d;
         self
     }
     pub fn promisc(mut self, on: bool) -> Self {
@@ -356,15 +517,33 @@ impl Config {
         self
     }
 
-    /// The CPU worker `i` is pinned to, if pinning.
+    /// The CPU worker `i` is pinned to, if pinning: the i-th CPU of the list, wrapping when
+    /// there are more workers than CPUs (without a list, CPU i until [`Capture::open`] puts
+    /// the CPUs this process may use in its place).
+    ///
+    /// [`Capture::open`]: crate::Capture::open
     pub fn cpu_of(&self, i: usize) -> Option<usize> {
         if !self.pin {
             return None;
         }
         Some(match &self.cpus {
-            Some(list) => list[i % list.len()],
-            None => i,
+            Some(list) if !list.is_empty() => list[i % list.len()],
+            _ => i,
         })
+    }
+
+    /// What [`Capture::open`](crate::Capture::open) settles before validating: the CPUs to pin
+    /// to (those this process may use, when none were given) and, with a ring budget, the
+    /// ring of each worker.
+    pub fn settle(&mut self) {
+        if self.pin && self.cpus.is_none() {
+            self.cpus = ringcap_sys::allowed_cpus().ok().filter(|c| !c.is_empty());
+        }
+        if let Some(budget) = self.ring_budget {
+            let total = budget.min(self.max_memory);
+            self.geometry = crate::sizing::share_geometry(total, self.workers, &self.geometry);
+            self.ring_budget = Some(total);
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -384,15 +563,8 @@ impl Config {
             if list.is_empty() {
                 return Err(Error::Config("--cpus is empty".into()));
             }
-            // In xdp mode the worker count is the RX queue count, known only at open.
-            if self.pin && list.len() < self.workers && self.mode != Mode::Xdp {
-                return Err(Error::Config(format!(
-                    "--cpus names {} CPUs for {} workers",
-                    list.len(),
-                    self.workers
-                )));
-            }
         }
+        self.validate_link()?;
         if self.pin {
             let allowed = ringcap_sys::allowed_cpus().unwrap_or_default();
             for i in 0..self.workers {
@@ -418,11 +590,42 @@ impl Config {
                 });
             }
         }
-        if self.mode == Mode::Recv && self.count == Some(0) {
-            return Err(Error::Config("-c must be at least 1".into()));
-        }
         if self.count == Some(0) {
             return Err(Error::Config("-c must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// What `-i any`, `-y` and `-Q` can be combined with.
+    fn validate_link(&self) -> Result<()> {
+        let any = self.iface == ANY;
+        if any && !self.link.is_cooked() {
+            return Err(Error::Config(format!(
+                "-i any captures cooked packets: -y {} is not one of its data link types (LINUX_SLL, LINUX_SLL2)",
+                self.link.name()
+            )));
+        }
+        if self.mode == Mode::Xdp {
+            if any {
+                return Err(Error::Config(
+                    "--mode xdp needs a real interface, not any (AF_XDP binds to one device's RX queues)"
+                        .into(),
+                ));
+            }
+            if self.link.is_cooked() {
+                return Err(Error::Config(format!(
+                    "--mode xdp captures Ethernet frames: -y {} needs --mode ring or recv",
+                    self.link.name()
+                )));
+            }
+            if self.direction == Direction::Out {
+                return Err(Error::Config(
+                    "--mode xdp sees received packets only: -Q out needs --mode ring or recv"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }

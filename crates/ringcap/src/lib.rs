@@ -34,8 +34,9 @@
 //! process facilities a capture program needs around a capture ([`signals`]: signals → a stop
 //! handle; [`process`]: CPU lists, CPU time, privileges, scratch mounts), so that a program on
 //! top never names ringcap-sys. **Depends on:** `ringcap-sys` (every system call, and the rings:
-//! whatever needs more than safe Rust, which this crate forbids) and `ringcap-filter` (the
-//! program a capture attaches, and the interpreter AF_XDP runs). **Must not depend on:** the CLI, output formats (`ringcap-pcap`: a pcap
+//! whatever needs more than safe Rust, which this crate forbids), `ringcap-filter` (the
+//! program a capture attaches, and the interpreter AF_XDP runs) and `ringcap-netinfo` (the
+//! interface's RX queues and RPS masks the default worker count follows, [`sizing`]). **Must not depend on:** the CLI, output formats (`ringcap-pcap`: a pcap
 //! writer is a [`Handler`] its caller brings), the generator, or any test crate (netlab is a
 //! dev-dependency). The engine installs no signal handler and polls no process-global flag:
 //! a program that embeds it keeps its own signal handling.
@@ -45,19 +46,21 @@
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod intake;
 pub mod packet;
 pub mod process;
 pub mod ring;
 pub mod signals;
+pub mod sizing;
 pub mod socket;
 pub mod stats;
 pub mod stop;
 pub mod xdp;
 
-pub use config::{Config, Fanout, FanoutMode, Geometry, Mode};
+pub use config::{Config, Direction, Fanout, FanoutMode, Geometry, LinkLayer, Mode};
 pub use engine::{Batch, Capture, Flow, Handler};
 pub use error::Error;
-pub use packet::{Packet, PacketType, Vlan};
+pub use packet::{Link, Packet, PacketType, Vlan};
 pub use stats::{EndReason, Report, Tick, WorkerReport};
 pub use stop::StopHandle;
 

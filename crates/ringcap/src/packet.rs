@@ -70,6 +70,31 @@ struct Fields {
     rxhash: u32,
     vlan: Option<Vlan>,
     pkttype: u8,
+    link: Link,
+}
+
+/// Where a packet was seen and how its link layer looked, from the kernel's `sockaddr_ll`:
+/// what a cooked capture (`-i any`) keeps of the link-layer header it does not deliver, and
+/// what tcpdump's LINUX_SLL/LINUX_SLL2 headers are built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Link {
+    /// The packet's ethertype (host byte order).
+    pub protocol: u16,
+    /// The interface it was seen on.
+    pub ifindex: u32,
+    /// That interface's ARP hardware type (1: Ethernet, 772: loopback).
+    pub hatype: u16,
+    /// Bytes of `addr` in use.
+    pub halen: u8,
+    /// The link-layer source address.
+    pub addr: [u8; 8],
+}
+
+impl Link {
+    /// The link-layer source address (`addr[..halen]`, at most 8 bytes).
+    pub fn addr(&self) -> &[u8] {
+        &self.addr[..(self.halen as usize).min(8)]
+    }
 }
 
 #[inline(always)]
@@ -101,9 +126,20 @@ impl<'a> Packet<'a> {
                 rxhash,
                 vlan,
                 pkttype,
+                link: Link::default(),
             }),
             data,
         }
+    }
+
+    /// The same view with its link-layer description (see [`Packet::link`]); meant for views
+    /// built with [`Packet::new`] (a ring view reads its own from the kernel's header).
+    #[inline]
+    pub fn with_link(mut self, link: Link) -> Self {
+        if let Meta::Fields(f) = &mut self.meta {
+            f.link = link;
+        }
+        self
     }
 
     /// A view of a TPACKET_V3 frame: its header and its captured bytes.
@@ -194,6 +230,32 @@ impl<'a> Packet<'a> {
         match self.meta {
             Meta::Tp3(h) => h[pk::TP3_SLL_PKTTYPE],
             Meta::Fields(f) => f.pkttype,
+        }
+    }
+
+    /// The kernel's description of the packet's link layer: ethertype, interface, hardware
+    /// type and source address. In a cooked capture (`-i any`) this is all that is left of the
+    /// link-layer header; `data()` starts at the network header.
+    #[inline]
+    pub fn link(&self) -> Link {
+        match self.meta {
+            Meta::Tp3(h) => {
+                let mut addr = [0u8; 8];
+                let halen = h[pk::TP3_SLL_HALEN];
+                let n = (halen as usize).min(8);
+                addr[..n].copy_from_slice(&h[pk::TP3_SLL_ADDR..pk::TP3_SLL_ADDR + n]);
+                Link {
+                    protocol: u16::from_be_bytes([
+                        h[pk::TP3_SLL_PROTOCOL],
+                        h[pk::TP3_SLL_PROTOCOL + 1],
+                    ]),
+                    ifindex: rd32(h, pk::TP3_SLL_IFINDEX),
+                    hatype: rd16(h, pk::TP3_SLL_HATYPE),
+                    halen,
+                    addr,
+                }
+            }
+            Meta::Fields(f) => f.link,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The few facts and actions about the running process and its host that a capture program
 //! needs around a capture: which CPUs it may use, how much CPU time its children took, whether
-//! it is privileged, a private tmpfs for scratch files, and a signal to a child. They live
-//! here so that the CLI speaks to the engine, never to ringcap-sys directly.
+//! it is privileged, giving root up (`-Z`), a private tmpfs for scratch files, and a signal to
+//! a child. They live here so that the CLI speaks to the engine, never to ringcap-sys directly.
 
 use std::path::Path;
 
@@ -49,4 +49,20 @@ pub fn mount_tmpfs(target: &Path, options: &str) -> Result<()> {
 /// Detaches the mount at `target` (lazily: a file still open elsewhere cannot keep it).
 pub fn unmount(target: &Path) -> Result<()> {
     Ok(sys::unmount(target)?)
+}
+
+/// A user to become, from the password database (see [`drop_privileges`]).
+pub use sys::privileges::User;
+
+/// Looks `name` up in the password database; `Ok(None)` when there is no such user.
+pub fn lookup_user(name: &str) -> Result<Option<User>> {
+    Ok(sys::privileges::lookup_user(name)?)
+}
+
+/// Becomes `user` for good (its groups, then its group id, then its user id), as tcpdump's
+/// `-Z` does. Call it after [`crate::Capture::open`] and before anything is written: the
+/// sockets and rings stay usable, files created afterwards belong to `user`, and the capture
+/// runs without root. Not for `--mode xdp`, whose program must be detached with root at the end.
+pub fn drop_privileges(user: &User) -> Result<()> {
+    Ok(sys::privileges::drop_privileges(user)?)
 }

@@ -10,14 +10,29 @@ use ringcap_sys as sys;
 use ringcap_sys::packet as pk;
 use ringcap_sys::Errno;
 
-use crate::packet::{Packet, Vlan};
+use crate::packet::{Link, Packet, Vlan};
 use crate::{Error, Result};
 
-/// Opens a packet socket that receives nothing yet (protocol 0, not bound).
-pub fn open() -> Result<Arc<OwnedFd>> {
-    let fd =
-        sys::packet_socket().map_err(|e| Error::from_socket(e, "opening an AF_PACKET socket"))?;
+/// Opens a packet socket that receives nothing yet (protocol 0, not bound): raw (frames with
+/// their link-layer header) or cooked (from the network header on, the link layer described
+/// beside each packet; what `-i any` needs).
+pub fn open(cooked: bool) -> Result<Arc<OwnedFd>> {
+    let fd = if cooked {
+        sys::link::packet_socket_cooked()
+    } else {
+        sys::packet_socket()
+    }
+    .map_err(|e| Error::from_socket(e, "opening an AF_PACKET socket"))?;
     Ok(Arc::new(fd))
+}
+
+/// `-Q in`: outgoing packets never reach this socket (PACKET_IGNORE_OUTGOING, Linux 4.20).
+pub fn ignore_outgoing(fd: &OwnedFd) -> Result<()> {
+    pk::set_int(fd.as_fd(), pk::SOL_PACKET, pk::PACKET_IGNORE_OUTGOING, 1).map_err(|e| {
+        Error::Config(format!(
+            "-Q in: the kernel refused PACKET_IGNORE_OUTGOING ({e}); it needs Linux 4.20 or later"
+        ))
+    })
 }
 
 /// Binds to the interface for all protocols with a reject-all program in place, so the socket
@@ -29,36 +44,12 @@ pub fn bind_closed(fd: &OwnedFd, ifindex: u32) -> Result<()> {
     Ok(())
 }
 
-/// Installs the capture's program (or a snap-length-only one, or none) in place of reject-all.
-/// The program is turned into the kernel's `sock_filter` layout here, where it is attached.
-pub fn start_intake(
-    fd: &OwnedFd,
-    filter: Option<&ringcap_filter::Program>,
-    snaplen: u32,
-) -> Result<()> {
-    match filter {
-        Some(prog) => {
-            let insns: Vec<pk::SockFilter> = prog
-                .insns
-                .iter()
-                .map(|i| pk::SockFilter {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect();
-            pk::attach_filter(fd.as_fd(), &insns)?
-        }
-        None if snaplen < crate::config::DEFAULT_SNAPLEN => {
-            let prog = [pk::SockFilter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: snaplen,
-            }];
-            pk::attach_filter(fd.as_fd(), &prog)?
-        }
+/// Installs the capture's program (built once by [`crate::intake::program`]: the filter, the
+/// snap length, the direction and loopback checks) in place of reject-all; `None` takes every
+/// packet whole.
+pub fn start_intake(fd: &OwnedFd, program: Option<&[pk::SockFilter]>) -> Result<()> {
+    match program {
+        Some(insns) => pk::attach_filter(fd.as_fd(), insns)?,
         None => pk::detach_filter(fd.as_fd())?,
     }
     Ok(())
@@ -82,14 +73,16 @@ pub struct RecvSocket {
 
 impl RecvSocket {
     /// Asks for timestamps and auxiliary data (VLAN, original length) with every packet.
-    pub fn setup(fd: Arc<OwnedFd>, snaplen: u32) -> Result<RecvSocket> {
+    /// `buffer`: the receive buffer in bytes (tcpdump's `-B`), default [`RECV_BUFFER`].
+    pub fn setup(fd: Arc<OwnedFd>, snaplen: u32, buffer: Option<u32>) -> Result<RecvSocket> {
         pk::set_int(fd.as_fd(), pk::SOL_PACKET, pk::PACKET_AUXDATA, 1)?;
         sys::enable_timestamps_ns(fd.as_fd())?;
         // Wake up now and then to notice a stop request.
         sys::set_recv_timeout(fd.as_fd(), Duration::from_millis(100))?;
         // A 4 MiB receive buffer, as libpcap's default capture buffer is 2 MiB: root may go past
         // net.core.rmem_max; otherwise take what rmem_max allows.
-        let _ = sys::set_recv_buffer(fd.as_fd(), RECV_BUFFER);
+        let bytes = buffer.map_or(RECV_BUFFER, |b| b.min(i32::MAX as u32) as i32);
+        let _ = sys::set_recv_buffer(fd.as_fd(), bytes);
         Ok(RecvSocket {
             fd,
             buf: vec![0u8; snaplen.clamp(64, 262_144) as usize],
@@ -116,14 +109,24 @@ impl RecvSocket {
                     }
                     None => (info.len as u32, None),
                 };
-                Ok(Some(Packet::new(
-                    info.ts_ns,
-                    len,
-                    vlan,
-                    0,
-                    info.pkttype,
-                    &self.buf[..info.caplen],
-                )))
+                let link = Link {
+                    protocol: info.protocol,
+                    ifindex: info.ifindex,
+                    hatype: info.hatype,
+                    halen: info.halen,
+                    addr: info.addr,
+                };
+                Ok(Some(
+                    Packet::new(
+                        info.ts_ns,
+                        len,
+                        vlan,
+                        0,
+                        info.pkttype,
+                        &self.buf[..info.caplen],
+                    )
+                    .with_link(link),
+                ))
             }
             Err(e) if matches!(e.errno(), Some(Errno::EAGAIN) | Some(Errno::EINTR)) => Ok(None),
             Err(e) => Err(e),

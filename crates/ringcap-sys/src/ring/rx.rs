@@ -138,9 +138,9 @@ impl RxSetup {
     }
 }
 
-/// Bytes of a `tpacket3_hdr` plus the start of the `sockaddr_ll` that follows (to
-/// `sll_pkttype`): the fixed part of every record in a block.
-pub const TP3_SPAN: usize = pk::TP3_SLL_PKTTYPE + 1;
+/// Bytes of a `tpacket3_hdr` plus the whole `sockaddr_ll` that follows it (the kernel always
+/// writes both, before the packet): the fixed part of every record in a block.
+pub const TP3_SPAN: usize = pk::TP3_HDRLEN + pk::SLL_SIZE;
 
 /// A retired block, borrowed from the ring (or any bytes laid out as one).
 #[derive(Clone, Copy)]

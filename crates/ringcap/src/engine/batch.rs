@@ -38,6 +38,13 @@ pub trait Handler: Send {
     fn finish(&mut self, _report: &WorkerReport) -> std::result::Result<(), String> {
         Ok(())
     }
+
+    /// Called when a wait for packets ended with none (about every 100 ms while this worker's
+    /// share of the traffic is quiet), so a handler with timers (flow expiry) runs them
+    /// without traffic. [`Flow::Done`] and [`Flow::Fail`] act as from `batch`.
+    fn idle(&mut self) -> Flow {
+        Flow::Continue
+    }
 }
 
 /// A batch of zero-copy packet views. Iterate it; the engine counts what it yields (and walks

@@ -29,9 +29,10 @@ use ringcap_sys as sys;
 use ringcap_sys::packet as pk;
 
 pub use batch::{Batch, Flow, Handler};
-pub(crate) use source::{KernelProbe, KernelTotals, Source, Wait};
+pub(crate) use source::{Intake, KernelProbe, KernelTotals, Source, Wait};
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Direction, LinkLayer, Mode, ANY};
+use crate::intake::Loopback;
 use crate::socket;
 use crate::stats::{EndReason, Published, Report, Tick, WorkerReport};
 use crate::stop::StopHandle;
@@ -98,36 +99,30 @@ pub struct Capture {
 impl Capture {
     /// Validates the configuration, checks the interface, opens every worker's socket and ring
     /// and joins them in one fanout group. No packet is taken before [`Capture::run`].
-    pub fn open(cfg: Config) -> Result<Capture> {
+    pub fn open(mut cfg: Config) -> Result<Capture> {
+        cfg.settle();
         cfg.validate()?;
-        let ifindex = sys::if_nametoindex(&cfg.iface).ok_or_else(|| {
-            let mut available = sys::interface_names();
-            available.sort();
-            Error::NoSuchInterface {
-                name: cfg.iface.clone(),
-                available,
-            }
-        })?;
-        let flags = sys::interface_flags(&cfg.iface)?;
-        if flags & sys::IFF_UP == 0 {
-            return Err(Error::InterfaceDown {
-                name: cfg.iface.clone(),
-            });
-        }
+        let (ifindex, lo) = check_interface(&cfg)?;
         if cfg.mode == Mode::Xdp {
             return crate::xdp::open_capture(cfg, ifindex);
         }
+        // Built (and a filter that cannot run on the socket refused) before any socket opens.
+        let intake: Intake = Arc::new(crate::intake::program(&cfg, lo)?);
         let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(cfg.workers);
         let mut fds = Vec::with_capacity(cfg.workers);
         for _ in 0..cfg.workers {
-            let fd = socket::open()?;
+            let fd = socket::open(cfg.link.is_cooked())?;
+            if cfg.direction == Direction::In {
+                socket::ignore_outgoing(&fd)?;
+            }
             let source: Box<dyn Source> = match cfg.mode {
-                Mode::Ring => Box::new(RingSource::create(fd.clone(), &cfg)?),
-                Mode::Recv => Box::new(RecvSource::create(fd.clone(), &cfg)?),
+                Mode::Ring => Box::new(RingSource::create(fd.clone(), &cfg, intake.clone())?),
+                Mode::Recv => Box::new(RecvSource::create(fd.clone(), &cfg, intake.clone())?),
                 Mode::Xdp => unreachable!(),
             };
             socket::bind_closed(&fd, ifindex)?;
-            if cfg.promisc {
+            // The "any" device has no promiscuous mode (libpcap ignores the request too).
+            if cfg.promisc && ifindex != 0 {
                 pk::add_promisc(fd.as_fd(), ifindex)?;
             }
             sources.push(source);
@@ -403,6 +398,54 @@ fn make_report(workers: Vec<WorkerReport>, shared: &Shared) -> Report {
         reason,
         extra,
     }
+}
+
+/// The interface's index (0 for `any`) once it is known to exist, be up and offer the link
+/// type asked for; and which loopback packets the kernel program drops.
+fn check_interface(cfg: &Config) -> Result<(u32, Loopback)> {
+    if cfg.iface == ANY {
+        let lo = sys::if_nametoindex("lo").map_or(Loopback::None, Loopback::OutgoingOn);
+        return Ok((0, lo));
+    }
+    let ifindex = sys::if_nametoindex(&cfg.iface).ok_or_else(|| {
+        let mut available = sys::interface_names();
+        available.sort();
+        available.push(ANY.to_string());
+        Error::NoSuchInterface {
+            name: cfg.iface.clone(),
+            available,
+        }
+    })?;
+    let flags = sys::interface_flags(&cfg.iface)?;
+    if flags & sys::IFF_UP == 0 {
+        return Err(Error::InterfaceDown {
+            name: cfg.iface.clone(),
+        });
+    }
+    let hatype = sys::link::hardware_type(&cfg.iface).ok();
+    let offered = LinkLayer::offered(&cfg.iface, hatype);
+    if offered.is_empty() {
+        return Err(Error::Config(format!(
+            "interface {} has ARP hardware type {}, not Ethernet: ringcap captures Ethernet and              loopback devices, and `-i any` (which sees this one too, cooked)",
+            cfg.iface,
+            hatype.map_or("unknown".to_string(), |t| t.to_string())
+        )));
+    }
+    if !offered.contains(&cfg.link) {
+        let names: Vec<&str> = offered.iter().map(|l| l.name()).collect();
+        return Err(Error::Config(format!(
+            "-y {} is not one of the data link types of {} ({}; -L lists them)",
+            cfg.link.name(),
+            cfg.iface,
+            names.join(", ")
+        )));
+    }
+    let lo = if hatype == Some(sys::link::ARPHRD_LOOPBACK) {
+        Loopback::AllOutgoing
+    } else {
+        Loopback::None
+    };
+    Ok((ifindex, lo))
 }
 
 fn join_fanout(cfg: &Config, fds: &[Arc<OwnedFd>]) -> Result<u16> {

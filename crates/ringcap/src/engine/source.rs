@@ -67,8 +67,12 @@ pub(crate) trait Source: Send {
     fn probe(&self) -> Arc<dyn KernelProbe>;
 }
 
+/// The kernel program of every socket of a capture (see [`crate::intake`]), shared.
+pub(crate) type Intake = Arc<Option<Vec<pk::SockFilter>>>;
+
 pub(super) struct RingSource {
     fd: Arc<OwnedFd>,
+    intake: Intake,
     ring: RxRing,
     timeout: Duration,
     /// Bytes of the blocks taken since the last wait, and when that wait began.
@@ -81,10 +85,11 @@ pub(super) struct RingSource {
 
 impl RingSource {
     /// Sets up the ring on a packet socket that is open but not bound yet.
-    pub(super) fn create(fd: Arc<OwnedFd>, cfg: &Config) -> Result<RingSource> {
+    pub(super) fn create(fd: Arc<OwnedFd>, cfg: &Config, intake: Intake) -> Result<RingSource> {
         Ok(RingSource {
             ring: RxRing::create(fd.clone(), &cfg.geometry)?,
             fd,
+            intake,
             timeout: Duration::from_millis(cfg.geometry.block_timeout_ms as u64),
             bytes_since_wait: 0,
             last_wait: Instant::now(),
@@ -140,8 +145,8 @@ impl Source for RingSource {
         }
     }
 
-    fn start_intake(&mut self, cfg: &Config) -> Result<()> {
-        socket::start_intake(&self.fd, cfg.filter.as_ref(), cfg.snaplen)
+    fn start_intake(&mut self, _cfg: &Config) -> Result<()> {
+        socket::start_intake(&self.fd, self.intake.as_deref())
     }
 
     fn stop_intake(&mut self) -> Result<()> {
@@ -161,6 +166,7 @@ impl Source for RingSource {
 
 pub(super) struct RecvSource {
     fd: Arc<OwnedFd>,
+    intake: Intake,
     sock: RecvSocket,
     draining: bool,
     gone: Option<sys::Error>,
@@ -168,10 +174,11 @@ pub(super) struct RecvSource {
 
 impl RecvSource {
     /// Sets up the one-packet-per-`recvmsg` path on a packet socket.
-    pub(super) fn create(fd: Arc<OwnedFd>, cfg: &Config) -> Result<RecvSource> {
+    pub(super) fn create(fd: Arc<OwnedFd>, cfg: &Config, intake: Intake) -> Result<RecvSource> {
         Ok(RecvSource {
-            sock: RecvSocket::setup(fd.clone(), cfg.snaplen)?,
+            sock: RecvSocket::setup(fd.clone(), cfg.snaplen, cfg.recv_buffer)?,
             fd,
+            intake,
             draining: false,
             gone: None,
         })
@@ -204,8 +211,8 @@ impl Source for RecvSource {
         }
     }
 
-    fn start_intake(&mut self, cfg: &Config) -> Result<()> {
-        socket::start_intake(&self.fd, cfg.filter.as_ref(), cfg.snaplen)
+    fn start_intake(&mut self, _cfg: &Config) -> Result<()> {
+        socket::start_intake(&self.fd, self.intake.as_deref())
     }
 
     fn stop_intake(&mut self) -> Result<()> {

@@ -95,6 +95,32 @@ impl<H: Handler> Taker<H> {
         }
     }
 
+    /// The handler's `idle` (a wait ended with no packets), with a panic turned into a failure.
+    fn idle(&mut self) {
+        if self.state != HandlerState::Active {
+            return;
+        }
+        let handler = &mut self.handler;
+        let flow = match panic::catch_unwind(AssertUnwindSafe(|| handler.idle())) {
+            Ok(flow) => flow,
+            Err(payload) => {
+                self.poisoned = true;
+                Flow::Fail(format!(
+                    "its handler panicked: {}",
+                    panic_message(&*payload)
+                ))
+            }
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::Done => {
+                self.state = HandlerState::Done;
+                self.shared.stop.stop(EndReason::HandlerDone);
+            }
+            Flow::Fail(cause) => self.fail(cause),
+        }
+    }
+
     /// Fails this worker and ends the capture (the first failure names the end).
     fn fail(&mut self, cause: String) {
         self.state = HandlerState::Failed;
@@ -221,7 +247,11 @@ fn take_until_stopped<H: Handler>(source: &mut dyn Source, t: &mut Taker<H>, cfg
             }
         }
         t.rep.polls += 1;
-        if let Wait::Gone(e) = source.wait(100) {
+        let waited = source.wait(100);
+        if let Wait::Idle = waited {
+            t.idle();
+        }
+        if let Wait::Gone(e) = waited {
             let what = match e.errno() {
                 Some(sys::Errno::ENETDOWN) | Some(sys::Errno::ENXIO) | Some(sys::Errno::ENODEV) => {
                     "went down or disappeared"

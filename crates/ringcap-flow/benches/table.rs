@@ -1,0 +1,165 @@
+//! The flow-table update per packet, on one core: `cargo bench -p ringcap-flow --bench table`
+//! (run it as `heavy cargo bench ...` on the shared machine).
+//!
+//! Each table is filled with N active flows first (N = 10 k and 1 M); then packets pick a flow
+//! uniformly at random — no locality at all, the worst case for the caches — in batches of 256
+//! (one ring block's worth), each batch followed by the amortised expiry sweep as a worker runs
+//! it. Packet times advance 100 ns per packet (10 Mpps on the core), so every flow stays active
+//! and the sweep visits its share of slots. Throughput is in packets: criterion prints the time
+//! per batch; divide by 256 for ns/packet (the `thrpt` line gives packets per second).
+//!
+//! `key_and_table` adds the header summary and key extraction from real 60-byte frames, i.e.
+//! all of a worker's per-packet flow work.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ringcap_flow::key::{FlowKey, Hasher, Kind, VLAN_NONE};
+use ringcap_flow::table::{FlowTable, Observation, Timeouts};
+use ringcap_flow::FlowRecord;
+
+const BATCH: usize = 256;
+/// Packets in the prepared stream (a multiple of BATCH).
+const STREAM: usize = 1 << 20;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn key(n: u64) -> FlowKey {
+    let mut k = FlowKey {
+        kind: Kind::V4,
+        proto: if n.is_multiple_of(5) { 17 } else { 6 },
+        src_port: 1024 + (n % 50_000) as u16,
+        dst_port: 443,
+        ethertype: 0x0800,
+        vlan: VLAN_NONE,
+        ..FlowKey::default()
+    };
+    k.src[..4].copy_from_slice(&(0x0a00_0000 | (n as u32 >> 4)).to_be_bytes());
+    k.dst[..4].copy_from_slice(&[192, 0, 2, (n % 16) as u8]);
+    k
+}
+
+fn table_update(c: &mut Criterion) {
+    let mut g = c.benchmark_group("table_update");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for flows in [10_000u64, 1_000_000] {
+        let mut table = FlowTable::with_hasher(
+            flows as usize + flows as usize / 4,
+            Timeouts::default(),
+            Hasher::fixed(),
+        );
+        let mut sink = |r: &FlowRecord| {
+            black_box(r);
+        };
+        let keys: Vec<FlowKey> = (0..flows).map(key).collect();
+        let mut ts = 1_700_000_000_000_000_000u64;
+        let fill: Vec<Observation> = keys
+            .iter()
+            .map(|&key| Observation {
+                key,
+                ts_ns: ts,
+                octets: 52,
+                l2_octets: 66,
+                tcp_flags: 0x10,
+            })
+            .collect();
+        table.update(&fill, &mut sink);
+        assert_eq!(table.len() as u64, flows);
+        // A long random sequence of packets, made beforehand and read in order as a ring
+        // would be (drawing a random flow per packet would time the generator).
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut stream: Vec<Observation> = (0..STREAM)
+            .map(|_| Observation {
+                key: keys[(rng.next() % flows) as usize],
+                ts_ns: 0,
+                octets: 52,
+                l2_octets: 66,
+                tcp_flags: 0x10,
+            })
+            .collect();
+        let mut at = 0usize;
+        g.bench_function(BenchmarkId::from_parameter(flows), |b| {
+            b.iter(|| {
+                let batch = &mut stream[at..at + BATCH];
+                for o in batch.iter_mut() {
+                    ts += 100;
+                    o.ts_ns = ts;
+                }
+                table.update(batch, &mut sink);
+                table.expire(ts, &mut sink);
+                at = (at + BATCH) % STREAM;
+            })
+        });
+        assert_eq!(table.len() as u64, flows, "a flow ended during the bench");
+        assert_eq!(table.stats().records, 0);
+    }
+    g.finish();
+}
+
+fn frame(n: u64) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&40u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 6;
+    f[26..30].copy_from_slice(&(0x0a00_0000 | (n as u32 >> 4)).to_be_bytes());
+    f[30..34].copy_from_slice(&[192, 0, 2, (n % 16) as u8]);
+    f[34..36].copy_from_slice(&(1024 + (n % 50_000) as u16).to_be_bytes());
+    f[36..38].copy_from_slice(&443u16.to_be_bytes());
+    f[46] = 0x50;
+    f[47] = 0x10;
+    f
+}
+
+fn key_and_table(c: &mut Criterion) {
+    let mut g = c.benchmark_group("key_and_table");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let flows = 10_000u64;
+    let frames: Vec<Vec<u8>> = (0..flows).map(frame).collect();
+    let mut table = FlowTable::with_hasher(20_000, Timeouts::default(), Hasher::fixed());
+    let mut sink = |r: &FlowRecord| {
+        black_box(r);
+    };
+    let mut rng = Rng(7);
+    let seq: Vec<u32> = (0..(1 << 20))
+        .map(|_| (rng.next() % flows) as u32)
+        .collect();
+    let mut at = 0usize;
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut batch = vec![Observation::default(); BATCH];
+    g.bench_function(BenchmarkId::from_parameter(flows), |b| {
+        b.iter(|| {
+            for o in batch.iter_mut() {
+                ts += 100;
+                let f = &frames[seq[at] as usize];
+                let s = ringcap_flow::wire::summarize(f);
+                *o = Observation {
+                    key: FlowKey::from_summary(&s, None),
+                    ts_ns: ts,
+                    octets: s.l3_len,
+                    l2_octets: 60,
+                    tcp_flags: s.tcp_flags,
+                };
+                at = (at + 1) & ((1 << 20) - 1);
+            }
+            table.update(&batch, &mut sink);
+            table.expire(ts, &mut sink);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, table_update, key_and_table);
+criterion_main!(benches);

@@ -1,0 +1,482 @@
+//! One worker's flow table: open addressing with linear probing, sized once at start.
+//!
+//! Two arrays: IPv4 flows in 64-byte entries — hash tag, key, counters and times in one cache
+//! line, so a packet costs one memory access even when the table is far larger than the caches
+//! — and IPv6 and non-IP flows in 96-byte entries (see [`crate::entry`]). Each is sized for the
+//! whole `max_flows` at a load of at most 2/3, the limit counting both. Deletion shifts the
+//! following entries back (no tombstones), so probe sequences stay short however many flows
+//! come and go.
+//!
+//! Nothing here allocates after [`FlowTable::new`], which also writes every page so no page
+//! fault lands on the hot path. [`FlowTable::update`] takes packets in groups and starts the
+//! memory loads of a whole group before working on any of it: on a table far larger than the
+//! caches, the misses of sixteen packets overlap instead of queueing one behind another.
+//!
+//! Expiry is amortised: [`FlowTable::expire`] advances a sweep cursor by as many slots as the
+//! time since its last call is worth (the whole table once per [`Timeouts::sweep_period`]), so
+//! the work per packet is bounded and a busy table is still swept on time. A packet that finds
+//! its flow already past a timeout ends the old record first, so records never span a timeout
+//! whatever the sweep's position. A full table evicts the longest-quiet of a few flows next to
+//! a moving cursor (bounded work), reported as [`EndReason::Evicted`].
+
+use crate::entry::{Entry, V4Entry, WideEntry};
+use crate::key::{FlowKey, Hasher, Kind};
+use crate::record::{tcp, EndReason, FlowRecord};
+
+/// Receives the records a table emits.
+pub trait Sink {
+    fn record(&mut self, r: &FlowRecord);
+}
+
+impl<F: FnMut(&FlowRecord)> Sink for F {
+    #[inline]
+    fn record(&mut self, r: &FlowRecord) {
+        self(r)
+    }
+}
+
+/// When flows end, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// No packet for this long: the flow ended (`--idle-timeout`, 15 s).
+    pub idle_ns: u64,
+    /// A flow this old is reported and starts a new record (`--active-timeout`, 60 s).
+    pub active_ns: u64,
+    /// A TCP flow that carried FIN or RST ends once quiet this long (1 s): long enough for the
+    /// last ACKs of a close to land in the same record.
+    pub fin_ns: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle_ns: 15_000_000_000,
+            active_ns: 60_000_000_000,
+            fin_ns: 1_000_000_000,
+        }
+    }
+}
+
+impl Timeouts {
+    /// How long one full sweep of the table takes: an eighth of the shorter timeout, between
+    /// 10 ms and 2 s, so a flow is reported at most that late.
+    pub fn sweep_period(&self) -> u64 {
+        (self.idle_ns.min(self.active_ns) / 8).clamp(10_000_000, 2_000_000_000)
+    }
+}
+
+/// What one packet contributes to its flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observation {
+    pub key: FlowKey,
+    pub ts_ns: u64,
+    /// Layer-3 length (see [`FlowRecord::octets`]).
+    pub octets: u32,
+    /// Frame length on the wire, VLAN tags included.
+    pub l2_octets: u32,
+    pub tcp_flags: u8,
+}
+
+/// A table's counters since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Packets given to [`FlowTable::update`].
+    pub packets: u64,
+    /// Records started (a new flow, or a new piece of a flow after a timeout).
+    pub flows: u64,
+    /// Records emitted, and the packets in them.
+    pub records: u64,
+    pub record_packets: u64,
+    pub record_octets: u64,
+    /// Records emitted, by [`EndReason::index`].
+    pub ended: [u64; 5],
+}
+
+impl TableStats {
+    pub fn evicted(&self) -> u64 {
+        self.ended[EndReason::Evicted.index()]
+    }
+}
+
+/// Packets per group whose memory loads are started together.
+const GROUP: usize = 64;
+/// At most this many slots visited by one [`FlowTable::expire`] call (the rest carries over).
+const MAX_SWEEP: u64 = 1 << 16;
+/// Flows sampled when choosing one to evict.
+const EVICT_SAMPLE: usize = 8;
+
+#[inline(always)]
+fn due<E: Entry>(e: &E, now: u64, t: &Timeouts) -> Option<EndReason> {
+    let quiet = now.saturating_sub(e.last_ns());
+    let age = now.saturating_sub(e.first_ns());
+    let closing = e.tcp_flags() & (tcp::FIN | tcp::RST) != 0;
+    // One branch on the common path (nothing due); which reason only when something is.
+    if (quiet >= t.idle_ns) | (age >= t.active_ns) | (closing & (quiet >= t.fin_ns)) {
+        Some(if quiet >= t.idle_ns {
+            EndReason::Idle
+        } else if closing && quiet >= t.fin_ns {
+            EndReason::EndOfFlow
+        } else {
+            EndReason::Active
+        })
+    } else {
+        None
+    }
+}
+
+#[inline(always)]
+fn emit<E: Entry>(stats: &mut TableStats, e: &E, end: EndReason, sink: &mut impl Sink) {
+    stats.records += 1;
+    stats.record_packets += e.packets();
+    stats.record_octets += e.octets();
+    stats.ended[end.index()] += 1;
+    sink.record(&e.record(end));
+}
+
+/// One open-addressing array of entries of one layout.
+struct Slots<E: Entry> {
+    slots: Vec<E>,
+    len: usize,
+    sweep_pos: usize,
+    /// The time the sweep has covered up to (0: not started).
+    sweep_clock: u64,
+    evict_pos: usize,
+}
+
+impl<E: Entry> Slots<E> {
+    fn new(cap: usize) -> Self {
+        // `resize` writes every element (unlike `vec![..; n]` of zeros, which maps zero pages
+        // lazily), so the page faults happen now and not on the first packets.
+        let mut slots = Vec::with_capacity(cap);
+        slots.resize(cap, E::default());
+        Slots {
+            slots,
+            len: 0,
+            sweep_pos: 0,
+            sweep_clock: 0,
+            evict_pos: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn home(&self, tag: u32) -> usize {
+        ((tag as u64 * self.slots.len() as u64) >> 32) as usize
+    }
+
+    #[inline(always)]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// Finds the flow from `i` on; `Err` with the empty slot where it would go.
+    #[inline(always)]
+    fn find(&self, tag: u32, key: &E::Key, mut i: usize) -> Result<usize, usize> {
+        loop {
+            let e = &self.slots[i];
+            let t = e.tag();
+            if t == 0 {
+                return Err(i);
+            }
+            if t == tag && e.matches(key) {
+                return Ok(i);
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// Removes the entry at `hole`, shifting back the entries after it that may move closer to
+    /// their home slot, so that no probe sequence has a gap.
+    fn remove_at(&mut self, mut hole: usize) {
+        let cap = self.slots.len();
+        let mut j = hole;
+        loop {
+            j = self.next(j);
+            let t = self.slots[j].tag();
+            if t == 0 {
+                break;
+            }
+            let h = self.home(t);
+            let from_home = if j >= h { j - h } else { j + cap - h };
+            let from_hole = if j >= hole { j - hole } else { j + cap - hole };
+            if from_home >= from_hole {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole].clear();
+        self.len -= 1;
+    }
+
+    /// Of the next few flows after the eviction cursor, the one quiet the longest is reported
+    /// with [`EndReason::Evicted`] and removed. Bounded work whatever the size.
+    fn evict_one(&mut self, stats: &mut TableStats, sink: &mut impl Sink) {
+        let mut i = self.evict_pos;
+        let mut best: Option<usize> = None;
+        let mut seen = 0;
+        for _ in 0..self.slots.len() {
+            if self.slots[i].tag() != 0 {
+                seen += 1;
+                if best.is_none_or(|b| self.slots[i].last_ns() < self.slots[b].last_ns()) {
+                    best = Some(i);
+                }
+                if seen == EVICT_SAMPLE {
+                    break;
+                }
+            }
+            i = self.next(i);
+        }
+        self.evict_pos = self.next(i);
+        if let Some(b) = best {
+            emit(stats, &self.slots[b], EndReason::Evicted, sink);
+            self.remove_at(b);
+        }
+    }
+
+    fn expire(&mut self, now: u64, t: &Timeouts, stats: &mut TableStats, sink: &mut impl Sink) {
+        if self.sweep_clock == 0 || now < self.sweep_clock {
+            self.sweep_clock = now;
+            return;
+        }
+        let cap = self.slots.len() as u64;
+        let period = t.sweep_period();
+        // A lag beyond one full sweep is forgotten: one sweep ends every flow that is due.
+        let clock = self.sweep_clock.max(now.saturating_sub(period));
+        let due_visits = (cap as u128 * (now - clock) as u128 / period as u128) as u64;
+        if due_visits == 0 {
+            return;
+        }
+        let visits = due_visits.min(MAX_SWEEP);
+        // The clock moves by what those visits are worth, so fractions and the work left over
+        // by MAX_SWEEP carry to the next call.
+        self.sweep_clock = clock + (visits as u128 * period as u128 / cap as u128) as u64;
+        // Removals do not count as visits (an entry may shift into the slot, which is looked
+        // at again); they are bounded by the flows in the table.
+        let mut visited = 0;
+        while visited < visits {
+            let i = self.sweep_pos;
+            if self.slots[i].tag() != 0 {
+                if let Some(end) = due(&self.slots[i], now, t) {
+                    emit(stats, &self.slots[i], end, sink);
+                    self.remove_at(i);
+                    continue;
+                }
+            }
+            self.sweep_pos = self.next(i);
+            visited += 1;
+        }
+    }
+
+    fn flush(&mut self, stats: &mut TableStats, sink: &mut impl Sink) {
+        for i in 0..self.slots.len() {
+            let e = &self.slots[i];
+            if e.tag() == 0 {
+                continue;
+            }
+            let end = if e.tcp_flags() & (tcp::FIN | tcp::RST) != 0 {
+                EndReason::EndOfFlow
+            } else {
+                EndReason::Forced
+            };
+            emit(stats, e, end, sink);
+            self.slots[i].clear();
+        }
+        self.len = 0;
+    }
+}
+
+/// A per-worker flow table holding at most `max_flows` flows: IPv4 flows in one array of
+/// 64-byte entries, IPv6 and non-IP flows in another of 96-byte entries, each sized for the
+/// whole limit at a load of at most 2/3, the limit counting both.
+pub struct FlowTable {
+    v4: Slots<V4Entry>,
+    wide: Slots<WideEntry>,
+    max: usize,
+    hasher: Hasher,
+    timeouts: Timeouts,
+    stats: TableStats,
+}
+
+impl FlowTable {
+    /// A table for up to `max_flows` flows (at least 1), with random hash keys. Its memory is
+    /// allocated and written here, once.
+    pub fn new(max_flows: usize, timeouts: Timeouts) -> FlowTable {
+        Self::with_hasher(max_flows, timeouts, Hasher::random())
+    }
+
+    pub fn with_hasher(max_flows: usize, timeouts: Timeouts, hasher: Hasher) -> FlowTable {
+        let max = max_flows.max(1);
+        let cap = (max + max / 2 + 1).max(16).next_multiple_of(16);
+        FlowTable {
+            v4: Slots::new(cap),
+            wide: Slots::new(cap),
+            max,
+            hasher,
+            timeouts,
+            stats: TableStats::default(),
+        }
+    }
+
+    /// Flows in the table now.
+    pub fn len(&self) -> usize {
+        self.v4.len + self.wide.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn max_flows(&self) -> usize {
+        self.max
+    }
+
+    /// Bytes of memory the table holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.v4.slots.len() * std::mem::size_of::<V4Entry>()
+            + self.wide.slots.len() * std::mem::size_of::<WideEntry>()
+    }
+
+    pub fn stats(&self) -> &TableStats {
+        &self.stats
+    }
+
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// Accounts packets into their flows, emitting the records of flows that a packet finds
+    /// past a timeout and of flows evicted to make room.
+    pub fn update(&mut self, obs: &[Observation], sink: &mut impl Sink) {
+        self.stats.packets += obs.len() as u64;
+        for group in obs.chunks(GROUP) {
+            let mut tags = [0u32; GROUP];
+            let mut pos = [0usize; GROUP];
+            let mut k4 = [[0u64; 2]; GROUP];
+            for (j, o) in group.iter().enumerate() {
+                if o.key.kind == Kind::V4 {
+                    k4[j] = V4Entry::key_of(o);
+                    tags[j] = V4Entry::tag_of(&self.hasher, &k4[j]);
+                    pos[j] = self.v4.home(tags[j]);
+                } else {
+                    tags[j] = WideEntry::tag_of(&self.hasher, &o.key);
+                    pos[j] = self.wide.home(tags[j]);
+                }
+            }
+            // Start the loads of the whole group before using any: only the cache lines
+            // matter, not the values. The loop is kept tiny so that every load of the group
+            // fits in the processor's reorder window and they all go out at once (`touch`
+            // keeps the compiler from dropping them).
+            let mut acc = 0u64;
+            for (j, o) in group.iter().enumerate() {
+                acc = acc.wrapping_add(if o.key.kind == Kind::V4 {
+                    self.v4.slots[pos[j]].touch()
+                } else {
+                    self.wide.slots[pos[j]].touch()
+                });
+            }
+            std::hint::black_box(acc);
+            for (j, o) in group.iter().enumerate() {
+                let (t, stats, max) = (&self.timeouts, &mut self.stats, self.max);
+                if o.key.kind == Kind::V4 {
+                    let c = Ctx { max, t, stats };
+                    update_one(
+                        &mut self.v4,
+                        &mut self.wide,
+                        c,
+                        o,
+                        &k4[j],
+                        tags[j],
+                        pos[j],
+                        sink,
+                    );
+                } else {
+                    let c = Ctx { max, t, stats };
+                    update_one(
+                        &mut self.wide,
+                        &mut self.v4,
+                        c,
+                        o,
+                        &o.key,
+                        tags[j],
+                        pos[j],
+                        sink,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Ends the flows that are past a timeout at `now` (ns since the epoch: the newest packet
+    /// time, or the clock when the link is quiet), visiting as many slots as the time since the
+    /// last call is worth.
+    pub fn expire(&mut self, now_ns: u64, sink: &mut impl Sink) {
+        self.v4
+            .expire(now_ns, &self.timeouts, &mut self.stats, sink);
+        self.wide
+            .expire(now_ns, &self.timeouts, &mut self.stats, sink);
+    }
+
+    /// Ends every flow (end of capture): FIN/RST flows as ended, the others as forced.
+    pub fn flush(&mut self, sink: &mut impl Sink) {
+        self.v4.flush(&mut self.stats, sink);
+        self.wide.flush(&mut self.stats, sink);
+    }
+}
+
+struct Ctx<'a> {
+    max: usize,
+    t: &'a Timeouts,
+    stats: &'a mut TableStats,
+}
+
+/// One packet into `mine` (the array of its layout); `other` is only a source of room when
+/// the table is full and `mine` is empty.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_one<E: Entry, F: Entry>(
+    mine: &mut Slots<E>,
+    other: &mut Slots<F>,
+    c: Ctx<'_>,
+    o: &Observation,
+    key: &E::Key,
+    tag: u32,
+    home: usize,
+    sink: &mut impl Sink,
+) {
+    let i = match mine.find(tag, key, home) {
+        Ok(i) => {
+            let e = &mut mine.slots[i];
+            match due(e, o.ts_ns, c.t) {
+                None => e.add(o),
+                Some(end) => {
+                    emit(c.stats, e, end, sink);
+                    *e = E::start(tag, key, o);
+                    c.stats.flows += 1;
+                }
+            }
+            return;
+        }
+        Err(i) => i,
+    };
+    let i = if mine.len + other.len >= c.max {
+        if mine.len > 0 {
+            mine.evict_one(c.stats, sink);
+        } else {
+            other.evict_one(c.stats, sink);
+        }
+        // Removing shifted entries back: find the empty slot again.
+        mine.find(tag, key, home).unwrap_err()
+    } else {
+        i
+    };
+    mine.slots[i] = E::start(tag, key, o);
+    mine.len += 1;
+    c.stats.flows += 1;
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

@@ -1,0 +1,248 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::key::{FlowKey, Kind};
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000_000_000;
+
+fn key(n: u32) -> FlowKey {
+    let mut k = FlowKey {
+        kind: Kind::V4,
+        proto: 17,
+        src_port: (n % 60000) as u16,
+        dst_port: 53,
+        ethertype: 0x0800,
+        vlan: crate::key::VLAN_NONE,
+        ..FlowKey::default()
+    };
+    k.src[..4].copy_from_slice(&n.to_be_bytes());
+    k.dst[..4].copy_from_slice(&[10, 0, 0, 1]);
+    k
+}
+
+fn obs(n: u32, ts: u64, len: u32, flags: u8) -> Observation {
+    Observation {
+        key: key(n),
+        ts_ns: ts,
+        octets: len,
+        l2_octets: len + 14,
+        tcp_flags: flags,
+    }
+}
+
+fn t(idle_s: u64, active_s: u64) -> Timeouts {
+    Timeouts {
+        idle_ns: idle_s * S,
+        active_ns: active_s * S,
+        fin_ns: S,
+    }
+}
+
+#[test]
+fn packets_of_one_flow_add_up_in_one_record() {
+    let mut tab = FlowTable::with_hasher(100, t(15, 60), Hasher::fixed());
+    let mut out = Vec::new();
+    let pkts = [
+        obs(1, 1000, 60, tcp::SYN),
+        obs(1, 2000, 52, tcp::ACK),
+        obs(1, 3000, 1500, tcp::ACK | tcp::PSH),
+        obs(2, 2500, 100, 0),
+    ];
+    tab.update(&pkts, &mut |r: &FlowRecord| out.push(*r));
+    assert!(out.is_empty());
+    assert_eq!(tab.len(), 2);
+    tab.flush(&mut |r: &FlowRecord| out.push(*r));
+    out.sort_by_key(|r| r.key.src[3]);
+    let r = &out[0];
+    assert_eq!((r.packets, r.octets, r.l2_octets), (3, 1612, 1612 + 42));
+    assert_eq!((r.first_ns, r.last_ns), (1000, 3000));
+    assert_eq!(r.tcp_flags, tcp::SYN | tcp::ACK | tcp::PSH);
+    assert_eq!(r.end, EndReason::Forced);
+    assert_eq!(out[1].packets, 1);
+    assert!(tab.is_empty());
+    let st = tab.stats();
+    assert_eq!((st.packets, st.records, st.record_packets), (4, 2, 4));
+}
+
+#[test]
+fn a_packet_after_the_idle_timeout_starts_a_new_record() {
+    let mut tab = FlowTable::with_hasher(100, t(2, 60), Hasher::fixed());
+    let mut out = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push(*r);
+    tab.update(&[obs(1, S, 100, 0), obs(1, S + 10 * MS, 100, 0)], &mut sink);
+    tab.update(&[obs(1, 4 * S, 100, 0)], &mut sink);
+    tab.flush(&mut sink);
+    assert_eq!(out.len(), 2);
+    assert_eq!((out[0].packets, out[0].end), (2, EndReason::Idle));
+    assert_eq!((out[1].packets, out[1].end), (1, EndReason::Forced));
+}
+
+#[test]
+fn the_sweep_ends_idle_flows_without_traffic() {
+    let tm = t(1, 60);
+    let mut tab = FlowTable::with_hasher(1000, tm, Hasher::fixed());
+    let mut out = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push(*r);
+    let pkts: Vec<_> = (0..500).map(|i| obs(i, S, 64, 0)).collect();
+    tab.update(&pkts, &mut sink);
+    tab.expire(S, &mut sink);
+    // Time passes in small steps with no packet: within the timeout plus one sweep period
+    // every flow is reported, each exactly once.
+    let mut now = S;
+    while now < 2 * S + tm.sweep_period() + 10 * MS {
+        now += 5 * MS;
+        tab.expire(now, &mut sink);
+    }
+    assert_eq!(out.len(), 500);
+    assert!(out
+        .iter()
+        .all(|r| r.end == EndReason::Idle && r.packets == 1));
+    assert!(tab.is_empty());
+}
+
+#[test]
+fn long_flows_are_cut_at_the_active_timeout_and_sum_exactly() {
+    let mut tab = FlowTable::with_hasher(100, t(15, 1), Hasher::fixed());
+    let mut out = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push(*r);
+    let mut n = 0u64;
+    let mut ts = S;
+    while ts < 11 * S {
+        tab.update(&[obs(7, ts, 100 + (n % 7) as u32, 0)], &mut sink);
+        tab.expire(ts, &mut sink);
+        n += 1;
+        ts += 30 * MS;
+    }
+    tab.flush(&mut sink);
+    assert!(out.len() >= 10, "{} records", out.len());
+    assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), n);
+    let bytes: u64 = (0..n).map(|i| 100 + i % 7).sum();
+    assert_eq!(out.iter().map(|r| r.octets).sum::<u64>(), bytes);
+    for r in &out[..out.len() - 1] {
+        assert_eq!(r.end, EndReason::Active);
+        assert!(r.last_ns - r.first_ns < S);
+    }
+    // Records follow each other without overlap.
+    for w in out.windows(2) {
+        assert!(w[0].last_ns < w[1].first_ns);
+    }
+}
+
+#[test]
+fn fin_ends_a_flow_once_it_is_quiet() {
+    let mut tab = FlowTable::with_hasher(100, t(15, 60), Hasher::fixed());
+    let mut out = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push(*r);
+    tab.update(
+        &[
+            obs(1, S, 60, tcp::SYN),
+            obs(1, S + MS, 52, tcp::ACK | tcp::FIN),
+            obs(1, S + 2 * MS, 52, tcp::ACK),
+        ],
+        &mut sink,
+    );
+    let mut now = S;
+    while now < 5 * S {
+        now += 10 * MS;
+        tab.expire(now, &mut sink);
+    }
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].packets, out[0].end), (3, EndReason::EndOfFlow));
+}
+
+#[test]
+fn a_full_table_evicts_and_reports_it() {
+    let mut tab = FlowTable::with_hasher(4, t(15, 60), Hasher::fixed());
+    let mut out = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push(*r);
+    for i in 0..10u32 {
+        tab.update(&[obs(i, S + i as u64 * MS, 64, 0)], &mut sink);
+    }
+    assert_eq!(tab.len(), 4);
+    assert_eq!(out.len(), 6);
+    assert!(out.iter().all(|r| r.end == EndReason::Evicted));
+    assert_eq!(tab.stats().evicted(), 6);
+    tab.flush(&mut |r: &FlowRecord| out.push(*r));
+    assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 10);
+}
+
+/// A tiny deterministic generator, so the model test needs no crate.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn against_a_hash_map_model_with_churn_and_eviction() {
+    // Many flows on a small table: collisions, evictions, expiries and backward shifts all
+    // happen; per key, the records must carry exactly the packets and bytes sent.
+    let mut tab = FlowTable::with_hasher(300, t(1, 3), Hasher::fixed());
+    let mut got: HashMap<FlowKey, (u64, u64)> = HashMap::new();
+    let mut want: HashMap<FlowKey, (u64, u64)> = HashMap::new();
+    let mut rng = Lcg(42);
+    let mut ts = S;
+    let mut batch = Vec::new();
+    for b in 0..2000u32 {
+        batch.clear();
+        // 250 keys in use at a time, a window moving on: old flows go idle, and new ones come
+        // faster than idle ones leave, so the table fills and evicts too.
+        let base = b / 20 * 25;
+        for _ in 0..(rng.next() % 40) {
+            let n = base + (rng.next() % 250) as u32;
+            let len = 40 + (rng.next() % 1400) as u32;
+            ts += rng.next() % 2 * MS;
+            batch.push(obs(n, ts, len, 0));
+            let e = want.entry(key(n)).or_default();
+            e.0 += 1;
+            e.1 += len as u64;
+        }
+        let mut sink = |r: &FlowRecord| {
+            let e = got.entry(r.key).or_default();
+            e.0 += r.packets;
+            e.1 += r.octets;
+        };
+        tab.update(&batch, &mut sink);
+        tab.expire(ts, &mut sink);
+        assert!(tab.len() <= 300);
+    }
+    let st = *tab.stats();
+    assert!(st.evicted() > 0, "{st:?}");
+    assert!(st.ended[EndReason::Idle.index()] > 0, "{st:?}");
+    tab.flush(&mut |r: &FlowRecord| {
+        let e = got.entry(r.key).or_default();
+        e.0 += r.packets;
+        e.1 += r.octets;
+    });
+    assert_eq!(got, want);
+}
+
+#[test]
+fn every_flow_stays_findable_after_removals() {
+    // Fill a table to its limit, end half the flows by time, then touch the rest: none may be
+    // created anew (which would mean a removal broke a probe sequence).
+    let mut tab = FlowTable::with_hasher(2000, t(1, 60), Hasher::fixed());
+    let mut sink = |_: &FlowRecord| {};
+    let old: Vec<_> = (0..1000).map(|i| obs(i, S, 64, 0)).collect();
+    tab.update(&old, &mut sink);
+    let young: Vec<_> = (1000..2000).map(|i| obs(i, 2 * S, 64, 0)).collect();
+    tab.update(&young, &mut sink);
+    tab.expire(2 * S, &mut sink);
+    for step in 1..=36 {
+        tab.expire(2 * S + step * 25 * MS, &mut sink);
+    }
+    assert_eq!(tab.len(), 1000);
+    let flows = tab.stats().flows;
+    let again: Vec<_> = (1000..2000)
+        .map(|i| obs(i, 2 * S + 950 * MS, 64, 0))
+        .collect();
+    tab.update(&again, &mut sink);
+    assert_eq!(tab.stats().flows, flows);
+    assert_eq!(tab.len(), 1000);
+}
