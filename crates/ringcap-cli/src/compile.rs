@@ -2,7 +2,58 @@
 //! of tcpdump's three formats, so programs can be compared with libpcap's and used elsewhere.
 
 use anyhow::bail;
-use ringcap_filter::{compile, LinkType, Target};
+use ringcap_filter::{compile, LinkType, Options, Program, Protocols, Services, Target};
+use std::sync::OnceLock;
+
+/// The service names for `port NAME`: the host's /etc/services, as tcpdump reads them, or the
+/// filter crate's table of well-known ones when the host has none.
+pub(crate) fn services() -> &'static Services {
+    static S: OnceLock<Services> = OnceLock::new();
+    S.get_or_init(|| match std::fs::read_to_string("/etc/services") {
+        Ok(text) => Services::parse(&text),
+        Err(_) => Services::well_known(),
+    })
+}
+
+/// The IP protocol names for `proto NAME`: the host's /etc/protocols, as tcpdump reads them
+/// (getprotobyname), or the filter crate's table of well-known ones when the host has none.
+pub(crate) fn protocols() -> &'static Protocols {
+    static P: OnceLock<Protocols> = OnceLock::new();
+    P.get_or_init(|| match std::fs::read_to_string("/etc/protocols") {
+        Ok(text) => Protocols::parse(&text),
+        Err(_) => Protocols::well_known(),
+    })
+}
+
+/// Compiles a filter with the host's service and protocol names (the one place the CLI calls
+/// the compiler).
+pub(crate) fn filter(
+    expr: &str,
+    link: LinkType,
+    snaplen: u32,
+    target: Target,
+    optimize: bool,
+) -> Result<Program, ringcap_filter::CompileError> {
+    let opts = Options {
+        snaplen,
+        target,
+        optimize,
+        protocols: protocols(),
+        ..Options::new(link, services())
+    };
+    compile(expr, &opts)
+}
+
+/// A refused filter as an error for `main`: one line, with the expression when it is short
+/// enough to show, and the compiler's error kept inside (main exits 2 for it: a bad argument).
+pub(crate) fn filter_error(expr: &str, e: ringcap_filter::CompileError) -> anyhow::Error {
+    let what = match e.offset {
+        _ if expr.chars().count() <= 80 => format!("filter {expr:?}"),
+        Some(off) => format!("filter (at byte {off})"),
+        None => "filter".to_string(),
+    };
+    anyhow::Error::new(e).context(what)
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,11 +95,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         args.snaplen
     };
-    let prog = match compile(&expr, link, snaplen, target, !args.no_optimize) {
+    let prog = match filter(&expr, link, snaplen, target, !args.no_optimize) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("ringcap: filter: {}", e.render(&expr));
-            return Ok(1);
+            return Ok(2);
         }
     };
     let text = match args.dump {

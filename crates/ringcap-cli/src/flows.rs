@@ -467,14 +467,14 @@ fn run_files(args: &Args, timeouts: Timeouts) -> anyhow::Result<i32> {
                                         m.linktype
                                     )
                                 })?;
-                            let p = ringcap_filter::compile(
+                            let p = crate::compile::filter(
                                 &expr,
                                 lt,
                                 262_144,
                                 ringcap_filter::Target::File,
                                 true,
                             )
-                            .map_err(|e| anyhow::anyhow!("filter: {e}"))?;
+                            .map_err(|e| crate::compile::filter_error(&expr, e))?;
                             progs.push((m.linktype, p));
                             &progs[progs.len() - 1].1
                         }

@@ -142,7 +142,9 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("ringcap: {}", util::one_line(&e));
-            std::process::exit(1);
+            // a filter the compiler refuses is a bad argument, like any other
+            let bad_filter = e.chain().any(|c| c.is::<ringcap_filter::CompileError>());
+            std::process::exit(if bad_filter { 2 } else { 1 });
         }
     }
 }

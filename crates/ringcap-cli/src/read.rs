@@ -92,8 +92,8 @@ impl Filters {
         } else {
             snaplen
         };
-        let p = ringcap_filter::compile(&self.expr, link, snap, Target::File, true)
-            .map_err(|e| anyhow::anyhow!("filter {:?}: {e}", self.expr))?;
+        let p = crate::compile::filter(&self.expr, link, snap, Target::File, true)
+            .map_err(|e| crate::compile::filter_error(&self.expr, e))?;
         let m = p.matches(data, len);
         self.progs.push((lt, p));
         Ok(m)

@@ -1,8 +1,45 @@
 //! Shared by the filter tests: a tiny pcap writer/reader and a builder of varied test traffic.
 #![allow(dead_code)]
 
+use ringcap_filter::{CompileError, LinkType, Options, Program, Protocols, Services, Target};
 use std::path::Path;
+use std::sync::OnceLock;
 
+/// The service names tcpdump sees: the host's /etc/services (an empty table when there is none,
+/// so both refuse names alike).
+pub fn host_services() -> &'static Services {
+    static S: OnceLock<Services> = OnceLock::new();
+    S.get_or_init(|| Services::parse(&std::fs::read_to_string("/etc/services").unwrap_or_default()))
+}
+
+/// The IP protocol names tcpdump sees: the host's /etc/protocols (an empty table when there is
+/// none, so both refuse names alike).
+pub fn host_protocols() -> &'static Protocols {
+    static P: OnceLock<Protocols> = OnceLock::new();
+    P.get_or_init(|| {
+        Protocols::parse(&std::fs::read_to_string("/etc/protocols").unwrap_or_default())
+    })
+}
+
+/// ringcap's compiler with the host's service and protocol names, as tcpdump compiles.
+pub fn compile(
+    expr: &str,
+    link: LinkType,
+    snaplen: u32,
+    target: Target,
+    optimize: bool,
+) -> Result<Program, CompileError> {
+    let opts = Options {
+        snaplen,
+        target,
+        optimize,
+        protocols: host_protocols(),
+        ..Options::new(link, host_services())
+    };
+    ringcap_filter::compile(expr, &opts)
+}
+
+#[derive(Clone, Debug)]
 pub struct Pkt {
     pub data: Vec<u8>,
     pub wirelen: u32,

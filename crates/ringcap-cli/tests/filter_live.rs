@@ -4,7 +4,8 @@
 
 mod filter_common;
 
-use ringcap_filter::{compile, Aux, LinkType, Target};
+use filter_common::compile;
+use ringcap_filter::{Aux, LinkType, Target};
 use ringcap_netlab::{udp_frame, with_vlan, TestNet};
 use std::process::Stdio;
 use std::time::Duration;

@@ -60,11 +60,12 @@ fn parse_v4(s: &str) -> Option<(u32, u32)> {
     }
     let mut v: u32 = 0;
     for p in &parts {
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
+        // any number of decimal digits, as libpcap's __pcap_atoin reads them
+        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let n: u32 = p.parse().ok()?;
-        if n > 255 {
+        let n = p.trim_start_matches('0').parse::<u32>().unwrap_or(0);
+        if n > 255 || p.trim_start_matches('0').len() > 3 {
             return None;
         }
         v = (v << 8) | n;
@@ -96,11 +97,8 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
         }
         return Some(m);
     }
-    if s.len() == 12
-        && s.bytes().all(|c| c.is_ascii_hexdigit())
-        && !s.bytes().all(|c| c.is_ascii_digit())
-    {
-        // bare 12 hex digits are a MAC only with a non-decimal digit, else a number
+    if s.len() == 12 && s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        // 12 hex digits are a MAC, even all decimal: libpcap's scanner lists that rule first
         let mut m = [0u8; 6];
         for (i, b) in m.iter_mut().enumerate() {
             *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
@@ -176,15 +174,16 @@ pub fn lex(src: &str) -> Result<Vec<Token>, CompileError> {
                 j -= 1;
             }
             let s = &src[i..j];
-            let tok = if let Some(n) = parse_num(s) {
+            // libpcap's scanner tries its MAC forms before numbers and dotted addresses
+            let tok = if let Some(m) = parse_mac(s) {
+                Tok::Mac(m)
+            } else if let Some(n) = parse_num(s) {
                 match n {
                     Ok(v) => Tok::Num(v),
                     Err(()) => return Err(err(format!("number {s} overflows 32 bits"), start)),
                 }
             } else if let Some((v, bits)) = parse_v4(s) {
                 Tok::V4(v, bits)
-            } else if let Some(m) = parse_mac(s) {
-                Tok::Mac(m)
             } else if let Some(v) = crate::names::constant(s) {
                 Tok::Num(v)
             } else {

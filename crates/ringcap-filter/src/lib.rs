@@ -1,19 +1,37 @@
 //! tcpdump's filter language (pcap-filter(7)) compiled to classic BPF in pure Rust, and a cBPF
-//! interpreter to run the programs in user space. No sockets: pure code over bytes.
+//! interpreter to run the programs in user space.
 //!
-//! Pipeline: [`lexer`] → parser and code generator (`gen`, producing a condition tree of
-//! self-contained tests) → flow graph, optimizer and emission (`opt`) → [`Program`], run by the
-//! interpreter in `vm` or attached to a socket by the engine.
+//! **Owns:** the language (lexer, parser, the typed syntax tree in [`ast`]), the code
+//! generator that gives libpcap 1.10's verdicts (per link type, for files or a live Linux
+//! socket), the optimizer and emitter, the `tcpdump -d/-dd/-ddd` printers, and the interpreter.
+//!
+//! **Must not depend on:** sockets, files, the resolver or anything else of the host: it is pure
+//! code over bytes and strings. Name tables the language needs (services for `port http`, IP
+//! protocols for `proto gre`) are passed in by the caller ([`Services`], [`Protocols`]); the
+//! program depends only on its inputs.
+//!
+//! Pipeline: [`lexer`] → [`parse()`] (tokens to the [`ast`], with spans) → `codegen` (the
+//! tree to a condition tree of self-contained tests, per link type and target) → `opt` (flow
+//! graph, optimizer, emission) → [`Program`], run by the interpreter in `vm` or attached to a
+//! socket by the engine.
 
 #![forbid(unsafe_code)]
 
+pub mod ast;
 pub mod bpf;
+mod codegen;
+mod cond;
 mod dump;
-mod gen;
 pub mod lexer;
 mod names;
 mod opt;
+mod parse;
 mod vm;
+
+pub use ast::Span;
+pub use names::{Protocols, Services};
+pub use opt::CHAIN_STEPS;
+pub use parse::{parse, MAX_NESTING};
 
 /// Link-layer header types (DLT/LINKTYPE values as in pcap files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +152,10 @@ pub struct CompileError {
 
 impl CompileError {
     /// The message, then the expression with a caret under the offending place (when known).
+    /// An expression too long to show on a line gets the message and the offset, on one line.
     pub fn render(&self, expr: &str) -> String {
         match self.offset {
+            Some(off) if expr.len() > 200 => format!("{} (at byte {off})", self.message),
             Some(off) => {
                 let col = expr
                     .get(..off.min(expr.len()))
@@ -163,23 +183,68 @@ impl LinkType {
     }
 }
 
-/// Compiles `expr` for `link`; accepted packets return `snaplen`.
-pub fn compile(
-    expr: &str,
-    link: LinkType,
-    snaplen: u32,
-    target: Target,
-    optimize: bool,
-) -> Result<Program, CompileError> {
-    let cond = gen::parse(expr, link, target)?;
-    let insns = opt::compile_cond(&cond, snaplen, optimize)?;
-    if optimize && insns.len() == 1 && insns[0].k == 0 && !cond.has_chain() {
-        // as libpcap: an optimized program that can only reject is a mistake worth reporting
-        // (libpcap leaves expressions with protochain unoptimized, so it never says it there)
-        return Err(CompileError {
-            message: "expression rejects all packets".into(),
-            offset: None,
-        });
+/// What a program is compiled for.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub link: LinkType,
+    /// What accepted packets return: the number of bytes to keep.
+    pub snaplen: u32,
+    pub target: Target,
+    /// Run the optimizer (`tcpdump -O` turns it off).
+    pub optimize: bool,
+    /// Service names for `port NAME` and `portrange A-B`.
+    pub services: &'a Services,
+    /// IP protocol names for `proto NAME` and `protochain NAME`.
+    pub protocols: &'a Protocols,
+}
+
+impl<'a> Options<'a> {
+    /// For capture files of `link`: snaplen 262144, optimized, the [`Protocols::well_known`]
+    /// protocol names (set `protocols` to the host's table to compile as the host's tcpdump).
+    pub fn new(link: LinkType, services: &'a Services) -> Options<'a> {
+        static WELL_KNOWN: std::sync::OnceLock<Protocols> = std::sync::OnceLock::new();
+        Options {
+            link,
+            snaplen: 262144,
+            target: Target::File,
+            optimize: true,
+            services,
+            protocols: WELL_KNOWN.get_or_init(Protocols::well_known),
+        }
     }
+}
+
+/// Compiles `expr`; accepted packets return `opts.snaplen`.
+pub fn compile(expr: &str, opts: &Options) -> Result<Program, CompileError> {
+    let Some(tree) = parse(expr)? else {
+        // an empty expression accepts every packet
+        return Ok(Program {
+            insns: vec![Insn {
+                code: bpf::RET | bpf::K,
+                jt: 0,
+                jf: 0,
+                k: opts.snaplen,
+            }],
+        });
+    };
+    let cond = codegen::generate(&tree, opts)?;
+    let optimizer = if !opts.optimize {
+        opt::Optimizer::None
+    } else if codegen::uses_protochain(&tree) {
+        // libpcap leaves an expression with protochain unoptimized (its walk is a loop)
+        opt::Optimizer::KeepLoads
+    } else {
+        opt::Optimizer::Libpcap
+    };
+    let insns = match opt::compile_cond(&cond, opts.snaplen, optimizer) {
+        // ringcap's own optimizer may lay the unrolled walks out with a conditional jump past
+        // 255 instructions where the blocks as generated fit (found by the random test:
+        // `protochain \ah and 0x100` on raw IPv6); it keeps the unoptimized verdicts, so the
+        // unoptimized program is as good an answer as libpcap's (which is unoptimized here)
+        Err(e) if optimizer == opt::Optimizer::KeepLoads => {
+            opt::compile_cond(&cond, opts.snaplen, opt::Optimizer::None).map_err(|_| e)?
+        }
+        r => r?,
+    };
     Ok(Program { insns })
 }

@@ -1,8 +1,8 @@
-//! Names the language knows: services (from /etc/services, else a built-in table of well-known
-//! ones), IP protocols, Ethernet types, and the named constants libpcap's scanner turns into numbers.
+//! Names the language knows: services and IP protocols (tables the caller passes in), Ethernet
+//! types and LLC SAPs (libpcap's own built-in tables), and the named constants libpcap's scanner
+//! turns into numbers.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 const BUILTIN_SERVICES: &[(&str, u16)] = &[
     ("tcpmux", 1),
@@ -60,108 +60,167 @@ const BUILTIN_SERVICES: &[(&str, u16)] = &[
     ("x11", 6000),
 ];
 
-/// (name, transport) -> port. From /etc/services when it exists; else the built-in table, whose
-/// names count for TCP and UDP alike.
-fn services() -> &'static HashMap<(String, String), u32> {
-    static S: OnceLock<HashMap<(String, String), u32>> = OnceLock::new();
-    S.get_or_init(|| {
-        let mut m: HashMap<(String, String), u32> = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string("/etc/services") {
-            for line in text.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                let mut it = line.split_whitespace();
-                let (Some(name), Some(pp)) = (it.next(), it.next()) else {
-                    continue;
-                };
-                let Some((port, proto)) = pp.split_once('/') else {
-                    continue;
-                };
-                if !matches!(proto, "tcp" | "udp" | "sctp") {
-                    continue;
-                }
-                let Ok(port) = port.parse::<u16>() else {
-                    continue;
-                };
-                for n in std::iter::once(name).chain(it) {
-                    m.entry((n.to_string(), proto.to_string()))
-                        .or_insert(port as u32);
-                }
+/// Service names and their ports (`port http`), as /etc/services lists them. The crate never
+/// reads files: the caller hands the table in ([`Services::parse`] of the host's file, or
+/// [`Services::well_known`]), so a program depends only on its inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Services {
+    /// (name, transport) -> port, transport one of "tcp", "udp", "sctp".
+    ports: HashMap<(String, String), u32>,
+}
+
+impl Services {
+    /// A table from text in the format of /etc/services (`name port/proto [aliases] [# ...]`);
+    /// the first entry of a name wins, as with getservbyname. Lines it cannot read are skipped.
+    pub fn parse(text: &str) -> Services {
+        let mut ports: HashMap<(String, String), u32> = HashMap::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut it = line.split_whitespace();
+            let (Some(name), Some(pp)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let Some((port, proto)) = pp.split_once('/') else {
+                continue;
+            };
+            if !matches!(proto, "tcp" | "udp" | "sctp") {
+                continue;
             }
-        } else {
-            for (n, p) in BUILTIN_SERVICES {
-                for proto in ["tcp", "udp"] {
-                    m.insert((n.to_string(), proto.to_string()), *p as u32);
-                }
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            for n in std::iter::once(name).chain(it) {
+                ports
+                    .entry((n.to_string(), proto.to_string()))
+                    .or_insert(port as u32);
             }
         }
-        m
-    })
+        Services { ports }
+    }
+
+    /// A fixed table of well-known services (the same port for TCP and UDP), for hosts without
+    /// /etc/services and for tests that must not depend on the host.
+    pub fn well_known() -> Services {
+        let mut ports = HashMap::new();
+        for (n, p) in BUILTIN_SERVICES {
+            for proto in ["tcp", "udp"] {
+                ports.insert((n.to_string(), proto.to_string()), *p as u32);
+            }
+        }
+        Services { ports }
+    }
+
+    /// The port of `name` for `transport` ("tcp", "udp" or "sctp").
+    pub fn port(&self, name: &str, transport: &str) -> Option<u32> {
+        self.ports
+            .get(&(name.to_string(), transport.to_string()))
+            .copied()
+    }
 }
 
-pub fn service(name: &str, proto: &str) -> Option<u32> {
-    services()
-        .get(&(name.to_string(), proto.to_string()))
-        .copied()
+/// The IP protocols of a stock /etc/protocols (names only, as getprotobyname matches them):
+/// [`Protocols::well_known`].
+const BUILTIN_PROTOCOLS: &[(&str, u32)] = &[
+    ("ip", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ggp", 3),
+    ("ipencap", 4),
+    ("st", 5),
+    ("tcp", 6),
+    ("egp", 8),
+    ("igp", 9),
+    ("pup", 12),
+    ("udp", 17),
+    ("hmp", 20),
+    ("xns-idp", 22),
+    ("rdp", 27),
+    ("iso-tp4", 29),
+    ("dccp", 33),
+    ("xtp", 36),
+    ("ddp", 37),
+    ("idpr-cmtp", 38),
+    ("ipv6", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("idrp", 45),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("skip", 57),
+    ("ipv6-icmp", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("rspf", 73),
+    ("vmtp", 81),
+    ("eigrp", 88),
+    ("ospf", 89),
+    ("ax.25", 93),
+    ("ipip", 94),
+    ("etherip", 97),
+    ("encap", 98),
+    ("pim", 103),
+    ("ipcomp", 108),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("isis", 124),
+    ("sctp", 132),
+    ("fc", 133),
+    ("mobility-header", 135),
+    ("udplite", 136),
+    ("mpls-in-ip", 137),
+    ("hip", 139),
+    ("shim6", 140),
+    ("wesp", 141),
+    ("rohc", 142),
+];
+
+/// IP protocol names and their numbers (`proto NAME`, `protochain NAME`), as /etc/protocols
+/// lists them and tcpdump finds them (getprotobyname: names and aliases, case-sensitive; the
+/// first entry of a name wins). Like [`Services`], the crate never reads the file: the caller
+/// hands the table in, so a program depends only on its inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protocols {
+    numbers: HashMap<String, u32>,
 }
 
-pub fn ip_proto(name: &str) -> Option<u32> {
-    Some(match name {
-        "ip" => 0,
-        "icmp" => 1,
-        "igmp" => 2,
-        "ggp" => 3,
-        "ipencap" => 4,
-        "st" => 5,
-        "tcp" => 6,
-        "egp" => 8,
-        "igp" => 9,
-        "pup" => 12,
-        "udp" => 17,
-        "hmp" => 20,
-        "xns-idp" => 22,
-        "rdp" => 27,
-        "iso-tp4" => 29,
-        "dccp" => 33,
-        "xtp" => 36,
-        "ddp" => 37,
-        "idpr-cmtp" => 38,
-        "ipv6" => 41,
-        "ipv6-route" => 43,
-        "ipv6-frag" => 44,
-        "idrp" => 45,
-        "rsvp" => 46,
-        "gre" => 47,
-        "esp" => 50,
-        "ah" => 51,
-        "skip" => 57,
-        // as /etc/protocols: "icmp6" is not a protocol name there (libpcap: unknown ip proto)
-        "ipv6-icmp" => 58,
-        "ipv6-nonxt" => 59,
-        "ipv6-opts" => 60,
-        "rspf" => 73,
-        "vmtp" => 81,
-        "eigrp" => 88,
-        "ospf" => 89,
-        "ax.25" => 93,
-        "ipip" => 94,
-        "etherip" => 97,
-        "encap" => 98,
-        "pim" => 103,
-        "ipcomp" => 108,
-        "vrrp" => 112,
-        "l2tp" => 115,
-        "isis" => 124,
-        "sctp" => 132,
-        "fc" => 133,
-        "mobility-header" => 135,
-        "udplite" => 136,
-        "mpls-in-ip" => 137,
-        "hip" => 139,
-        "shim6" => 140,
-        "wesp" => 141,
-        "rohc" => 142,
-        _ => return None,
-    })
+impl Protocols {
+    /// A table from text in the format of /etc/protocols (`name number [aliases] [# ...]`).
+    /// Lines it cannot read are skipped.
+    pub fn parse(text: &str) -> Protocols {
+        let mut numbers = HashMap::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut it = line.split_whitespace();
+            let (Some(name), Some(num)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let Ok(num) = num.parse::<u32>() else {
+                continue;
+            };
+            for n in std::iter::once(name).chain(it) {
+                numbers.entry(n.to_string()).or_insert(num);
+            }
+        }
+        Protocols { numbers }
+    }
+
+    /// A fixed table of the protocols of a stock /etc/protocols (lower-case names, no aliases),
+    /// for hosts without the file and for tests that must not depend on the host.
+    pub fn well_known() -> Protocols {
+        Protocols {
+            numbers: BUILTIN_PROTOCOLS
+                .iter()
+                .map(|(n, v)| (n.to_string(), *v))
+                .collect(),
+        }
+    }
+
+    /// The number of protocol `name`.
+    pub fn number(&self, name: &str) -> Option<u32> {
+        self.numbers.get(name).copied()
+    }
 }
 
 pub fn ether_proto(name: &str) -> Option<u32> {
@@ -178,8 +237,17 @@ pub fn ether_proto(name: &str) -> Option<u32> {
         "mopdl" => 0x6001,
         "moprc" => 0x6002,
         "loopback" => 0x9000,
-        "vlan" => 0x8100,
-        "mpls" => 0x8847,
+        _ => return None,
+    })
+}
+
+/// LLC SAP names `ether proto` takes too (libpcap's llc_db).
+pub fn llc_proto(name: &str) -> Option<u32> {
+    Some(match name {
+        "iso" => 0xfe,
+        "stp" => 0x42,
+        "ipx" => 0xe0,
+        "netbeui" => 0xf0,
         _ => return None,
     })
 }

@@ -3,7 +3,25 @@
 //! every program that compiles must be well formed (jumps inside the program, ends in `ret`) and
 //! must run on random packets without panicking.
 
-use ringcap_filter::{compile, LinkType, Program, Target};
+use ringcap_filter::{LinkType, Program, Target};
+
+/// The compiler with a fixed table of service names (tests must not depend on the host).
+fn compile(
+    expr: &str,
+    link: LinkType,
+    snaplen: u32,
+    target: Target,
+    optimize: bool,
+) -> Result<Program, ringcap_filter::CompileError> {
+    let services = ringcap_filter::Services::well_known();
+    let opts = ringcap_filter::Options {
+        snaplen,
+        target,
+        optimize,
+        ..ringcap_filter::Options::new(link, &services)
+    };
+    ringcap_filter::compile(expr, &opts)
+}
 
 struct Rng(u64);
 impl Rng {

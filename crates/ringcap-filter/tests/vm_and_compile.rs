@@ -2,7 +2,25 @@
 //! compile-time behaviour that the differential test cannot see.
 
 use ringcap_filter::bpf::*;
-use ringcap_filter::{compile, Aux, Insn, LinkType, Program, Target};
+use ringcap_filter::{Aux, Insn, LinkType, Program, Target};
+
+/// The compiler with a fixed table of service names (tests must not depend on the host).
+fn compile(
+    expr: &str,
+    link: LinkType,
+    snaplen: u32,
+    target: Target,
+    optimize: bool,
+) -> Result<Program, ringcap_filter::CompileError> {
+    let services = ringcap_filter::Services::well_known();
+    let opts = ringcap_filter::Options {
+        snaplen,
+        target,
+        optimize,
+        ..ringcap_filter::Options::new(link, &services)
+    };
+    ringcap_filter::compile(expr, &opts)
+}
 
 fn p(insns: &[(u16, u8, u8, u32)]) -> Program {
     Program {
@@ -161,4 +179,67 @@ fn unoptimized_and_optimized_programs_agree() {
             assert_eq!(a.matches(&pkt, 80), b.matches(&pkt, 80), "{expr}");
         }
     }
+}
+
+/// Protocol names come from the table the caller passes in (tcpdump reads the host's
+/// /etc/protocols): a name the table gives compiles as its number, aliases included, and one
+/// it lacks is refused; the well-known table is the default.
+#[test]
+fn protocol_names_come_from_the_table_passed_in() {
+    let services = ringcap_filter::Services::well_known();
+    let table = ringcap_filter::Protocols::parse(
+        "# a comment\nip 0 IP\nxyz 99 XYZ-ALIAS # trailing\ngre 47 GRE\nxyz 98\nbad line\n",
+    );
+    assert_eq!(table.number("XYZ-ALIAS"), Some(99));
+    assert_eq!(
+        table.number("xyz"),
+        Some(99),
+        "the first entry of a name wins"
+    );
+    let opts = ringcap_filter::Options {
+        protocols: &table,
+        ..ringcap_filter::Options::new(LinkType::Ethernet, &services)
+    };
+    let by_number = compile(
+        "ip proto 99",
+        LinkType::Ethernet,
+        262144,
+        Target::File,
+        true,
+    )
+    .unwrap();
+    for name in ["ip proto \\xyz", "ip proto \\XYZ-ALIAS"] {
+        assert_eq!(
+            ringcap_filter::compile(name, &opts).unwrap(),
+            by_number,
+            "{name}"
+        );
+    }
+    let err = ringcap_filter::compile("ip proto \\tcp", &opts).unwrap_err();
+    assert!(
+        err.message.contains("unknown ip proto 'tcp'"),
+        "{}",
+        err.message
+    );
+    // the default: the well-known names, no aliases
+    let tcp = compile("ip proto 6", LinkType::Ethernet, 262144, Target::File, true).unwrap();
+    assert_eq!(
+        compile(
+            "ip proto \\tcp",
+            LinkType::Ethernet,
+            262144,
+            Target::File,
+            true
+        )
+        .unwrap(),
+        tcp
+    );
+    assert!(compile(
+        "ip proto \\xyz",
+        LinkType::Ethernet,
+        262144,
+        Target::File,
+        true
+    )
+    .is_err());
 }

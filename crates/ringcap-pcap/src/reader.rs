@@ -131,6 +131,10 @@ pub struct Reader<R: Read> {
     section: u32,
     data: (usize, usize),
     done: bool,
+    /// pcap record header length: 16, or 24 in the old "modified" format (magic a1b2cd34, as
+    /// written by patched libpcaps of the late 1990s: after the lengths, an interface index, a
+    /// protocol and a packet type, which the reader skips, as libpcap does).
+    record_header: usize,
 }
 
 impl<R: Read> Reader<R> {
@@ -150,6 +154,7 @@ impl<R: Read> Reader<R> {
             section: 0,
             data: (0, 0),
             done: false,
+            record_header: 16,
         };
         if !r.fill(4)? {
             if r.end == r.start {
@@ -158,14 +163,17 @@ impl<R: Read> Reader<R> {
             return Err(r.truncated("file header", 4));
         }
         let m: [u8; 4] = r.buf[r.start..r.start + 4].try_into().unwrap_or_default();
+        // (nanoseconds, big-endian, modified)
         let pcap = match m {
-            [0xd4, 0xc3, 0xb2, 0xa1] => Some((false, false)),
-            [0xa1, 0xb2, 0xc3, 0xd4] => Some((false, true)),
-            [0x4d, 0x3c, 0xb2, 0xa1] => Some((true, false)),
-            [0xa1, 0xb2, 0x3c, 0x4d] => Some((true, true)),
+            [0xd4, 0xc3, 0xb2, 0xa1] => Some((false, false, false)),
+            [0xa1, 0xb2, 0xc3, 0xd4] => Some((false, true, false)),
+            [0x4d, 0x3c, 0xb2, 0xa1] => Some((true, false, false)),
+            [0xa1, 0xb2, 0x3c, 0x4d] => Some((true, true, false)),
+            [0x34, 0xcd, 0xb2, 0xa1] => Some((false, false, true)),
+            [0xa1, 0xb2, 0xcd, 0x34] => Some((false, true, true)),
             _ => None,
         };
-        if let Some((nano, be)) = pcap {
+        if let Some((nano, be, modified)) = pcap {
             if !r.fill(24)? {
                 return Err(r.truncated("pcap file header", 24));
             }
@@ -180,8 +188,16 @@ impl<R: Read> Reader<R> {
                     "pcap version {major} is not supported (only 2)"
                 ))));
             }
-            let snaplen = r.u32_at(16);
+            let mut snaplen = r.u32_at(16);
             let linktype = r.u32_at(20) & 0xffff;
+            if modified {
+                r.record_header = 24;
+                if linktype == 1 {
+                    // as libpcap: such captures may have been made in cooked mode, with a fake
+                    // Ethernet header added to snaplen bytes
+                    snaplen = snaplen.saturating_add(14).min(i32::MAX as u32);
+                }
+            }
             r.interfaces.push(InterfaceInfo {
                 linktype,
                 snaplen,
@@ -256,11 +272,12 @@ impl<R: Read> Reader<R> {
     }
 
     fn next_pcap(&mut self, nano: bool) -> Result<Option<RecordMeta>, ReadError> {
-        if !self.fill(16)? {
+        let hdr = self.record_header;
+        if !self.fill(hdr)? {
             if self.end == self.start {
                 return Ok(None);
             }
-            return Err(self.truncated("record header", 16));
+            return Err(self.truncated("record header", hdr as u64));
         }
         let secs = self.u32_at(0) as u64;
         let frac = self.u32_at(4) as u64;
@@ -272,7 +289,7 @@ impl<R: Read> Reader<R> {
                 len: caplen as u64,
             }));
         }
-        let total = 16 + caplen as usize;
+        let total = hdr + caplen as usize;
         if !self.fill(total)? {
             return Err(self.truncated("record", total as u64));
         }
@@ -285,7 +302,7 @@ impl<R: Read> Reader<R> {
             linktype: self.interfaces[0].linktype,
             offset: self.offset,
         };
-        self.data = (self.start + 16, self.start + total);
+        self.data = (self.start + hdr, self.start + total);
         self.consume(total);
         Ok(Some(meta))
     }
@@ -605,6 +622,53 @@ mod tests {
         }
         w.finish(&[]).unwrap();
         w.get_ref().clone()
+    }
+
+    /// The old "modified" pcap (magic a1b2cd34, 24-byte record headers) in both byte orders
+    /// (ringcap-cli's pcap_modified test reads the files editcap writes, against tcpdump).
+    #[test]
+    fn modified_pcap_in_both_byte_orders() {
+        for be in [false, true] {
+            let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let mut f = Vec::new();
+            f.extend(w32(0xa1b2_cd34));
+            f.extend(w16(2));
+            f.extend(w16(4));
+            f.extend([0; 8]);
+            f.extend(w32(1000));
+            f.extend(w32(1));
+            for i in 0..3u32 {
+                f.extend(w32(5 + i));
+                f.extend(w32(7));
+                f.extend(w32(10 + i));
+                f.extend(w32(20 + i));
+                f.extend(w32(3)); // interface index
+                f.extend(w16(0x0800)); // protocol
+                f.extend([4, 0]); // packet type, padding
+                f.extend(vec![i as u8; 10 + i as usize]);
+            }
+            let mut r = Reader::new(&f[..]).unwrap();
+            assert_eq!(
+                r.kind(),
+                FileKind::Pcap {
+                    nano: false,
+                    big_endian: be
+                }
+            );
+            assert_eq!(
+                r.interfaces()[0].snaplen,
+                1014,
+                "libpcap adds 14 on Ethernet"
+            );
+            for i in 0..3u32 {
+                let (m, d) = r.next_packet().unwrap().unwrap();
+                assert_eq!(m.ts_ns, (5 + i) as u64 * 1_000_000_000 + 7_000);
+                assert_eq!((m.caplen, m.orig_len), (10 + i, 20 + i));
+                assert_eq!(d, &vec![i as u8; 10 + i as usize][..]);
+            }
+            assert!(r.next_packet().unwrap().is_none());
+        }
     }
 
     #[test]

@@ -374,8 +374,8 @@ pub(crate) fn compile_for(
         LinkLayer::LinuxSll => ringcap_filter::LinkType::LinuxSll,
         LinkLayer::LinuxSll2 => ringcap_filter::LinkType::LinuxSll2,
     };
-    ringcap_filter::compile(expr, lt, snaplen, target, true)
-        .map_err(|e| anyhow::anyhow!("filter: {e}"))
+    crate::compile::filter(expr, lt, snaplen, target, true)
+        .map_err(|e| crate::compile::filter_error(expr, e))
 }
 
 #[cfg(test)]
