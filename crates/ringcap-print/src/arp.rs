@@ -111,7 +111,8 @@ pub(crate) fn arp(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> R {
             paddr(cx, spa);
         }
         _ => {
-            dump::default_print(cx, b);
+            // tcpdump's ARP printer dumps an unknown operation whatever -x/-X say.
+            dump::hex_ascii(cx.out, "\n\t", b);
             return Ok(());
         }
     }

@@ -54,6 +54,10 @@ pub(crate) fn frame(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> Result<usize, Tr
         hdr += 4;
         len -= 4;
     }
+    if !cx.ll_known {
+        cx.ll_len = hdr;
+        cx.ll_known = true;
+    }
     let rest = &b[hdr..];
     if t <= et::MAX_LENGTH {
         // An 802.3 length: the LLC PDU is that long (when the frame holds that much).
@@ -256,11 +260,14 @@ fn cooked_payload(
     loop {
         if t <= et::MAX_LENGTH {
             if t == 4 {
+                // An LLC header tcpdump decodes counts as link-level header; one it does
+                // not, does not.
                 let n = llc::llc(cx, b, len, None)?;
                 if n < 0 {
                     dump::default_print(cx, b);
+                    return Ok(extra);
                 }
-                return Ok(extra + n.unsigned_abs() as usize);
+                return Ok(extra + n as usize);
             }
             // 802.3 (IPX) and anything else: not decoded.
             dump::default_print(cx, b);

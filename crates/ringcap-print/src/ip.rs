@@ -31,7 +31,7 @@ impl Ip<'_> {
     /// Sum of the pseudo-header for an upper-layer packet of `len` bytes.
     pub(crate) fn pseudo(&self, proto: u8, len: u32) -> u64 {
         match self {
-            Ip::V4(p) => checksum::pseudo_v4(p.src_addr(), p.dst_addr(), proto, len as u16),
+            Ip::V4(p) => checksum::pseudo_v4(p.src_addr(), final_dst(p), proto, len as u16),
             Ip::V6 { hdr, dst } => checksum::pseudo_v6(
                 crate::addr::v6(&hdr[8..24]).into(),
                 (*dst).into(),
@@ -422,4 +422,26 @@ fn ts_end(cx: &mut Cx<'_, '_>, o: &[u8], ptr: usize, i: usize) -> Result<(), Tru
         cx.out.s("}");
     }
     Ok(())
+}
+
+/// The destination the checksum covers: the last hop of a loose or strict source route
+/// (RFC 791; tcpdump's `ip_finddst`), else the header's own.
+fn final_dst(p: &Ipv4Packet<&[u8]>) -> std::net::Ipv4Addr {
+    let mut opts = p.options();
+    while let Some(&code) = opts.first() {
+        let len = match code {
+            0 => break,
+            1 => 1,
+            _ => match opts.get(1) {
+                Some(&l) if l >= 2 && usize::from(l) <= opts.len() => usize::from(l),
+                _ => break,
+            },
+        };
+        if matches!(code, 131 | 137) && len >= 7 {
+            let a = &opts[len - 4..len];
+            return std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]);
+        }
+        opts = &opts[len..];
+    }
+    p.dst_addr()
 }

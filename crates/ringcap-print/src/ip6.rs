@@ -89,8 +89,21 @@ pub(crate) fn ip6(cx: &mut Cx<'_, '_>, b: &[u8], length: u32) -> R {
                     return Ok(());
                 }
                 cx.proto = "hbhopt";
-                advance = (usize::from(u8_at(h, 1)?) + 1) * 8;
-                bytes(h, 0, advance)?;
+                let whole = u8_at(h, 1).and_then(|l| {
+                    let n = (usize::from(l) + 1) * 8;
+                    bytes(h, 0, n).map(|_| n)
+                });
+                let Ok(n) = whole else {
+                    // Past its length byte, tcpdump goes on to miss the Jumbo Payload a
+                    // zero payload length promises.
+                    cx.out.s(" [|hbhopt]");
+                    if payload_len == 0 && h.len() >= 2 {
+                        cx.out
+                            .s("[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
+                    }
+                    return Ok(());
+                };
+                advance = n;
                 cx.out.s("HBH ");
                 options(cx, &h[2..advance], Some((&mut found_jumbo, &mut jumbo_len)))?;
                 if jumbo_len == 0 && !found_jumbo {
@@ -136,8 +149,10 @@ pub(crate) fn ip6(cx: &mut Cx<'_, '_>, b: &[u8], length: u32) -> R {
                 fragmented = true;
             }
             ip_proto::ROUTING => {
-                cx.proto = "rt6";
+                // Not one byte of it: tcpdump's IPv6 loop is still the one reading.
+                cx.proto = "ip6";
                 u8_at(h, 0)?;
+                cx.proto = "rt6";
                 match routing(cx, h)? {
                     Some(n) => advance = n,
                     None => return Ok(()),

@@ -125,6 +125,7 @@ impl Printer {
                 tcp: &mut self.tcp,
                 ifnames: &self.ifnames,
                 ll_len: 0,
+                ll_known: !matches!(p.linktype, names::LINKTYPE_ETHERNET),
                 proto: "",
             };
             match link(&mut cx, p) {
@@ -134,7 +135,14 @@ impl Printer {
                     cx.out.s(" [|");
                     cx.out.s(proto);
                     cx.out.s("]");
-                    0
+                    // Most of tcpdump's printers of these headers stop with `[|proto]` and
+                    // return, so -x/-X/-A still start after the link-level header; its ARP
+                    // printer instead jumps out, and the whole frame is dumped.
+                    if proto == "arp" {
+                        0
+                    } else {
+                        cx.ll_len
+                    }
                 }
             }
         };
@@ -260,6 +268,9 @@ pub(crate) struct Cx<'o, 'w> {
     pub(crate) ifnames: &'o [(u32, String)],
     /// Length of the link-level header, where `-x`/`-X`/`-A` start without `-xx`.
     pub(crate) ll_len: usize,
+    /// Whether `ll_len` is final: an Ethernet header sets it as soon as its tags are read,
+    /// so a packet cut short further in still dumps from the network layer, as tcpdump.
+    pub(crate) ll_known: bool,
     /// The protocol being printed, named in ` [|proto]` when the capture ends inside it.
     pub(crate) proto: &'static str,
 }
@@ -273,9 +284,10 @@ impl Cx<'_, '_> {
         self.o.link_header
     }
 
-    /// Whether `-x`, `-X` or `-A` replaces tcpdump's default hex print of unknown payloads.
+    /// Whether `-x` or `-X` replaces tcpdump's default hex print of unknown payloads (`-A`
+    /// does not: tcpdump prints both).
     pub(crate) fn suppress_default_print(&self) -> bool {
-        self.o.dump != Dump::None
+        matches!(self.o.dump, Dump::Hex { .. } | Dump::HexAscii { .. })
     }
 }
 

@@ -113,7 +113,7 @@ pub(crate) fn llc(
     let (p, plen) = (&b[hdr as usize..], len - hdr);
     let ui = control == u16::from(w::CONTROL_UI);
     if ssap == w::SAP_SNAP && dsap == w::SAP_SNAP && ui {
-        let known = snap(cx, p, plen)?;
+        let known = snap(cx, p, plen, macs)?;
         return Ok(if known {
             hdr as i32 + 5
         } else {
@@ -156,7 +156,11 @@ pub(crate) fn llc(
         }
         let flags = flag_name(u16::from(ssap_f & 1) | (control & 0x10));
         pr!(cx, ", Flags [{flags}], length {total}");
-        if control & !0x10 == 0xaf && plen > 0 {
+        if control & !0x10 == 0xaf {
+            if plen == 0 {
+                // An XID without payload (an SNA short-form XID): nothing more to show.
+                return Ok(hdr as i32);
+            }
             if p.is_empty() {
                 cx.out.s(" [|llc]");
                 return Ok(hdr as i32);
@@ -197,7 +201,12 @@ pub(crate) fn llc(
 }
 
 /// SNAP: an OUI and a protocol id; OUI 0 (and Cisco's bridged 0xf8) carry an EtherType.
-fn snap(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> Result<bool, Trunc> {
+fn snap(
+    cx: &mut Cx<'_, '_>,
+    b: &[u8],
+    len: u32,
+    macs: Option<([u8; 6], [u8; 6])>,
+) -> Result<bool, Trunc> {
     cx.proto = "snap";
     if b.len() < 5 || len < 5 {
         return Err(Trunc);
@@ -207,7 +216,15 @@ fn snap(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> Result<bool, Trunc> {
     let oui = u32::from_be_bytes([0, b[0], b[1], b[2]]);
     let t = u16::from_be_bytes([b[3], b[4]]);
     let ether_pid = matches!(oui, 0 | 0xf8);
-    if cx.e() {
+    // tcpdump names the SNAP header up front with -e, and without -e only when it cannot
+    // decode what the header carries.
+    if cx.e() || !ether_pid {
+        if !cx.e() {
+            if let Some((s, d)) = macs {
+                pr!(cx, "{} > {} ", Mac(&s), Mac(&d));
+            }
+            cx.out.s("SNAP, ");
+        }
         let oui_name = match oui {
             0x00_0000 => "Ethernet",
             0x00_000c => "Cisco",
@@ -292,9 +309,11 @@ fn stp(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> R {
         ", ",
         u32::from(flags),
     );
-    cx.out.s("], bridge-id ");
-    bridge_id(cx, bytes(b, 17, 8)?);
-    pr!(cx, ".{:04x}, length {len}", be16(b, 25)?);
+    cx.out.s("]");
+    let (id, port) = (bytes(b, 17, 8)?, be16(b, 25)?);
+    cx.out.s(", bridge-id ");
+    bridge_id(cx, id);
+    pr!(cx, ".{port:04x}, length {len}");
     if cx.v() == 0 {
         return Ok(());
     }
