@@ -92,6 +92,8 @@ pub struct Printer {
     tcp: tcp::SeqTable,
     clock: time::Clock,
     ifnames: Vec<(u32, String)>,
+    /// The text of the packet being written by [`Printer::write_line`], reused.
+    scratch: String,
 }
 
 impl Printer {
@@ -101,6 +103,7 @@ impl Printer {
             tcp: tcp::SeqTable::new(),
             clock: time::Clock::default(),
             ifnames: Vec::new(),
+            scratch: String::with_capacity(256),
         }
     }
 
@@ -149,6 +152,33 @@ impl Printer {
         dump::after_line(&mut out, self.opts.dump, p.data, ll_len);
         out.s("\n");
         out.result()
+    }
+
+    /// The simple entry point (for `capture`'s live lines as for `read`): one packet's
+    /// line(s) appended to `out`, through a text buffer the printer keeps, so a long run
+    /// allocates only while the buffers grow.
+    pub fn write_line(
+        &mut self,
+        out: &mut Vec<u8>,
+        linktype: u32,
+        ts_ns: u64,
+        wire_len: u32,
+        data: &[u8],
+        precision: Precision,
+    ) {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        let p = Packet {
+            linktype,
+            data,
+            wire_len,
+            ts_ns,
+            precision,
+        };
+        // Writing into a String cannot fail.
+        let _ = self.write(&mut s, &p);
+        out.extend_from_slice(s.as_bytes());
+        self.scratch = s;
     }
 
     /// [`Printer::write`] into a byte sink, through `scratch` (cleared first, kept for reuse

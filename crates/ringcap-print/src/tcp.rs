@@ -363,7 +363,7 @@ fn options(
 fn fast_open(cx: &mut Cx<'_, '_>, d: &[u8]) {
     if d.is_empty() {
         cx.out.s(" cookiereq");
-    } else if d.len() % 2 != 0 || d.len() < 4 || d.len() > 16 {
+    } else if !d.len().is_multiple_of(2) || d.len() < 4 || d.len() > 16 {
         cx.out.s(" (invalid)");
     } else {
         cx.out.s(" cookie ");

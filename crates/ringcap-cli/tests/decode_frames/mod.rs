@@ -315,7 +315,7 @@ pub fn bpdu(version: u8, kind: u8, flags: u8) -> Vec<u8> {
     b.extend_from_slice(&4u32.to_be_bytes()); // root path cost
     b.extend_from_slice(&[0x80, 0x00, 2, 0, 0, 0, 0, 0x02]); // bridge id
     b.extend_from_slice(&0x8001u16.to_be_bytes()); // port id
-    for v in [1u16 * 256, 20 * 256, 2 * 256, 15 * 256 + 128] {
+    for v in [256u16, 20 * 256, 2 * 256, 15 * 256 + 128] {
         b.extend_from_slice(&v.to_be_bytes());
     }
     if version >= 2 {
