@@ -63,8 +63,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None
     } else {
         let lines: Option<Box<dyn ringcap_sink::RecordConsumer>> = if args.output.write.is_none() {
-            let p = crate::live::LinePrinter::stdout(cfg.link.linktype(), args.line_buffered)
-                .context("standard output")?;
+            let p = crate::live::LinePrinter::stdout(
+                cfg.link.linktype(),
+                args.line_buffered,
+                &args.decode,
+                args.output.time_precision,
+            )
+            .context("standard output")?;
             Some(Box::new(p))
         } else {
             None

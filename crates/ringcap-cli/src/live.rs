@@ -17,11 +17,23 @@ pub struct LinePrinter {
     line: String,
     line_buffered: bool,
     linktype: u32,
+    lines: crate::read::Lines,
 }
 
 impl LinePrinter {
-    /// A printer for packets of `linktype`; `force_line_buffered` is `-l`.
-    pub fn stdout(linktype: u32, force_line_buffered: bool) -> io::Result<LinePrinter> {
+    /// A printer for packets of `linktype`, decoded as `decode` asks (tcpdump's -e -v -X…);
+    /// `force_line_buffered` is `-l`.
+    pub fn stdout(
+        linktype: u32,
+        force_line_buffered: bool,
+        decode: &crate::read::DecodeArgs,
+        precision: Option<ringcap_pcap::Precision>,
+    ) -> anyhow::Result<LinePrinter> {
+        let precision = precision.map(|p| match p {
+            ringcap_pcap::Precision::Micro => crate::read::PrecisionArg::Micro,
+            ringcap_pcap::Precision::Nano => crate::read::PrecisionArg::Nano,
+        });
+        let lines = crate::read::Lines::new(decode, precision)?;
         let stdout = io::stdout();
         let line_buffered = force_line_buffered || stdout.is_terminal();
         let f = File::from(stdout.as_fd().try_clone_to_owned()?);
@@ -30,6 +42,7 @@ impl LinePrinter {
             line: String::with_capacity(256),
             line_buffered,
             linktype,
+            lines,
         })
     }
 }
@@ -37,9 +50,8 @@ impl LinePrinter {
 impl RecordConsumer for LinePrinter {
     fn packet(&mut self, ts_ns: u64, orig_len: u32, data: &[u8]) -> io::Result<()> {
         self.line.clear();
-        crate::read::format_time(&mut self.line, ts_ns, false);
-        crate::read::summarize(&mut self.line, self.linktype, data, orig_len);
-        self.line.push('\n');
+        self.lines
+            .format_live(&mut self.line, self.linktype, ts_ns, orig_len, data);
         self.out.write_all(self.line.as_bytes())?;
         if self.line_buffered {
             self.out.flush()?;

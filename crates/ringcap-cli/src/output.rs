@@ -43,9 +43,10 @@ pub struct OutputArgs {
     /// File format of -w: pcap or pcapng.
     #[arg(long, default_value = "pcap")]
     pub format: Format,
-    /// Timestamp precision of -w files: nano or micro.
-    #[arg(long, alias = "time-stamp-precision", default_value = "nano")]
-    pub time_precision: Precision,
+    /// Timestamp precision: of -w files (default nano), and of packet lines (default micro,
+    /// as tcpdump prints them).
+    #[arg(long, alias = "time-stamp-precision", value_name = "micro|nano")]
+    pub time_precision: Option<Precision>,
     /// Start a new file once the current one reaches MB million bytes (fractions allowed;
     /// uncompressed bytes with --compress).
     #[arg(short = 'C', value_name = "MB")]
@@ -88,7 +89,7 @@ impl Default for OutputArgs {
             write: None,
             per_worker_files: false,
             format: Format::Pcap,
-            time_precision: Precision::Nano,
+            time_precision: None,
             file_size: None,
             rotate_seconds: None,
             file_count: None,
@@ -272,7 +273,7 @@ pub fn open(
     // handler builds in front of the packet (-i any, -y).
     let lt = cfg.link.linktype();
     let mut file = WriterOptions::new(args.format, lt, cfg.snaplen);
-    file.precision = args.time_precision;
+    file.precision = args.time_precision.unwrap_or(Precision::Nano);
     file.interfaces = vec![Interface::new(Some(&cfg.iface), lt, cfg.snaplen)];
     let mut opts = SinkOptions::new(workers, output, file);
     opts.direct_io = !args.no_direct_io;

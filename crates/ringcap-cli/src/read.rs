@@ -1,8 +1,9 @@
 //! `ringcap read`: print, count, filter or copy the packets of pcap or pcapng files.
 //!
-//! One line per packet: the time (UTC, or seconds since the epoch with `--epoch`), the length
-//! on the wire, and a short decode of the headers. A damaged file gives every whole packet
-//! before the damage, then one error line with the byte offset, and exit status 1.
+//! One line per packet, as `tcpdump -nr` prints it (the printer is `ringcap-print`; the
+//! decoder's flags are tcpdump's: `-e -v -x -X -A -t… -S -n`, see [`line`]). A damaged file
+//! gives every whole packet before the damage, then one error line with the byte offset, and
+//! exit status 1.
 //!
 //! Inputs (see `inputs`): a file, standard input, or a quoted glob of files read in time order;
 //! zstd and gzip files are read as they are; `--since`/`--until` open only the files that
@@ -16,7 +17,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use anyhow::{bail, Context};
-pub(crate) use line::summarize;
+pub(crate) use line::{DecodeArgs, Lines, PrecisionArg};
 use ringcap_filter::{LinkType, Program, Target};
 use ringcap_pcap::{
     linktype, FileKind, Format, Input, Interface, Merged, Precision, Reader, RecordMeta, Writer,
@@ -26,7 +27,9 @@ use ringcap_pcap::{
 #[derive(clap::Args)]
 #[command(after_help = "\
 Examples:
-  ringcap read -r cap.pcap                       one line per packet
+  ringcap read -r cap.pcap                       one line per packet, as tcpdump -nr
+  ringcap read -r cap.pcap -e -v -X              link level, more fields, hex and ASCII
+  ringcap read -r cap.pcap -tttt --utc           dates and times in UTC
   ringcap read -r cap.pcapng --count             only the number of packets
   ringcap read -r - < cap.pcap                   from standard input
   ringcap read -r cap.pcap.zst                   zstd or gzip files as they are
@@ -60,9 +63,12 @@ pub struct Args {
     /// Print only the number of packets (like tcpdump --count).
     #[arg(long)]
     pub count: bool,
-    /// Print times as seconds since the epoch (like tcpdump -tt) instead of UTC date and time.
-    #[arg(long)]
-    pub epoch: bool,
+    #[command(flatten)]
+    pub decode: line::DecodeArgs,
+    /// Digits of the printed timestamps (default: the file's own: 6 for microseconds, 9 for
+    /// nanoseconds).
+    #[arg(long = "time-stamp-precision", value_name = "micro|nano")]
+    pub precision: Option<line::PrecisionArg>,
     #[command(flatten)]
     pub filter: crate::expr::FilterArgs,
 }
@@ -149,6 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut n: u64 = 0;
     let mut line = String::with_capacity(256);
+    let mut printer = line::Lines::new(&args.decode, args.precision)?;
     let result: anyhow::Result<()> = (|| {
         while !matches!(args.max, Some(m) if n >= m) {
             let Some((i, m)) = merged
@@ -182,9 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 }
             } else if !args.count {
                 line.clear();
-                format_time(&mut line, m.ts_ns, args.epoch);
-                summarize(&mut line, m.linktype, merged.data(), m.orig_len);
-                line.push('\n');
+                printer.format(&mut line, &merged.inputs()[i], m);
                 let flush = line_buffered || !merged.inputs()[i].has_whole_record();
                 let w = out.write_all(line.as_bytes()).and_then(|()| {
                     if flush {
@@ -334,57 +339,4 @@ fn write_copy(
         );
     }
     Ok(())
-}
-
-/// `2026-11-26 23:40:00.123456789` (UTC) or `1795736400.123456789`.
-pub(crate) fn format_time(out: &mut String, ts_ns: u64, epoch: bool) {
-    use std::fmt::Write;
-    let secs = ts_ns / 1_000_000_000;
-    let ns = ts_ns % 1_000_000_000;
-    if epoch {
-        let _ = write!(out, "{secs}.{ns:09} ");
-        return;
-    }
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ns:09} ",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-}
-
-/// Year, month, day of a day count since 1970-01-01 (the proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        let mut s = String::new();
-        format_time(&mut s, 0, false);
-        assert_eq!(s, "1970-01-01 00:00:00.000000000 ");
-        s.clear();
-        format_time(&mut s, 951_782_400_000_000_001, false);
-        assert_eq!(s, "2000-02-29 00:00:00.000000001 ");
-        s.clear();
-        format_time(&mut s, 15_000_000_005, true);
-        assert_eq!(s, "15.000000005 ");
-    }
 }

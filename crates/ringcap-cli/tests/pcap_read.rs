@@ -13,17 +13,22 @@ use ringcap_netlab::{can_run, udp_frame, TestNet};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
 
-/// (timestamp ns, length) of each packet, as `ringcap read --epoch` prints them.
+/// (timestamp ns, length) of each packet, as `ringcap read -tt -e` prints them (nine
+/// digits, the frame's length the first `length N` of the link level).
 fn ringcap_packets(file: &Path) -> (Vec<(u64, u32)>, Vec<String>) {
-    let text = stdout_of(Command::new(BIN).args(["read", "--epoch", "-r"]).arg(file));
+    let text = stdout_of(
+        Command::new(BIN)
+            .args(["read", "-tt", "-e", "--time-stamp-precision=nano", "-r"])
+            .arg(file),
+    );
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let pk = lines
         .iter()
         .map(|l| {
-            let mut w = l.split(' ');
-            let t = epoch_ns(w.next().unwrap());
-            assert_eq!(w.next(), Some("len"), "{l}");
-            (t, w.next().unwrap().parse().unwrap())
+            let t = epoch_ns(l.split(' ').next().unwrap());
+            let len = l.split("length ").nth(1).expect(l);
+            let len = len.split(|c: char| !c.is_ascii_digit()).next().unwrap();
+            (t, len.parse().expect(l))
         })
         .collect();
     (pk, lines)
@@ -210,7 +215,7 @@ fn tcpdump_pcap_micro_nano_and_editcap_pcapng() {
         // The one-line decode names the UDP ports the frames carry.
         let (_, lines) = ringcap_packets(&f);
         assert!(
-            lines[3].contains("IPv4 10.0.0.3.10003 > 10.1.0.1.9: UDP"),
+            lines[3].contains("IPv4 (0x0800), length 239: 10.0.0.3.10003 > 10.1.0.1.9: UDP"),
             "{}",
             lines[3]
         );
@@ -226,7 +231,12 @@ fn tcpdump_any_sll_and_sll2() {
     }
     let dir = tmpdir("any");
     let net = TestNet::new().unwrap();
-    for (lt, word) in [("LINUX_SLL", "SLL "), ("LINUX_SLL2", "SLL2 ")] {
+    // tcpdump -e shows a cooked header by its packet type (Out, P for the capture's own
+    // and a peer's copy), as ringcap does.
+    for (lt, word) in [
+        ("LINUX_SLL", "ethertype IPv4"),
+        ("LINUX_SLL2", "ethertype IPv4"),
+    ] {
         let f = dir.join(format!("{lt}.pcap"));
         let td = start(
             &net,

@@ -153,6 +153,8 @@ pub struct Args {
     #[command(flatten)]
     pub output: crate::output::OutputArgs,
     #[command(flatten)]
+    pub decode: crate::read::DecodeArgs,
+    #[command(flatten)]
     pub filter: FilterArgs,
 }
 
