@@ -55,7 +55,7 @@ pub mod stop;
 pub mod xdp;
 
 pub use config::{Config, Fanout, FanoutMode, Geometry, Mode};
-pub use engine::{Batch, Capture, Flow, Handler};
+pub use engine::{Batch, Capture, Flow, Handler, LiveWorker, Monitor, Snapshot};
 pub use error::Error;
 pub use packet::{Packet, PacketType, Vlan};
 pub use stats::{EndReason, Report, Tick, WorkerReport};
