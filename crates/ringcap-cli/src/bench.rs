@@ -78,6 +78,8 @@ pub struct Args {
     /// Write a bar chart of captured Mpps per mode (drop rate marked) to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<String>,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
 }
 
 /// One measured run.
@@ -268,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.runs == 0 || args.runs > 100 {
         bail!("--runs must be between 1 and 100");
     }
+    let _server = crate::metrics::serve_bench(&args.metrics)?;
     let compared = match compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some()) {
         Ok(c) => c,
         Err(usage) => {
@@ -528,6 +531,7 @@ fn run_ringcap(
         .duration(Some(Duration::from_secs_f64(args.seconds + 30.0)));
     cfg.coalesce = Duration::from_millis(args.coalesce_ms);
     let cap = Capture::open(cfg)?;
+    crate::metrics::watch(&cap);
     let ring_bytes = cap.ring_memory();
     let rx0 = net.counter(net.capture_if(), "rx_packets")?;
     let rxd0 = net.counter(net.capture_if(), "rx_dropped")?;

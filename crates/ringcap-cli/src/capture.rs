@@ -102,6 +102,8 @@ pub struct Args {
     pub busy_poll: bool,
     #[command(flatten)]
     pub output: crate::output::OutputArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
     /// Filter expression (tcpdump syntax), compiled to classic BPF and run in the kernel.
     #[arg(trailing_var_arg = true, allow_hyphen_values = false)]
     pub expr: Vec<String>,
@@ -216,6 +218,7 @@ impl Handler for CountOnly {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = args.config()?;
+    let exporter = crate::metrics::bind(&args.metrics, "capture")?;
     // An unwritable output fails before any socket is opened.
     crate::output::check_writable(&args.output)?;
     let capture = Capture::open(cfg)?;
@@ -253,12 +256,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let (report, output_failed) = if args.output.write.is_some() {
         let (sinks, summary) =
             crate::output::open_writers(&args.output, &cfg.iface, cfg.snaplen, capture.workers())?;
+        let _server = crate::metrics::serve_capture(exporter, &capture, Some(&summary))?;
         let report = capture.run(sinks, on_tick)?;
         print_summary(&report, json && !to_stdout);
         eprintln!("{}", summary.line());
         (report, summary.failed())
     } else {
         let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
+        let _server = crate::metrics::serve_capture(exporter, &capture, None)?;
         let report = capture.run(handlers, on_tick)?;
         print_summary(&report, json);
         (report, false)

@@ -17,6 +17,7 @@ mod ifstat;
 mod info;
 mod irq;
 mod merge;
+mod metrics;
 mod output;
 mod read;
 mod util;
@@ -108,7 +109,9 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("ringcap: {}", util::one_line(&e));
-            std::process::exit(1);
+            // --metrics that cannot listen is a bad argument.
+            let bad_args = e.downcast_ref::<ringcap_metrics::BindError>().is_some();
+            std::process::exit(if bad_args { 2 } else { 1 });
         }
     }
 }

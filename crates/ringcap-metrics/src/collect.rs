@@ -125,10 +125,7 @@ impl Collector for BuildInfo {
 
 /// A capture: per-worker counters and the configuration as an info metric.
 #[derive(Debug)]
-pub(crate) struct CaptureCollector {
-    pub info: CaptureInfo,
-    pub source: Source<CaptureSnapshot>,
-}
+pub(crate) struct CaptureCollector(pub Source<CaptureSnapshot>);
 
 fn worker_labels(w: &WorkerSample) -> Labels {
     let mut l = vec![("worker", w.worker.to_string()), ("cpu", opt(w.cpu))];
@@ -179,14 +176,16 @@ fn other_name(name: &str) -> String {
 
 impl Collector for CaptureCollector {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> Result<(), Error> {
-        let s = self.source.get();
+        let s = self.0.get();
         let e = &mut enc;
-        info(
-            e,
-            "ringcap_capture",
-            "The capture's configuration: interface, receive path, fanout, ring geometry.",
-            &info_labels(&self.info),
-        )?;
+        if let Some(i) = &s.info {
+            info(
+                e,
+                "ringcap_capture",
+                "The capture's configuration: interface, receive path, fanout, ring geometry.",
+                &info_labels(i),
+            )?;
+        }
         gauge(
             e,
             "ringcap_capture_running",

@@ -1,12 +1,12 @@
 //! Prometheus metrics for ringcap's long-running commands (`capture`, `flows`, `gen`, `bench`).
 //!
 //! ```no_run
-//! use ringcap_metrics::{CaptureInfo, CaptureSnapshot, Listener, Metrics};
+//! use ringcap_metrics::{CaptureSnapshot, Listener, Metrics};
 //!
 //! // Bind first: a port in use fails before anything else starts.
 //! let listener = Listener::bind("127.0.0.1:9100")?;
 //! let mut metrics = Metrics::new("capture");
-//! metrics.capture(CaptureInfo::default(), || CaptureSnapshot::default());
+//! metrics.capture(CaptureSnapshot::default);
 //! let _server = listener.serve(metrics)?; // serves until dropped
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -60,16 +60,11 @@ impl Metrics {
         Metrics { registry }
     }
 
-    /// A capture: `snapshot` is called at every scrape.
-    pub fn capture(
-        &mut self,
-        info: CaptureInfo,
-        snapshot: impl Fn() -> CaptureSnapshot + Send + Sync + 'static,
-    ) {
-        self.registry.register_collector(Box::new(CaptureCollector {
-            info,
-            source: Source::new(snapshot),
-        }));
+    /// A capture: `snapshot` is called at every scrape (it may name a different capture each
+    /// time, e.g. the bench's current run).
+    pub fn capture(&mut self, snapshot: impl Fn() -> CaptureSnapshot + Send + Sync + 'static) {
+        self.registry
+            .register_collector(Box::new(CaptureCollector(Source::new(snapshot))));
     }
 
     /// The capture output's writers.

@@ -40,6 +40,8 @@ pub struct WorkerSample {
 /// A capture's counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CaptureSnapshot {
+    /// The configuration (`ringcap_capture_info`); none when no capture is open.
+    pub info: Option<CaptureInfo>,
     /// The capture is taking packets (started, not ended).
     pub running: bool,
     /// When it started, seconds since the epoch (0 before).

@@ -21,7 +21,8 @@ fn sample_metrics(received: Arc<AtomicU64>) -> Metrics {
         snaplen: 262144,
         filter: true,
     };
-    m.capture(info, move || CaptureSnapshot {
+    m.capture(move || CaptureSnapshot {
+        info: Some(info.clone()),
         running: true,
         start_time_seconds: 1.7e9,
         workers: (0..2)
