@@ -20,6 +20,7 @@ mod merge;
 mod metrics;
 mod output;
 mod read;
+mod top;
 mod util;
 
 /// Packet capture at millions of packets per second with the kernel's own interfaces
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Capture packets from an interface on every core.
     Capture(capture::Args),
+    /// Live view: per-core rates, drops and ring fill, the top talkers, the interface.
+    Top(top::Args),
     /// Read a pcap or pcapng file: one line per packet, counts, filtering, copying.
     Read(read::Args),
     /// Merge capture files into one, ordered by timestamp (like mergecap).
@@ -95,6 +98,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Capture(a) => capture::run(a),
+        Command::Top(a) => top::run(a),
         Command::Read(a) => read::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Compile(a) => compile::run(a),
