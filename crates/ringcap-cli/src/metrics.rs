@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ringcap::{Capture, Mode, Monitor};
 use ringcap_metrics::{
-    CaptureInfo, CaptureSnapshot, GenSnapshot, GenThreadSample, Listener, Metrics,
-    OutputSnapshot, Server, WorkerSample,
+    CaptureInfo, CaptureSnapshot, GenSnapshot, GenThreadSample, Listener, Metrics, OutputSnapshot,
+    Server, WorkerSample,
 };
 
 use crate::output::OutputSummary;
@@ -104,9 +104,7 @@ fn capture_snapshot(info: &CaptureInfo, m: &Monitor) -> CaptureSnapshot {
                     dropped_packets: w.drops,
                     freezes: w.freezes,
                     past_count_packets: w.past_count,
-                    ring_blocks: w
-                        .ring_blocks_waiting
-                        .zip(s.ring_blocks.map(u64::from)),
+                    ring_blocks: w.ring_blocks_waiting.zip(s.ring_blocks.map(u64::from)),
                     ..Default::default()
                 };
                 for (name, v) in &w.extra {
@@ -145,8 +143,7 @@ pub fn serve_capture(
     };
     let info = capture_info(capture);
     let monitor = capture.monitor();
-    e.metrics
-        .capture(move || capture_snapshot(&info, &monitor));
+    e.metrics.capture(move || capture_snapshot(&info, &monitor));
     if let Some(summary) = output {
         let summary = summary.clone();
         e.metrics.output(move || output_snapshot(&summary));

@@ -211,9 +211,7 @@ impl Sampler {
                 bps: d(|w| w.bytes) as f64 * 8.0 / secs,
                 drops: w.drops,
                 new_drops: d(|w| w.drops),
-                fill: w
-                    .ring_blocks_waiting
-                    .zip(snap.ring_blocks.map(u64::from)),
+                fill: w.ring_blocks_waiting.zip(snap.ring_blocks.map(u64::from)),
                 history: h.iter().copied().collect(),
             });
         }
@@ -260,9 +258,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         if let Err(e) = &shown {
             stop.stop(EndReason::Error(format!("the display failed: {e}")));
         }
-        let report = h.join().unwrap_or_else(|_| {
-            Err(ringcap::Error::Config("the capture thread panicked".into()))
-        });
+        let report = h
+            .join()
+            .unwrap_or_else(|_| Err(ringcap::Error::Config("the capture thread panicked".into())));
         (report, shown)
     });
     // The terminal is restored by now, on every path: print the usual summary.
@@ -296,7 +294,11 @@ fn text_lines(
         next += Duration::from_secs(1);
         let v = sampler.sample();
         let text = text_block(&v, sort, rows);
-        if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             // The reader went away (a closed pipe): stop like `q` would.
             break;
         }

@@ -126,7 +126,10 @@ fn draw(f: &mut Frame, v: Option<&View>, ui: &Ui) {
         SortBy::Bytes => "bps",
     };
     let Some(v) = v else {
-        f.render_widget(Paragraph::new("ringcap top: counting the first second…"), head);
+        f.render_widget(
+            Paragraph::new("ringcap top: counting the first second…"),
+            head,
+        );
         return;
     };
     let title = format!(
@@ -169,8 +172,16 @@ fn draw_workers(f: &mut Frame, v: &View, area: Rect) {
     f.render_widget(block, area);
     let [table_area, spark_area] =
         Layout::horizontal([Constraint::Length(66), Constraint::Min(10)]).areas(inner);
-    let header = Row::new(["worker", "cpu", "pps", "bps", "drops", "+drops", "ring fill"])
-        .style(Style::default().add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "worker",
+        "cpu",
+        "pps",
+        "bps",
+        "drops",
+        "+drops",
+        "ring fill",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD));
     let rows = v.workers.iter().map(|w| {
         Row::new([
             Cell::from(w.worker.to_string()),
