@@ -7,16 +7,16 @@
 //! (open addressing, linear probing); a key that finds no slot is counted as "other", never
 //! allocated for.
 //!
-//! The header walk below is the minimal one the tables need (Ethernet, up to two VLAN tags,
-//! IPv4/IPv6 addresses, TCP/UDP ports of the first fragment). It is the seam for the flow
-//! tables: when ringcap-flow's per-worker tables are on main, [`Talkers`] can be filled from
-//! their flow records instead (hosts summed from flows), and the display stays as it is.
+//! Keys come from ringcap-wire's one-pass header summary. [`Talkers`] is the seam for the flow
+//! tables: when ringcap-flow's per-worker tables are on main, it can be filled from their flow
+//! records instead (hosts summed from flows), and the display stays as it is.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use ringcap::{Batch, Flow, Handler};
+use ringcap_wire::Addrs;
 
 /// An IPv4 or IPv6 address as 16 bytes (IPv4 in the first four), and which one it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -226,48 +226,23 @@ impl Counts {
     }
 }
 
-/// Reads the flow key of an Ethernet frame: addresses, protocol, ports.
+/// The flow key of an Ethernet frame (ringcap-wire's one-pass summary): addresses, protocol,
+/// ports (ICMP: type and code); `None` when it is not IPv4/IPv6.
 #[inline]
 fn parse(d: &[u8]) -> Option<FlowKey> {
-    let mut off = 12;
-    let mut ethertype = u16::from_be_bytes([*d.get(12)?, *d.get(13)?]);
-    for _ in 0..2 {
-        if ethertype == 0x8100 || ethertype == 0x88a8 {
-            off += 4;
-            ethertype = u16::from_be_bytes([*d.get(off)?, *d.get(off + 1)?]);
-        }
-    }
-    let ip = d.get(off + 2..)?;
-    let (mut k, l4) = match ethertype {
-        0x0800 if ip.len() >= 20 && ip[0] >> 4 == 4 => {
-            let ihl = usize::from(ip[0] & 0x0f) * 4;
-            let first_fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
-            let k = FlowKey {
-                proto: ip[9],
-                src: Host::v4(&ip[12..16]),
-                dst: Host::v4(&ip[16..20]),
-                ..Default::default()
-            };
-            (k, if first_fragment { ip.get(ihl..) } else { None })
-        }
-        0x86dd if ip.len() >= 40 && ip[0] >> 4 == 6 => {
-            let k = FlowKey {
-                proto: ip[6],
-                src: Host::v6(&ip[8..24]),
-                dst: Host::v6(&ip[24..40]),
-                ..Default::default()
-            };
-            (k, ip.get(40..))
-        }
-        _ => return None,
+    let s = ringcap_wire::summarize(d);
+    let (src, dst) = match s.addrs {
+        Addrs::V4 { src, dst } => (Host::v4(&src), Host::v4(&dst)),
+        Addrs::V6 { src, dst } => (Host::v6(&src), Host::v6(&dst)),
+        Addrs::None => return None,
     };
-    if let (6 | 17, Some(l4)) = (k.proto, l4) {
-        if l4.len() >= 4 {
-            k.sport = u16::from_be_bytes([l4[0], l4[1]]);
-            k.dport = u16::from_be_bytes([l4[2], l4[3]]);
-        }
-    }
-    Some(k)
+    Some(FlowKey {
+        proto: s.proto,
+        src,
+        dst,
+        sport: s.src_port,
+        dport: s.dst_port,
+    })
 }
 
 /// The handler of one `top` worker: counts every packet of a batch under one lock.
@@ -365,6 +340,7 @@ mod tests {
         let mut f = vec![0u8; len];
         f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
         f[14] = 0x45;
+        f[16..18].copy_from_slice(&((len - 14) as u16).to_be_bytes());
         f[23] = 17;
         f[26..30].copy_from_slice(&src);
         f[30..34].copy_from_slice(&[10, 0, 0, 9]);
@@ -427,10 +403,12 @@ mod tests {
         let mut v6 = vec![0u8; 80];
         v6[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
         v6[14] = 0x60;
+        v6[18..20].copy_from_slice(&26u16.to_be_bytes());
         v6[20] = 6;
         v6[22 + 15] = 1;
         v6[38 + 15] = 2;
         v6[54..56].copy_from_slice(&443u16.to_be_bytes());
+        v6[66] = 0x50; // TCP data offset: 20 bytes
         let k = parse(&v6).unwrap();
         assert_eq!(k.to_string(), "[::1]:443 > [::2]:0 tcp");
         assert!(parse(&f[..20]).is_none());
