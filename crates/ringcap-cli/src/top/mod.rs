@@ -188,7 +188,7 @@ impl Sampler {
             v.ifc = Some(IfView {
                 rx_pps: r.rx_pps,
                 rx_bps: r.rx_bps,
-                now: cur.clone(),
+                now: *cur,
             });
         }
         for (i, w) in snap.workers.iter().enumerate() {
