@@ -122,13 +122,14 @@ fn capture_snapshot(info: &CaptureInfo, m: &Monitor) -> CaptureSnapshot {
 }
 
 fn output_snapshot(s: &OutputSummary) -> OutputSnapshot {
+    let (records, rotated) = s.live();
     OutputSnapshot {
-        records_written: s.packets_written(),
+        records_written: records,
         records_not_written: s.packets_not_written(),
         write_errors: s.errors().len() as u64,
-        // The writers do not count bytes or rotations yet (the output pipeline will).
+        // The writers count no bytes across files yet (the output pipeline will).
         bytes_written: None,
-        files_rotated: None,
+        files_rotated: Some(rotated),
     }
 }
 

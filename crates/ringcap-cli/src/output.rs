@@ -155,6 +155,9 @@ struct SummaryInner {
     errors: Mutex<Vec<String>>,
     /// `-G` with `-W`: the last file is complete.
     limit_reached: AtomicUsize,
+    /// Per writer, published once per batch for `--metrics`: records taken (written or
+    /// buffered for writing) and files opened so far.
+    live: Vec<(AtomicU64, AtomicU64)>,
 }
 
 impl OutputSummary {
@@ -208,6 +211,24 @@ impl OutputSummary {
         s
     }
 
+    /// While the capture runs: records the writers took (written or in their buffers) and
+    /// files closed to start the next one (`-C`, `-G`).
+    pub fn live(&self) -> (u64, u64) {
+        self.0.live.iter().fold((0, 0), |(r, f), (records, files)| {
+            (
+                r + records.load(Ordering::Relaxed),
+                f + files.load(Ordering::Relaxed).saturating_sub(1),
+            )
+        })
+    }
+
+    fn publish(&self, slot: usize, records: u64, files: u64) {
+        if let Some((r, f)) = self.0.live.get(slot) {
+            r.store(records, Ordering::Relaxed);
+            f.store(files, Ordering::Relaxed);
+        }
+    }
+
     fn error(&self, e: String) {
         let mut v = self.0.errors.lock().unwrap_or_else(|e| e.into_inner());
         if !v.contains(&e) {
@@ -238,6 +259,8 @@ pub struct FileSink {
     /// time, so `-w - | tshark -r -` shows packets at low rates.
     last_flush_ns: u64,
     stopped: bool,
+    /// This writer's slot in the summary's live counters.
+    slot: usize,
 }
 
 /// Opens the writers: one per worker (or one shared for `-w -`), each writing its header now.
@@ -257,7 +280,12 @@ pub fn open_writers(
     let mut opts = WriterOptions::new(args.format, linktype::ETHERNET, snaplen);
     opts.precision = args.time_precision;
     opts.interfaces = vec![Interface::new(Some(iface), linktype::ETHERNET, snaplen)];
-    let summary = OutputSummary::default();
+    // `-w -`: one writer, one slot.
+    let writers = if base == "-" { 1 } else { workers };
+    let summary = OutputSummary(Arc::new(SummaryInner {
+        live: (0..writers).map(|_| Default::default()).collect(),
+        ..Default::default()
+    }));
     let start = now_ns();
     let mut sinks = Vec::with_capacity(workers);
     if base == "-" {
@@ -275,6 +303,7 @@ pub fn open_writers(
                 args,
                 &summary,
                 start,
+                0,
             ));
         }
     } else {
@@ -287,6 +316,7 @@ pub fn open_writers(
                 args,
                 &summary,
                 start,
+                i,
             ));
         }
     }
@@ -294,13 +324,20 @@ pub fn open_writers(
 }
 
 impl FileSink {
-    fn new(target: Target, args: &OutputArgs, summary: &OutputSummary, start: u64) -> Self {
+    fn new(
+        target: Target,
+        args: &OutputArgs,
+        summary: &OutputSummary,
+        start: u64,
+        slot: usize,
+    ) -> Self {
         FileSink {
             target,
             restore_vlan: !args.no_vlan_restore,
             summary: summary.clone(),
             last_flush_ns: start,
             stopped: false,
+            slot,
         }
     }
 }
@@ -355,6 +392,8 @@ impl Handler for FileSink {
                         error = Some(format!("{}: {e}", w.path()));
                     }
                 }
+                self.summary
+                    .publish(self.slot, w.packets(), u64::from(w.files()));
             }
             Target::Shared(s) => {
                 let mut w = s.w.lock().unwrap_or_else(|e| e.into_inner());
@@ -370,6 +409,7 @@ impl Handler for FileSink {
                         error = Some(format!("standard output: {e}"));
                     }
                 }
+                self.summary.publish(self.slot, w.packets(), 1);
             }
         }
         match error {

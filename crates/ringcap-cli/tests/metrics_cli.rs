@@ -350,3 +350,280 @@ fn a_listener_that_cannot_be_set_up_is_one_line_and_status_2() {
     }
     drop(taken);
 }
+
+/// The sum of every sample of `name` in a text exposition (0 when there is none).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next())
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum()
+}
+
+/// A capture serving metrics at `port` in the namespace, up and answering.
+fn capture_with_metrics(net: &TestNet, port: u16, args: &[&str]) -> Reaped {
+    let cap = Reaped(Some(
+        in_ns(net, BIN)
+            .args(["capture", "-i", "rc0", "--threads", "1", "-q"])
+            .args(args)
+            .args(["--metrics", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let until = Instant::now() + Duration::from_secs(10);
+    while curl_in(net, &format!("http://127.0.0.1:{port}/metrics")).is_none() {
+        assert!(
+            Instant::now() < until,
+            "the capture's metrics never came up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cap
+}
+
+/// Scrapes until `done` holds for the text (or fails after 20 s with the last scrape).
+fn scrape_until(net: &TestNet, port: u16, done: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = curl_in(net, &format!("http://127.0.0.1:{port}/metrics")).unwrap_or_default();
+        if done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < until, "never reached:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn signal(sig: &str, child: &mut Reaped) {
+    let pid = child.child().id().to_string();
+    assert!(Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// `counts add up: kernel K = received R + past P + dropped D` from the summary.
+fn summary_counts(err: &str) -> [u64; 4] {
+    let l = err
+        .lines()
+        .find_map(|l| l.strip_prefix("counts add up: "))
+        .unwrap_or_else(|| panic!("no 'counts add up' line:\n{err}"));
+    let n: Vec<u64> = l
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    [n[0], n[1], n[2], n[3]]
+}
+
+/// Overload made certain: the capture process is stopped (SIGSTOP) while frames arrive, so its
+/// small ring fills and the kernel drops the rest and freezes the queue. Once it runs again
+/// the metrics show the drops and freezes, the kernel's count is received + dropped, and the
+/// summary at the end says the same numbers.
+#[test]
+fn overload_drops_and_freezes_are_served_and_add_up() {
+    if !ringcap_netlab::can_run("overload_drops_and_freezes_are_served")
+        || !ringcap_netlab::skip::tools(&["promtool", "curl", "nsenter", "kill"])
+    {
+        return;
+    }
+    const N: u64 = 400;
+    const PORT: u16 = 19302;
+    let net = TestNet::new().unwrap();
+    let mut cap = capture_with_metrics(
+        &net,
+        PORT,
+        &[
+            "--block-size",
+            "4096",
+            "--blocks",
+            "4",
+            "--block-timeout-ms",
+            "1",
+        ],
+    );
+    signal("-STOP", &mut cap);
+    let tx = net.sender().unwrap();
+    for i in 0..N as u32 {
+        tx.send(&udp_frame(i, 1, 200)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    signal("-CONT", &mut cap);
+    let text = scrape_until(&net, PORT, |t| {
+        let r = metric(t, "ringcap_packets_received_total");
+        let d = metric(t, "ringcap_packets_dropped_total");
+        metric(t, "ringcap_kernel_packets_total") == N as f64 && r + d == N as f64
+    });
+    lint(&text);
+    let dropped = metric(&text, "ringcap_packets_dropped_total");
+    let freezes = metric(&text, "ringcap_ring_freezes_total");
+    assert!(dropped > 0.0, "a full ring drops:\n{text}");
+    assert!(freezes > 0.0, "a full ring freezes its queue:\n{text}");
+    assert_eq!(metric(&text, "ringcap_ring_blocks"), 4.0, "{text}");
+    // Everything waiting was taken once the process ran again.
+    assert_eq!(metric(&text, "ringcap_ring_blocks_user"), 0.0, "{text}");
+
+    signal("-INT", &mut cap);
+    let out = cap.take().wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let [kernel, received, past, drops] = summary_counts(&err);
+    assert_eq!(kernel, N, "{err}");
+    assert_eq!(past, 0, "{err}");
+    assert_eq!(
+        received as f64,
+        metric(&text, "ringcap_packets_received_total")
+    );
+    assert_eq!(drops as f64, dropped, "{err}");
+}
+
+/// `-w` with `-C`: records the writers took and files rotated are served while the capture
+/// runs, and they are what capinfos finds in the files afterwards.
+#[test]
+fn records_written_and_files_rotated_are_served() {
+    if !ringcap_netlab::can_run("records_written_and_files_rotated")
+        || !ringcap_netlab::skip::tools(&["capinfos", "curl", "nsenter", "kill"])
+    {
+        return;
+    }
+    const N: u64 = 600;
+    const PORT: u16 = 19303;
+    let net = TestNet::new().unwrap();
+    let dir = tmpdir("metrics-rotate");
+    let base = dir.join("out.pcap");
+    // 0.02 MB files: 600 records of 216 bytes make several.
+    let mut cap = capture_with_metrics(&net, PORT, &["-w", base.to_str().unwrap(), "-C", "0.02"]);
+    let tx = net.sender().unwrap();
+    for i in 0..N as u32 {
+        tx.send(&udp_frame(i, 1, 200)).unwrap();
+    }
+    let text = scrape_until(&net, PORT, |t| {
+        metric(t, "ringcap_output_records_written_total") == N as f64
+    });
+    let rotated = metric(&text, "ringcap_output_files_rotated_total");
+    assert_eq!(metric(&text, "ringcap_output_write_errors_total"), 0.0);
+    signal("-INT", &mut cap);
+    let out = cap.take().wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.len() >= 3, "{files:?}");
+    assert_eq!(rotated, (files.len() - 1) as f64, "{files:?}\n{text}");
+    let mut packets = 0;
+    for f in &files {
+        let o = Command::new("capinfos")
+            .args(["-c", "-M", "-T", "-r"])
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "capinfos refused {f:?}");
+        let s = String::from_utf8_lossy(&o.stdout);
+        packets += s
+            .split_whitespace()
+            .last()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("capinfos: {s}"));
+    }
+    assert_eq!(packets, N, "capinfos over {files:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Frames longer than the interface's MTU are refused, and the generator's metrics count them.
+#[test]
+fn the_generator_serves_refused_frames() {
+    if !ringcap_netlab::can_run("generator_serves_refused")
+        || !ringcap_netlab::skip::tools(&["curl", "nsenter"])
+    {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    net.ip(&["link", "set", net.peer_if(), "mtu", "1000"])
+        .unwrap();
+    let dir = tmpdir("metrics-refused");
+    let file = dir.join("mixed.pcap");
+    // One frame in three is too long for the MTU.
+    let frames: Vec<Vec<u8>> = [100usize, 1400, 200]
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| udp_frame(i as u32, 1, s))
+        .collect();
+    write_pcap(&file, &frames);
+    let mut gen = Reaped(Some(
+        in_ns(&net, BIN)
+            .args(["gen", "-i", "rc1", "--threads", "1", "--pps", "600"])
+            .arg("--replay")
+            .arg(&file)
+            .args(["--loop", "1000", "--duration", "4", "-q"])
+            .args(["--metrics", "127.0.0.1:19304"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let text = scrape_until(&net, 19304, |t| {
+        metric(t, "ringcap_gen_frames_refused_total") > 0.0
+    });
+    let (sent, refused) = (
+        metric(&text, "ringcap_gen_frames_sent_total"),
+        metric(&text, "ringcap_gen_frames_refused_total"),
+    );
+    let out = gen.take().wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // total: F frames, B bytes in S s (...), R refused, U not sent
+    let total = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("total: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let nums: Vec<u64> = total
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let total_refused = total
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" refused"))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{total}"));
+    assert!(
+        refused <= total_refused as f64 && sent <= nums[0] as f64,
+        "{text}\n{stdout}"
+    );
+    // Two sent for every one refused, give or take the batch in progress.
+    assert!(
+        (refused * 2.0 - sent).abs() <= (sent * 0.02).max(4.0),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A classic pcap file of Ethernet frames.
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        b.extend_from_slice(&(i as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(f);
+    }
+    std::fs::write(path, b).unwrap();
+}

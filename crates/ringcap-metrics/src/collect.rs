@@ -315,7 +315,7 @@ impl Collector for OutputCollector {
         counter(
             e,
             "ringcap_output_records_written",
-            "Packet records written to capture files.",
+            "Packet records the capture's writers took (written to files or in their write buffers).",
             None,
             &[(vec![], s.records_written)],
         )?;
@@ -389,6 +389,13 @@ impl Collector for FlowCollector {
             "Flows pushed out of a full flow table before their timeout.",
             None,
             &meter(|m| m.evicted),
+        )?;
+        counter(
+            e,
+            "ringcap_flow_records_lost",
+            "Flow records dropped because the exporter's queue was full.",
+            None,
+            &meter(|m| m.records_lost),
         )?;
         let coll = |f: fn(&crate::snapshot::CollectorSample) -> u64| -> Vec<(Labels, u64)> {
             s.collectors

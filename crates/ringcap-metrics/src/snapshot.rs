@@ -70,6 +70,7 @@ pub struct CaptureInfo {
 /// The capture output's counters (`-w`): records and bytes written, what could not be.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputSnapshot {
+    /// Records the writers took: written, or in a write buffer to be written.
     pub records_written: u64,
     /// Bytes written to files, where the writers count them.
     pub bytes_written: Option<u64>,
@@ -90,6 +91,8 @@ pub struct FlowMeterSample {
     pub exported: u64,
     /// Flows pushed out early because the table was full.
     pub evicted: u64,
+    /// Records the meter could not hand over because the exporter's queue was full.
+    pub records_lost: u64,
 }
 
 /// One collector's export counters.
@@ -104,6 +107,24 @@ pub struct CollectorSample {
 }
 
 /// Flow metering and export.
+///
+/// Made to be fed from what the flow meters already publish once per batch (ringcap-flow's
+/// per-worker counters: flows in the table, records handed over, evictions, records lost to
+/// a full queue) and from the exporter thread's per-collector message counts, which it would
+/// publish the same way (relaxed stores after each send) for the closure to load:
+///
+/// ```ignore
+/// metrics.flows(move || FlowSnapshot {
+///     meters: counters.workers.iter().enumerate().map(|(i, w)| FlowMeterSample {
+///         worker: i,
+///         active: w.in_table.load(Relaxed),
+///         exported: w.records.load(Relaxed),
+///         evicted: w.evicted.load(Relaxed),
+///         records_lost: w.lost_records.load(Relaxed),
+///     }).collect(),
+///     collectors: exporter.live_counts(), // one CollectorSample per collector
+/// });
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowSnapshot {
     pub meters: Vec<FlowMeterSample>,

@@ -34,6 +34,10 @@ fn sample_metrics(received: Arc<AtomicU64>) -> Metrics {
                 kernel_packets: 12,
                 dropped_packets: 1,
                 ring_blocks: Some((3, 64)),
+                freezes: 2,
+                past_count_packets: 5,
+                filter_rejected: Some(9),
+                xdp_passed: Some(9),
                 other: vec![("rx_ring_full".into(), 4)],
                 ..Default::default()
             })
@@ -51,6 +55,7 @@ fn sample_metrics(received: Arc<AtomicU64>) -> Metrics {
             active: 5,
             exported: 7,
             evicted: 1,
+            records_lost: 2,
         }],
         collectors: vec![CollectorSample {
             collector: "127.0.0.1:4739".into(),
@@ -139,6 +144,10 @@ fn promtool_accepts_the_text_format_and_values_are_read_at_scrape_time() {
         "ringcap_flow_export_messages_failed_total{collector=\"127.0.0.1:4739\",protocol=\"ipfix\"} 1"
     ));
     assert!(text.contains("ringcap_gen_frames_refused_total{thread=\"0\",cpu=\"0\"} 2"));
+    assert!(
+        text.contains("ringcap_flow_records_lost_total{worker=\"0\"} 2"),
+        "{text}"
+    );
     assert!(text.contains("ringcap_build_info{version=\""), "{text}");
     assert!(text.contains("mode=\"ring\",fanout=\"hash\""), "{text}");
     assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
@@ -178,6 +187,59 @@ fn promtool_accepts_the_text_format_and_values_are_read_at_scrape_time() {
     assert_eq!(code, "404");
     let code = curl(&["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", &url]);
     assert_eq!(code, "405");
+    drop(server);
+}
+
+/// Every quantity issue 16 lists, under its Prometheus name (counters end in `_total`, units
+/// in base units), as promtool reads the text: a family per quantity, typed.
+#[test]
+fn every_quantity_has_a_typed_family() {
+    if !ringcap_netlab::skip::tools(&["curl"]) {
+        return;
+    }
+    let server = Listener::bind("127.0.0.1:0")
+        .unwrap()
+        .serve(sample_metrics(Arc::new(AtomicU64::new(1))))
+        .unwrap();
+    let text = curl(&[&format!("http://{}/metrics", server.local_addr())]);
+    let families: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    for (name, ty) in [
+        ("ringcap_build_info", "gauge"),
+        ("ringcap_capture_info", "gauge"),
+        ("ringcap_packets_received_total", "counter"),
+        ("ringcap_received_bytes_total", "counter"),
+        ("ringcap_kernel_packets_total", "counter"),
+        ("ringcap_packets_dropped_total", "counter"),
+        ("ringcap_ring_freezes_total", "counter"),
+        ("ringcap_ring_blocks_user", "gauge"),
+        ("ringcap_ring_blocks", "gauge"),
+        ("ringcap_packets_past_count_total", "counter"),
+        ("ringcap_filter_rejected_packets_total", "counter"),
+        ("ringcap_xdp_passed_packets_total", "counter"),
+        ("ringcap_output_records_written_total", "counter"),
+        ("ringcap_output_written_bytes_total", "counter"),
+        ("ringcap_output_write_errors_total", "counter"),
+        ("ringcap_output_files_rotated_total", "counter"),
+        ("ringcap_flows_active", "gauge"),
+        ("ringcap_flows_exported_total", "counter"),
+        ("ringcap_flows_evicted_total", "counter"),
+        ("ringcap_flow_export_messages_sent_total", "counter"),
+        ("ringcap_flow_export_messages_failed_total", "counter"),
+        ("ringcap_gen_frames_sent_total", "counter"),
+        ("ringcap_gen_frames_refused_total", "counter"),
+    ] {
+        assert!(
+            families.contains(&(name, ty)),
+            "no {ty} family {name} in:\n{text}"
+        );
+    }
+    for (name, _) in &families {
+        assert!(name.starts_with("ringcap_"), "{name}");
+    }
     drop(server);
 }
 
