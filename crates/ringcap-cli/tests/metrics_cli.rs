@@ -336,6 +336,7 @@ fn a_listener_that_cannot_be_set_up_is_one_line_and_status_2() {
     for cmd in [
         &["capture", "-i", "lo", "-c", "1"][..],
         &["gen", "-i", "lo", "-c", "1"][..],
+        &["bench", "--seconds", "1"][..],
     ] {
         let mut a = cmd.to_vec();
         a.extend(["--metrics", addr.as_str()]);

@@ -66,6 +66,16 @@ fn order_of_hosts(text: &str) -> Option<[usize; 3]> {
     Some([first("10.0.0.1")?, first("10.0.0.2")?, first("10.0.0.3")?])
 }
 
+/// Bars (▁..█) in the worker's row of the Workers box: its sparkline's non-zero seconds.
+fn sparkline_bars(pane: &str) -> usize {
+    let mut lines = pane.lines().skip_while(|l| !l.contains("Workers"));
+    lines
+        .find(|l| l.contains("pps, last minute"))
+        .and(lines.next())
+        .map(|row| row.chars().filter(|c| ('▁'..='█').contains(c)).count())
+        .unwrap_or(0)
+}
+
 /// A private tmux server, killed when the test ends.
 struct Tmux {
     socket: String,
@@ -176,6 +186,16 @@ fn in_a_terminal_talkers_are_ranked_by_rate_and_q_quits_with_the_summary() {
     assert!(pane.contains("sort pps"), "{pane}");
     assert!(pane.contains("Interface rc0"), "{pane}");
 
+    // The worker's sparkline: one bar a second while the senders run, so it grows.
+    let bars = sparkline_bars(&pane);
+    assert!(bars > 0, "no sparkline bars:\n{pane}");
+    std::thread::sleep(Duration::from_millis(2300));
+    let later = tmux.pane();
+    assert!(
+        sparkline_bars(&later) >= bars + 2,
+        "the sparkline did not grow ({bars} bars, then):\n{later}"
+    );
+
     tmux.keys("s");
     std::thread::sleep(Duration::from_millis(400));
     assert!(tmux.pane().contains("sort bps"), "{}", tmux.pane());
@@ -231,4 +251,61 @@ fn off_a_terminal_it_prints_text_lines_once_a_second() {
         block.contains("  flow 10.0.0.1:4000 > 10.0.0.9:80 tcp"),
         "{block}"
     );
+}
+
+/// The terminal going away (a killed tmux session, a dropped ssh connection) ends `top`: no
+/// process left behind, spinning on a dead terminal.
+#[test]
+fn closing_the_terminal_ends_it() {
+    if !ringcap_netlab::can_run("top_closing_the_terminal")
+        || !ringcap_netlab::skip::tools(&["tmux", "nsenter"])
+    {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let dir = tmpdir("top-hangup");
+    let pidfile = dir.join("pid");
+    let tmux = Tmux {
+        socket: format!("ringcap-hup-{}", std::process::id()),
+    };
+    // `exec` twice: the pid the shell writes is top's own.
+    let script = format!(
+        "echo $$ > {}; exec nsenter --net=/run/netns/{} {BIN} top -i rc0 --threads 1 2>/dev/null",
+        pidfile.display(),
+        net.ns()
+    );
+    assert!(tmux
+        .cmd()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &script
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let pid = wait_for(&pidfile, 10).trim().to_string();
+    let proc_dir = Path::new("/proc").join(&pid);
+    let until = Instant::now() + Duration::from_secs(10);
+    while !tmux.pane().contains("Workers") {
+        assert!(Instant::now() < until, "top never drew:\n{}", tmux.pane());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(proc_dir.exists());
+    let _ = tmux.cmd().arg("kill-server").status();
+    let until = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() {
+        if Instant::now() >= until {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            panic!("top (pid {pid}) still runs 10 s after its terminal closed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

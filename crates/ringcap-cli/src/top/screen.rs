@@ -2,11 +2,13 @@
 //!
 //! The terminal is put back (raw mode off, main screen) on every way out: a [`Screen`] guard's
 //! drop on return and on error, and ratatui's panic hook on a panic. Raw mode turns Ctrl-C into
-//! a key, so it quits like `q`; SIGTERM and SIGHUP end the capture, which ends the view.
+//! a key, so it quits like `q`; SIGTERM and SIGHUP end the capture, which ends the view, and so
+//! does the terminal going away (end of input).
 
+use std::io::Read;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
@@ -40,6 +42,65 @@ impl Drop for Screen {
     }
 }
 
+/// A key that does something.
+enum Key {
+    Quit,
+    Interrupt,
+    Sort,
+    Pause,
+    /// End of input or a read error: the terminal is gone (a closed ssh session, a killed
+    /// tmux pane).
+    Gone,
+}
+
+/// Reads the keys (raw mode: bytes as typed) on a thread of its own and sends them on.
+///
+/// Not crossterm's event reader: when the terminal goes away its read returns 0 or EIO and
+/// the reader loops on it forever, at full CPU, never returning to check for the end. Here
+/// the end of input is a key of its own, and the view ends on it.
+fn read_keys() -> std::io::Result<Receiver<Key>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("top-keys".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = [0u8; 64];
+            loop {
+                let n = match stdin.read(&mut buf) {
+                    Ok(0) => 0,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => 0,
+                };
+                let keys = &buf[..n];
+                let sent = match keys {
+                    [] => {
+                        let _ = tx.send(Key::Gone);
+                        return;
+                    }
+                    // Esc alone quits; an escape sequence (an arrow key, F1) does nothing.
+                    [0x1b] => tx.send(Key::Quit),
+                    [0x1b, ..] => Ok(()),
+                    _ => keys
+                        .iter()
+                        .filter_map(|b| match b {
+                            b'q' | b'Q' => Some(Key::Quit),
+                            0x03 => Some(Key::Interrupt),
+                            b's' | b'S' => Some(Key::Sort),
+                            b'p' | b'P' => Some(Key::Pause),
+                            _ => None,
+                        })
+                        .try_for_each(|k| tx.send(k)),
+                };
+                if sent.is_err() {
+                    // The view has ended.
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
+}
+
 /// What the keys changed.
 struct Ui {
     sort: SortBy,
@@ -55,6 +116,7 @@ pub(super) fn run(
     rows: usize,
 ) -> anyhow::Result<()> {
     let mut screen = Screen::enter()?;
+    let keys = read_keys()?;
     let mut ui = Ui {
         sort,
         paused: false,
@@ -76,33 +138,33 @@ pub(super) fn run(
             continue;
         }
         let wait = (next - now).min(Duration::from_millis(100));
-        if !event::poll(wait)? {
-            continue;
-        }
-        if let Event::Key(k) = event::read()? {
-            if k.kind != KeyEventKind::Press {
-                continue;
+        let key = match keys.recv_timeout(wait) {
+            Ok(k) => k,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => Key::Gone,
+        };
+        match key {
+            Key::Quit => {
+                stop.stop(EndReason::Stopped("q pressed".into()));
+                break;
             }
-            match k.code {
-                KeyCode::Char('q') | KeyCode::Char('Q') | KeyCode::Esc => {
-                    stop.stop(EndReason::Stopped("q pressed".into()));
-                    break;
-                }
-                KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                    stop.stop(EndReason::Signal(2));
-                    break;
-                }
-                KeyCode::Char('s') | KeyCode::Char('S') => {
-                    ui.sort = match ui.sort {
-                        SortBy::Packets => SortBy::Bytes,
-                        SortBy::Bytes => SortBy::Packets,
-                    }
-                }
-                KeyCode::Char('p') | KeyCode::Char('P') => ui.paused = !ui.paused,
-                _ => continue,
+            Key::Interrupt => {
+                stop.stop(EndReason::Signal(2));
+                break;
             }
-            screen.0.draw(|f| draw(f, shown.as_ref(), &ui))?;
+            Key::Gone => {
+                stop.stop(EndReason::Stopped("the terminal closed".into()));
+                break;
+            }
+            Key::Sort => {
+                ui.sort = match ui.sort {
+                    SortBy::Packets => SortBy::Bytes,
+                    SortBy::Bytes => SortBy::Packets,
+                }
+            }
+            Key::Pause => ui.paused = !ui.paused,
         }
+        screen.0.draw(|f| draw(f, shown.as_ref(), &ui))?;
     }
     Ok(())
 }
@@ -204,13 +266,21 @@ fn draw_workers(f: &mut Frame, v: &View, area: Rect) {
     ];
     f.render_widget(Table::new(rows, widths).header(header), table_area);
     f.render_widget(Paragraph::new("pps, last minute"), spark_area);
+    // One scale for every worker, so their rows compare at a glance.
+    let max = v
+        .workers
+        .iter()
+        .flat_map(|w| w.history.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     for (i, w) in v.workers.iter().enumerate() {
         let y = spark_area.y + 1 + i as u16;
         if y >= spark_area.y + spark_area.height {
             break;
         }
         let r = Rect::new(spark_area.x, y, spark_area.width, 1);
-        f.render_widget(Sparkline::default().data(&w.history), r);
+        f.render_widget(Sparkline::default().data(&w.history).max(max), r);
     }
 }
 
