@@ -628,3 +628,70 @@ fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     }
     std::fs::write(path, b).unwrap();
 }
+
+/// The README's fenced ```yaml blocks, in order.
+fn readme_yaml() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    readme
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+fn promtool(args: &[&str]) {
+    let out = Command::new("promtool").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The scrape job and alert rules the README gives: promtool accepts them, and the drops alert
+/// fires once drops have gone on for a minute, on the worker that drops, and not before.
+#[test]
+fn the_readme_scrape_config_and_alerts_pass_promtool() {
+    if !ringcap_netlab::skip::tools(&["promtool"]) {
+        return;
+    }
+    let blocks = readme_yaml();
+    let scrape = blocks
+        .iter()
+        .find(|b| b.contains("scrape_configs:") && b.contains("job_name: ringcap"))
+        .expect("a scrape config in the README");
+    let rules = blocks
+        .iter()
+        .find(|b| b.contains("alert: RingcapDropping"))
+        .expect("alert rules in the README");
+    assert!(rules.contains("ringcap_flow_export_messages_failed_total"));
+    let dir = tmpdir("readme-rules");
+    let (cfg, rf, test) = (
+        dir.join("prometheus.yml"),
+        dir.join("rules.yml"),
+        dir.join("test.yml"),
+    );
+    std::fs::write(&cfg, scrape).unwrap();
+    std::fs::write(&rf, rules).unwrap();
+    promtool(&["check", "config", cfg.to_str().unwrap()]);
+    promtool(&["check", "rules", rf.to_str().unwrap()]);
+    // Worker 0 drops from 45 s on, worker 1 never: firing after a minute of drops (1m45s).
+    std::fs::write(
+        &test,
+        "rule_files: [rules.yml]\nevaluation_interval: 15s\ntests:\n  - interval: 15s\n    \
+         input_series:\n      - series: 'ringcap_packets_dropped_total{instance=\"box:9100\",worker=\"0\",cpu=\"0\"}'\n        \
+         values: '0 0 0 10 20 30 40 50 60 70 80 90'\n      \
+         - series: 'ringcap_packets_dropped_total{instance=\"box:9100\",worker=\"1\",cpu=\"1\"}'\n        \
+         values: '0x11'\n    alert_rule_test:\n      - eval_time: 30s\n        alertname: RingcapDropping\n        \
+         exp_alerts: []\n      - eval_time: 90s\n        alertname: RingcapDropping\n        exp_alerts: []\n      \
+         - eval_time: 2m30s\n        alertname: RingcapDropping\n        exp_alerts:\n          \
+         - exp_labels: {severity: warning, instance: 'box:9100', worker: '0'}\n            \
+         exp_annotations: {summary: 'box:9100: worker 0 drops packets (ring full)'}\n",
+    )
+    .unwrap();
+    promtool(&["test", "rules", test.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -287,7 +287,7 @@ fn draw_workers(f: &mut Frame, v: &View, area: Rect) {
 fn draw_interface(f: &mut Frame, v: &View, area: Rect) {
     let text = match &v.ifc {
         Some(i) => format!(
-            "rx {}pps {}   rx_packets {}   rx_dropped {}   rx_missed {}   rx_errors {}   tx_packets {}",
+            "rx {}pps {}   rx_packets {}  rx_dropped {}  rx_missed {}  rx_errors {}  tx_packets {}",
             human_rate(i.rx_pps),
             bits(i.rx_bps),
             i.now.rx_packets,
