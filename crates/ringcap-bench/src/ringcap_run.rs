@@ -46,6 +46,9 @@ pub(crate) fn run(
         Ok(c) => c,
         Err(e) => return Ok(Some(failed(format!("could not start: {e}")))),
     };
+    if let Some(watch) = ctx.settings.on_capture {
+        watch(&cap);
+    }
     let ring_bytes = cap.ring_memory();
     let before = ctx.link()?;
     let driven = match ctx.output {

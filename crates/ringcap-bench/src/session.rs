@@ -46,6 +46,9 @@ pub struct Settings {
     pub generator: PathBuf,
     /// The command line as typed, for the chart's caption and the JSON.
     pub command: String,
+    /// Told of each of ringcap's captures just before it runs (e.g. to export its live
+    /// counters with `--metrics`).
+    pub on_capture: Option<fn(&ringcap::Capture)>,
 }
 
 /// A filter expression attached to every capture (and given to the compared tools as typed).
@@ -82,6 +85,7 @@ impl Settings {
             tools: Vec::new(),
             generator,
             command: "ringcap bench".into(),
+            on_capture: None,
         }
     }
 

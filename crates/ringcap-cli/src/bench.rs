@@ -70,6 +70,8 @@ pub struct Args {
     /// caption) to FILE, as SVG.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<String>,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -83,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(note) = choice.note() {
         eprintln!("{note}");
     }
+    let _server = crate::metrics::serve_bench(&args.metrics)?;
     // Ctrl-C ends the run under way (uncounted) and the bench after it.
     let interrupted = StopHandle::new();
     ringcap::signals::stop_on_signal(&interrupted)?;
@@ -144,6 +147,8 @@ fn settings(args: &Args) -> Result<(Settings, compare::Choice), String> {
     }
     s.filter = args.filter.as_deref().map(filter).transpose()?;
     s.command = command_line();
+    // A no-op without --metrics.
+    s.on_capture = Some(crate::metrics::watch);
     let choice = compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some())?;
     s.tools = choice.tools.clone();
     s.check()?;

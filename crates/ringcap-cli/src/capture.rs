@@ -32,6 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         return list_link_types(&args.interface()?);
     }
     let (cfg, why) = args.config()?;
+    let exporter = crate::metrics::bind(&args.metrics, "capture")?;
     // An unwritable output fails before any socket is opened.
     crate::output::check_writable(&args.output)?;
     let user = match &args.user {
@@ -106,6 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let json = args.stats.as_deref() == Some("json") && stdout_free;
     let (report, output_failed) = match output {
         Some((handlers, sink)) => {
+            let live = crate::output::OutputSummary::new(&handlers, &sink);
+            let _server = crate::metrics::serve_capture(exporter, &capture, Some(&live))?;
             let report = capture.run(handlers, on_tick)?;
             let summary = sink.close();
             print_summary(&report, json);
@@ -114,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         None => {
             let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
+            let _server = crate::metrics::serve_capture(exporter, &capture, None)?;
             let report = capture.run(handlers, on_tick)?;
             print_summary(&report, json);
             (report, false)

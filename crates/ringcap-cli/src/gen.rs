@@ -112,6 +112,8 @@ pub struct Args {
     /// No per-second counters.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
 }
 
 /// `1000`, `100k`, `1.5M`, `2G`.
@@ -176,6 +178,7 @@ fn template(args: &Args) -> anyhow::Result<FrameSpec> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    let exporter = crate::metrics::bind(&args.metrics, "gen")?;
     let (source, what) = match &args.replay {
         Some(path) => {
             let r = ringcap_gen::load_replay(path)?;
@@ -269,10 +272,19 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     );
 
+    let feed = crate::metrics::GenFeed::default();
+    let _server = feed.serve(exporter)?;
+    let gen_cpus = gen.cpus();
     let quiet = args.quiet;
     let mut last = (0u64, 0u64, 0u64);
     let mut last_per: Vec<u64> = Vec::new();
     let report = gen.run(stop.flag(), |tick| {
+        feed.update(
+            tick.threads
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (gen_cpus.get(i).copied().flatten(), t.0, t.1, t.2)),
+        );
         let (f, b): (u64, u64) = tick
             .threads
             .iter()
@@ -300,6 +312,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         last_per = tick.threads.iter().map(|t| t.0).collect();
     });
     let report = report?;
+    feed.update(
+        report
+            .threads
+            .iter()
+            .map(|t| (t.cpu, t.frames, t.bytes, t.refused)),
+    );
 
     let secs = report.elapsed_ns as f64 / 1e9;
     for (i, t) in report.threads.iter().enumerate() {

@@ -21,8 +21,10 @@ mod inputs;
 mod irq;
 mod live;
 mod merge;
+mod metrics;
 mod output;
 mod read;
+mod top;
 mod util;
 
 /// Packet capture at millions of packets per second with the kernel's own interfaces
@@ -38,6 +40,8 @@ struct Cli {
 enum Command {
     /// Capture packets from an interface on every core.
     Capture(capture::Args),
+    /// Live view: per-core rates, drops and ring fill, the top talkers, the interface.
+    Top(top::Args),
     /// Read a pcap or pcapng file: one line per packet, counts, filtering, copying.
     Read(read::Args),
     /// Merge capture files into one, ordered by timestamp (like mergecap).
@@ -127,6 +131,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Capture(a) => capture::run(a),
+        Command::Top(a) => top::run(a),
         Command::Read(a) => read::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Compile(a) => compile::run(a),
@@ -142,9 +147,11 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("ringcap: {}", util::one_line(&e));
-            // a filter the compiler refuses is a bad argument, like any other
-            let bad_filter = e.chain().any(|c| c.is::<ringcap_filter::CompileError>());
-            std::process::exit(if bad_filter { 2 } else { 1 });
+            // a filter the compiler refuses, or --metrics that cannot listen, is a bad
+            // argument, like any other
+            let bad_args = e.chain().any(|c| c.is::<ringcap_filter::CompileError>())
+                || e.downcast_ref::<ringcap_metrics::BindError>().is_some();
+            std::process::exit(if bad_args { 2 } else { 1 });
         }
     }
 }

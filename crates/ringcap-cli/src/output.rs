@@ -19,6 +19,8 @@
 //! ```
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -296,6 +298,7 @@ pub fn open(
             spool,
             restore_vlan,
             link,
+            live: Arc::default(),
         })
         .collect();
     Ok((handlers, sink))
@@ -306,6 +309,48 @@ pub struct OutputHandler {
     spool: Spool,
     restore_vlan: bool,
     link: LinkLayer,
+    /// Records taken and not taken (writer behind), published once per batch for `--metrics`.
+    live: Arc<(AtomicU64, AtomicU64)>,
+}
+
+/// The output's counts while the capture runs (for `--metrics`): what the workers handed to
+/// the writers and what they could not, and the files opened.
+#[derive(Clone)]
+pub struct OutputSummary {
+    workers: Vec<Arc<(AtomicU64, AtomicU64)>>,
+    sink: ringcap_sink::Live,
+}
+
+impl OutputSummary {
+    pub fn new(handlers: &[OutputHandler], sink: &Sink) -> OutputSummary {
+        OutputSummary {
+            workers: handlers.iter().map(|h| h.live.clone()).collect(),
+            sink: sink.live(),
+        }
+    }
+
+    /// Records handed to the writers, and files closed to start the next (`-C`, `-G`).
+    pub fn live(&self) -> (u64, u64) {
+        let taken = self
+            .workers
+            .iter()
+            .map(|w| w.0.load(Ordering::Relaxed))
+            .sum();
+        (taken, self.sink.files_opened().saturating_sub(1))
+    }
+
+    /// Records the writers were too far behind to take.
+    pub fn packets_not_written(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.1.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Write errors so far.
+    pub fn errors(&self) -> usize {
+        self.sink.errors()
+    }
 }
 
 impl Handler for OutputHandler {
@@ -325,6 +370,9 @@ impl Handler for OutputHandler {
             });
         }
         self.spool.end_batch();
+        let (taken, behind) = self.spool.counts();
+        self.live.0.store(taken, Ordering::Relaxed);
+        self.live.1.store(behind, Ordering::Relaxed);
         Flow::Continue
     }
 
@@ -480,6 +528,7 @@ mod tests {
                 spool,
                 restore_vlan: true,
                 link: LinkLayer::Ethernet,
+                live: Arc::default(),
             };
             let mut b = Batch::from_slice(&pkts);
             assert_eq!(h.batch(&mut b), Flow::Continue);

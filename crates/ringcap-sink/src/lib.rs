@@ -34,6 +34,7 @@ mod spool;
 mod writer;
 
 use std::io;
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -204,7 +205,7 @@ impl Summary {
 
 /// What the output threads share, summed at their ends.
 #[derive(Default)]
-pub(crate) struct Shared(Mutex<Summary>);
+pub(crate) struct Shared(Mutex<Summary>, AtomicU64);
 
 impl Shared {
     fn with(&self, f: impl FnOnce(&mut Summary)) {
@@ -264,8 +265,34 @@ impl Shared {
         })
     }
 
+    /// A file was opened (the live count, for metrics while the capture runs).
+    pub fn file_opened(&self) {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> Summary {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// What the output threads have done so far, readable from any thread while they run.
+#[derive(Clone)]
+pub struct Live(Arc<Shared>);
+
+impl Live {
+    /// Files opened so far (the first ones included).
+    pub fn files_opened(&self) -> u64 {
+        self.0 .1.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Write errors so far (distinct messages).
+    pub fn errors(&self) -> usize {
+        self.0
+             .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .errors
+            .len()
     }
 }
 
@@ -281,6 +308,11 @@ impl Sink {
     /// Notices to show once at start (e.g. why O_DIRECT is not used).
     pub fn notices(&self) -> Vec<String> {
         self.shared.snapshot().notices
+    }
+
+    /// A view of the output while it runs, for metrics (files opened, errors so far).
+    pub fn live(&self) -> Live {
+        Live(self.shared.clone())
     }
 
     /// The output is complete (`-W`'s last file, or standard output closed).

@@ -102,6 +102,7 @@ impl FileWriter {
             }
         };
         if let Ok(f) = &r {
+            self.shared.file_opened();
             self.counts.files += 1;
             self.counts.direct_files += f.is_direct() as u64;
         }

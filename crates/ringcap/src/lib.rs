@@ -58,7 +58,7 @@ pub mod stop;
 pub mod xdp;
 
 pub use config::{Config, Direction, Fanout, FanoutMode, Geometry, LinkLayer, Mode};
-pub use engine::{Batch, Capture, Flow, Handler};
+pub use engine::{Batch, Capture, Flow, Handler, LiveWorker, Monitor, Snapshot};
 pub use error::Error;
 pub use packet::{Link, Packet, PacketType, Vlan};
 pub use stats::{EndReason, Report, Tick, WorkerReport};

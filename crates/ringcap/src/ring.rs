@@ -54,6 +54,17 @@ impl RxRing {
         self.0.ready().map(Block)
     }
 
+    /// Whether the block `ahead` places after the current one has been retired by the kernel
+    /// and waits for this process (for the ring-fill statistic).
+    #[inline]
+    pub fn user_owns_ahead(&self, ahead: usize) -> bool {
+        self.0.user_owns_ahead(ahead)
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.0.blocks()
+    }
+
     /// Returns the current block to the kernel and moves to the next one.
     #[inline]
     pub fn release(&mut self) {

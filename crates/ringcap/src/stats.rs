@@ -23,6 +23,8 @@ pub enum EndReason {
     HandlerDone,
     /// The interface went down or disappeared.
     InterfaceGone(String),
+    /// The program asked, for a reason of its own (e.g. `q` in a live view): a normal end.
+    Stopped(String),
     /// The capture could not go on for another reason (a worker could not be set up).
     Error(String),
 }
@@ -48,6 +50,7 @@ impl std::fmt::Display for EndReason {
             }
             EndReason::HandlerDone => f.write_str("output complete"),
             EndReason::InterfaceGone(m) => write!(f, "{m}"),
+            EndReason::Stopped(m) => write!(f, "stopped: {m}"),
             EndReason::Error(m) => write!(f, "error: {m}"),
         }
     }
@@ -209,19 +212,28 @@ impl Tick {
     }
 }
 
-/// A worker's published counters, alone on its cache lines.
+/// A worker's published counters, alone on its cache lines: plain totals stored once per batch
+/// (relaxed), read by the statistics loop and by live views ([`crate::Monitor`]).
 #[repr(align(128))]
 #[derive(Default)]
 pub(crate) struct Published {
     pub packets: AtomicU64,
     pub bytes: AtomicU64,
+    pub past_count: AtomicU64,
+    /// Ring blocks retired by the kernel and not yet given back (ring mode).
+    pub fill: AtomicU64,
 }
 
 impl Published {
     #[inline]
-    pub fn publish(&self, packets: u64, bytes: u64) {
+    pub fn publish(&self, packets: u64, bytes: u64, past_count: u64) {
         self.packets.store(packets, Ordering::Relaxed);
         self.bytes.store(bytes, Ordering::Relaxed);
+        self.past_count.store(past_count, Ordering::Relaxed);
+    }
+    #[inline]
+    pub fn publish_fill(&self, blocks: u64) {
+        self.fill.store(blocks, Ordering::Relaxed);
     }
     pub fn read(&self) -> (u64, u64) {
         (

@@ -155,6 +155,8 @@ pub struct Args {
     #[command(flatten)]
     pub decode: crate::read::DecodeArgs,
     #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
+    #[command(flatten)]
     pub filter: FilterArgs,
 }
 

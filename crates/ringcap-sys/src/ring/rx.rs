@@ -101,6 +101,24 @@ impl RxRing {
         Some(Block { bytes, status })
     }
 
+    /// Whether the block `ahead` places after the current one is the user's too (the kernel has
+    /// retired it). A relaxed load of its status word: a count for live statistics (how full
+    /// the ring is), never a licence to read the block.
+    #[inline]
+    pub fn user_owns_ahead(&self, ahead: usize) -> bool {
+        let i = (self.cur + ahead) % self.blocks;
+        self.map
+            .atomic_u32(i * self.block_size + pk::BD_BLOCK_STATUS)
+            .load(Ordering::Relaxed)
+            & pk::TP_STATUS_USER
+            != 0
+    }
+
+    /// Blocks in the ring.
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
     /// release: returns the current block to the kernel and moves to the next one.
     #[inline]
     pub fn release(&mut self) {

@@ -15,6 +15,7 @@
 //! interface, or a failing worker (see [`Flow`]): the first one names the end.
 
 mod batch;
+mod monitor;
 mod source;
 mod worker;
 
@@ -29,6 +30,7 @@ use ringcap_sys as sys;
 use ringcap_sys::packet as pk;
 
 pub use batch::{Batch, Flow, Handler};
+pub use monitor::{LiveWorker, Monitor, Snapshot};
 pub(crate) use source::{Intake, KernelProbe, KernelTotals, Source, Wait};
 
 use crate::config::{Config, Direction, LinkLayer, Mode, ANY};
@@ -94,6 +96,7 @@ pub struct Capture {
     /// Kept alive for the whole capture (XDP program attachment and the like).
     guard: Option<Box<dyn Send>>,
     stop: StopHandle,
+    monitor: Monitor,
 }
 
 impl Capture {
@@ -135,6 +138,7 @@ impl Capture {
         };
         let probes = sources.iter().map(|s| s.probe()).collect();
         Ok(Capture {
+            monitor: monitor_for(&cfg, sources.len()),
             cfg,
             sources,
             probes,
@@ -152,6 +156,7 @@ impl Capture {
     ) -> Capture {
         let probes = sources.iter().map(|s| s.probe()).collect();
         Capture {
+            monitor: monitor_for(&cfg, sources.len()),
             cfg,
             sources,
             probes,
@@ -187,6 +192,12 @@ impl Capture {
     /// end at once, with every count reported.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
+    }
+
+    /// A live view of this capture's counters (for an exporter or a display), valid before,
+    /// during and after [`run`](Capture::run); reading it never touches the sockets.
+    pub fn monitor(&self) -> Monitor {
+        self.monitor.clone()
     }
 
     /// Runs until `-c`, `--duration`, the [`StopHandle`], a handler's [`Flow::Done`] or
@@ -231,6 +242,7 @@ impl Capture {
         });
         let cfg = Arc::new(self.cfg);
         let start = Instant::now();
+        self.monitor.attach(shared.clone(), start);
         let threads = start_workers(self.sources, handlers, &cfg, &shared)?;
         wait_until_started(&shared, n);
         on_ready();
@@ -239,6 +251,11 @@ impl Capture {
         drop(self.guard);
         Ok(make_report(workers, &shared))
     }
+}
+
+fn monitor_for(cfg: &Config, workers: usize) -> Monitor {
+    let cpus = (0..workers).map(|i| cfg.cpu_of(i)).collect();
+    Monitor::new(cfg.mode, cpus, cfg.geometry.blocks)
 }
 
 fn start_workers<H: Handler + 'static>(

@@ -65,6 +65,11 @@ pub(crate) trait Source: Send {
     /// How long after `stop_intake` packets may still become readable.
     fn drain_time(&self) -> Duration;
     fn probe(&self) -> Arc<dyn KernelProbe>;
+    /// Blocks the kernel has handed over and this worker has not given back yet, as of the
+    /// last [`with_batch`](Source::with_batch) (ring mode; 0 where there is no block ring).
+    fn blocks_waiting(&self) -> u64 {
+        0
+    }
 }
 
 /// The kernel program of every socket of a capture (see [`crate::intake`]), shared.
@@ -81,6 +86,10 @@ pub(super) struct RingSource {
     coalesce: Duration,
     block_size: u32,
     ring_bytes: u64,
+    /// Consecutive blocks from the current one known to be the user's. Blocks stay the user's
+    /// until released, so the count only grows by looking further ahead: about two status
+    /// loads per batch, amortised.
+    user_ahead: usize,
 }
 
 impl RingSource {
@@ -96,6 +105,7 @@ impl RingSource {
             coalesce: cfg.coalesce,
             block_size: cfg.geometry.block_size,
             ring_bytes: cfg.geometry.ring_bytes(),
+            user_ahead: 0,
         })
     }
 }
@@ -107,6 +117,7 @@ impl Source for RingSource {
         f: &mut dyn FnMut(Batch<'_>, bool),
     ) -> std::result::Result<bool, sys::Error> {
         let Some(block) = self.ring.ready() else {
+            self.user_ahead = 0;
             return Ok(false);
         };
         let it = block.packets();
@@ -115,7 +126,15 @@ impl Source for RingSource {
         f(Batch::new(Inner::Block(it), n), block.losing());
         self.ring.release();
         self.bytes_since_wait += u64::from(filled);
+        self.user_ahead = self.user_ahead.saturating_sub(1);
+        while self.user_ahead < self.ring.blocks() && self.ring.user_owns_ahead(self.user_ahead) {
+            self.user_ahead += 1;
+        }
         Ok(true)
+    }
+
+    fn blocks_waiting(&self) -> u64 {
+        self.user_ahead as u64
     }
 
     fn wait(&mut self, timeout_ms: i32) -> Wait {

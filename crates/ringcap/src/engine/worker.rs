@@ -76,7 +76,11 @@ impl<H: Handler> Taker<H> {
         self.rep.received += got as u64;
         self.rep.bytes += bytes;
         self.rep.past_count += (n - got) as u64;
-        self.shared.published[self.idx].publish(self.rep.received, self.rep.bytes);
+        self.shared.published[self.idx].publish(
+            self.rep.received,
+            self.rep.bytes,
+            self.rep.past_count,
+        );
     }
 
     /// The handler's `batch`, with a panic turned into a failure.
@@ -189,6 +193,7 @@ pub(super) fn worker<H: Handler>(
     take_until_stopped(&mut *source, &mut t, &cfg);
     close_intake(&mut *source, &mut t.rep);
     drain(&mut *source, &mut t);
+    shared.published[idx].publish_fill(0);
     final_counts(idx, &shared, &mut t.rep);
     let cpu1 = sys::thread_cpu_time();
     t.rep.cpu_user_ns = cpu1.0.saturating_sub(cpu0.0);
@@ -230,7 +235,9 @@ fn open_intake(idx: usize, source: &mut dyn Source, cfg: &Config, shared: &Share
 /// The main loop: take every ready batch, wait when none is, until the capture stops.
 fn take_until_stopped<H: Handler>(source: &mut dyn Source, t: &mut Taker<H>, cfg: &Config) {
     while !t.shared.stop.is_stopped() {
-        match source.with_batch(&mut |b, losing| t.take(b, losing, true)) {
+        let taken = source.with_batch(&mut |b, losing| t.take(b, losing, true));
+        t.shared.published[t.idx].publish_fill(source.blocks_waiting());
+        match taken {
             Ok(true) => {
                 if t.state == HandlerState::Done {
                     t.shared.stop.stop(EndReason::HandlerDone);
