@@ -7,6 +7,7 @@
 
 pub mod bpf;
 mod dump;
+pub mod ebpf;
 mod gen;
 pub mod lexer;
 mod names;

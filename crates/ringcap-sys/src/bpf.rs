@@ -250,3 +250,65 @@ pub fn prog_name(prog: BorrowedFd<'_>) -> Result<String> {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
 }
+
+pub const BPF_PROG_TEST_RUN: u32 = 10;
+
+/// BPF_PROG_TEST_RUN: runs a loaded program once over `data` (for XDP: a frame of at least
+/// 14 bytes) and returns the program's return value. The kernel copies `data` into a frame of
+/// its own, so the program sees it as it would see a received frame, without any device.
+pub fn prog_test_run(prog: BorrowedFd<'_>, data: &[u8]) -> Result<u32> {
+    let mut a = Attr::new();
+    // struct { prog_fd, retval, data_size_in, data_size_out, data_in, data_out, repeat, ... }
+    a.u32(0, prog.as_raw_fd() as u32)
+        .u32(8, data.len().min(u32::MAX as usize) as u32)
+        .u64(16, data.as_ptr() as u64)
+        .u32(32, 1);
+    bpf(BPF_PROG_TEST_RUN, &mut a, "bpf(BPF_PROG_TEST_RUN)")?;
+    Ok(u32::from_ne_bytes(a.0[4..8].try_into().expect("4 bytes")))
+}
+
+/// A program the kernel refused, with the verifier's last message when it gave one.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: Error,
+    /// The last line of the verifier's log that says what went wrong (not its statistics).
+    pub reason: Option<String>,
+}
+
+/// BPF_PROG_LOAD without a log first (a log slows the verifier, and a long program's log
+/// overflows any buffer, which fails the load with ENOSPC); on refusal, loads again with a
+/// 16 MiB log to tell why. The kernel keeps the log's tail when it overflows (since 6.4), and the
+/// reason is near the end.
+pub fn prog_load_explained(
+    prog_type: u32,
+    insns: &[Insn],
+    license: &std::ffi::CStr,
+    name: &str,
+) -> std::result::Result<OwnedFd, Refused> {
+    let error = match prog_load(prog_type, insns, license, name, &mut []) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let mut log = vec![0u8; 16 << 20];
+    let reason = match prog_load(prog_type, insns, license, name, &mut log) {
+        // refused once, accepted with a log: report the first error without a reason
+        Ok(_) => None,
+        Err(_) => verifier_reason(&log_text(&log)),
+    };
+    Err(Refused { error, reason })
+}
+
+/// The verifier's last message: the last line of its log, skipping the closing statistics
+/// (`processed N insns ...`, `verification time ...`, `stack depth ...`).
+pub fn verifier_reason(log: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+        })
+        .map(str::to_string)
+}
