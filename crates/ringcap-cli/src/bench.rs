@@ -174,9 +174,11 @@ impl Scratch {
         }
         let point = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&point).with_context(|| format!("creating {}", point.display()))?;
-        let mounted = ringcap_sys::mount_tmpfs(&point, "huge=always,mode=0700")
+        let mounted = ringcap::process::mount_tmpfs(&point, "huge=always,mode=0700")
             .map(|()| "private tmpfs, 2 MiB pages")
-            .or_else(|_| ringcap_sys::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs"));
+            .or_else(|_| {
+                ringcap::process::mount_tmpfs(&point, "mode=0700").map(|()| "private tmpfs")
+            });
         match mounted {
             Ok(what) => Ok(Scratch {
                 what: format!("files on a {what} at {}", point.display()),
@@ -214,7 +216,7 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         self.clear();
         if let Some(m) = &self.mount {
-            let _ = ringcap_sys::unmount(m);
+            let _ = ringcap::process::unmount(m);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -228,7 +230,7 @@ struct Plan {
 }
 
 fn plan(args: &Args) -> anyhow::Result<Plan> {
-    let all = ringcap_sys::allowed_cpus().context("reading the CPUs this process may use")?;
+    let all = ringcap::process::allowed_cpus().context("reading the CPUs this process may use")?;
     let split = (all.len() / 2).max(1);
     let gen_cpus = match &args.gen_cpus {
         Some(l) => parse_cpu_list(l).map_err(anyhow::Error::msg)?,
@@ -309,7 +311,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None => None,
     };
 
-    ringcap_sys::install_stop_handlers()?;
+    // Ctrl-C ends the run under way (each capture has its handle too) and the bench after it.
+    let interrupted = ringcap::StopHandle::new();
+    ringcap::signals::stop_on_signal(&interrupted)?;
     let net = TestNet::new().context("building the bench network (needs root)")?;
     // Receive work of the capture end on the capture CPUs (RPS), as IRQ spreading does on a NIC.
     let mask: u64 = plan
@@ -358,7 +362,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut dead = vec![false; entries.len()];
     'runs: for k in 0..args.runs {
         for (i, e) in entries.iter().enumerate() {
-            if ringcap_sys::stop_requested() {
+            if interrupted.is_stopped() {
                 break 'runs;
             }
             if dead[i] {
@@ -441,7 +445,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     drop(scratch);
     net.destroy()?;
-    if ringcap_sys::stop_requested() {
+    if interrupted.is_stopped() {
         eprintln!("bench: interrupted; the test network was removed");
         return Ok(130);
     }
@@ -507,7 +511,7 @@ fn run_ringcap(
     mode: Mode,
     threads: usize,
     name: &str,
-    filter: Option<Vec<ringcap_sys::packet::SockFilter>>,
+    filter: Option<ringcap_filter::Program>,
 ) -> anyhow::Result<Row> {
     let _in = net.enter()?;
     let mut cfg = Config::new(net.capture_if())
@@ -592,6 +596,8 @@ fn drive<H: Handler + 'static>(
 ) -> anyhow::Result<(ringcap::Report, Instant)> {
     let (tx, rx) = mpsc::channel();
     let mut t0 = Instant::now();
+    let stop = cap.stop_handle();
+    ringcap::signals::stop_on_signal(&stop)?;
     let report = std::thread::scope(|s| -> anyhow::Result<_> {
         let h = s.spawn(|| cap.run_notify(handlers, move || tx.send(()).unwrap_or(()), |_| {}));
         let _ = rx.recv_timeout(Duration::from_secs(10));
@@ -599,13 +605,10 @@ fn drive<H: Handler + 'static>(
         let gen_result = start_gen(net, args, plan, me).and_then(wait_gen);
         // Let the last blocks retire, then stop the capture through its normal path.
         std::thread::sleep(Duration::from_millis(100));
-        ringcap_sys::request_stop();
+        stop.stop(ringcap::EndReason::Duration);
         let report = h
             .join()
             .map_err(|_| anyhow::anyhow!("capture panicked"))??;
-        if ringcap_sys::stop_signal().is_none() {
-            ringcap_sys::clear_stop();
-        }
         gen_result?;
         Ok(report)
     })?;
@@ -691,14 +694,14 @@ fn run_tool(
     let secs = t0.elapsed().as_secs_f64().min(args.seconds + 0.2);
     // Children's CPU time is added when they are reaped: the generator's is in from here on,
     // so what grows after this point is the tool's alone.
-    let (cu0, cs0) = ringcap_sys::children_cpu_time();
+    let (cu0, cs0) = ringcap::process::children_cpu_time();
     std::thread::sleep(Duration::from_millis(300));
     let c = child.0.take().expect("child");
     let _ = Command::new("kill")
         .args(["-INT", &c.id().to_string()])
         .status();
     let out = c.wait_with_output()?;
-    let (cu1, cs1) = ringcap_sys::children_cpu_time();
+    let (cu1, cs1) = ringcap::process::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
     let if_drops = net.counter(net.capture_if(), "rx_dropped")? - rxd0;
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -182,35 +182,26 @@ impl Args {
     }
 }
 
-/// Compiles the expression for a live Linux socket (VLAN and direction from the kernel).
+/// Compiles the expression for a live Linux socket (VLAN and direction from the kernel), or for
+/// AF_XDP's user-space run over the frame's own bytes.
 pub(crate) fn compile_live(
     expr: &str,
     snaplen: u32,
     mode: Mode,
-) -> anyhow::Result<Vec<ringcap_sys::packet::SockFilter>> {
+) -> anyhow::Result<ringcap_filter::Program> {
     let target = if mode == Mode::Xdp {
         ringcap_filter::Target::File
     } else {
         ringcap_filter::Target::LinuxLive
     };
-    let prog = ringcap_filter::compile(
+    ringcap_filter::compile(
         expr,
         ringcap_filter::LinkType::Ethernet,
         snaplen,
         target,
         true,
     )
-    .map_err(|e| anyhow::anyhow!("filter: {e}"))?;
-    Ok(prog
-        .insns
-        .iter()
-        .map(|i| ringcap_sys::packet::SockFilter {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
-        .collect())
+    .map_err(|e| anyhow::anyhow!("filter: {e}"))
 }
 
 /// Counts only: the engine already counts packets and bytes, so this sink does nothing.
@@ -227,8 +218,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = args.config()?;
     // An unwritable output fails before any socket is opened.
     crate::output::check_writable(&args.output)?;
-    ringcap_sys::install_stop_handlers().context("installing signal handlers")?;
     let capture = Capture::open(cfg)?;
+    ringcap::signals::stop_on_signal(&capture.stop_handle())
+        .context("installing signal handlers")?;
     let cfg = capture.config().clone();
     let to_stdout = args.output.write.as_deref() == Some("-");
     if !args.quiet {
@@ -271,6 +263,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         print_summary(&report, json);
         (report, false)
     };
+    // The one-line error, last: which worker failed and why.
+    if let ringcap::EndReason::WorkerFailed { .. } = report.reason {
+        eprintln!("ringcap: {}", report.reason);
+    }
     Ok(if output_failed { 1 } else { exit_code(&report) })
 }
 
@@ -337,11 +333,16 @@ fn tick_line(t: &Tick) -> String {
     )
 }
 
+fn unix_time() -> f64 {
+    let now = chrono::Utc::now();
+    now.timestamp() as f64 + f64::from(now.timestamp_subsec_nanos()) / 1e9
+}
+
 fn tick_json(t: &Tick) -> String {
     let per: Vec<String> = t.worker_packets.iter().map(|p| p.to_string()).collect();
     format!(
         "{{\"time\":{:.3},\"elapsed\":{:.3},\"pps\":{:.1},\"bps\":{:.1},\"worker_packets\":[{}],\"received\":{},\"kernel_packets\":{},\"drops\":{},\"freezes\":{}}}",
-        ringcap_sys::realtime_ns() as f64 / 1e9,
+        unix_time(),
         t.elapsed,
         t.total_pps(),
         t.total_bps(),
@@ -385,10 +386,25 @@ pub fn print_summary(r: &Report, json: bool) {
     for (name, v) in &r.extra {
         out += &format!("  {name}: {v}\n");
     }
+    for p in r.problems() {
+        out += &format!("{p}\n");
+    }
     let t = &r.total;
     if r.reconciles() {
         out += &format!(
             "counts add up: kernel {} = received {} + {past} {} + dropped {}\n",
+            t.kernel_packets, t.received, t.past_count, t.drops
+        );
+    } else if !t.complete {
+        let which: Vec<String> = r
+            .workers
+            .iter()
+            .filter(|w| !w.complete)
+            .map(|w| w.worker.to_string())
+            .collect();
+        out += &format!(
+            "COUNTS CANNOT BE CHECKED: worker {} has no final counts; kernel {}, received {} + {past} {} + dropped {}\n",
+            which.join(", "),
             t.kernel_packets, t.received, t.past_count, t.drops
         );
     } else {

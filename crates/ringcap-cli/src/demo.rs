@@ -8,7 +8,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ringcap::{Batch, Capture, Config, Fanout, FanoutMode, Flow, Handler, Mode};
+use ringcap::{
+    Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Handler, Mode, StopHandle,
+};
 use ringcap_netlab::{udp_frame, TestNet};
 
 #[derive(clap::Args)]
@@ -32,10 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if !(60..=1514).contains(&args.size) {
         anyhow::bail!("--size {} is out of range (60..1514)", args.size);
     }
-    ringcap_sys::install_stop_handlers()?;
+    // Ctrl-C stops the demo between paths, and the capture under way through its handle.
+    let interrupted = StopHandle::new();
+    ringcap::signals::stop_on_signal(&interrupted)?;
     let net = TestNet::new().context("building the demo network (needs root)")?;
     let _in = net.enter()?;
-    let cpus = ringcap_sys::allowed_cpus()?;
+    let cpus = ringcap::process::allowed_cpus()?;
     println!(
         "demo: namespace {}, veth {} <- {}, {} frames of {} bytes per path",
         net.ns(),
@@ -58,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         (Mode::Ring, 1),
         (Mode::Ring, cpus.len()),
     ] {
-        if ringcap_sys::stop_requested() {
+        if interrupted.is_stopped() {
             break;
         }
         let cfg = Config::new(net.capture_if())
@@ -71,6 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             })
             .duration(Some(Duration::from_secs(30)));
         let cap = Capture::open(cfg)?;
+        let stop = cap.stop_handle();
+        ringcap::signals::stop_on_signal(&stop)?;
         let handlers = (0..cap.workers()).map(|_| Nop).collect();
         let done = AtomicBool::new(false);
         let (tx, rx) = mpsc::channel();
@@ -81,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     move || tx.send(()).unwrap_or(()),
                     |_| {
                         if done.load(Ordering::Acquire) {
-                            ringcap_sys::request_stop();
+                            stop.stop(EndReason::Duration);
                         }
                     },
                 )
@@ -89,14 +95,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             let _ = rx.recv_timeout(Duration::from_secs(10));
             let sender = net.sender()?;
             for i in 0..args.count as usize {
-                if ringcap_sys::stop_requested() {
+                if interrupted.is_stopped() {
                     break;
                 }
                 sender.send(&frames[i % frames.len()])?;
             }
             std::thread::sleep(Duration::from_millis(100));
             done.store(true, Ordering::Release);
-            ringcap_sys::request_stop();
+            stop.stop(EndReason::Duration);
             Ok(h.join()
                 .map_err(|_| anyhow::anyhow!("capture thread panicked"))??)
         })?;
@@ -112,10 +118,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             if report.reconciles() { "yes" } else { "NO" }
         );
         ok &= report.reconciles();
-        if ringcap_sys::stop_signal().is_some() {
+        if interrupted.is_stopped() {
             break; // Ctrl-C: stop here, the namespace goes with `net`
         }
-        ringcap_sys::clear_stop();
     }
     Ok(if ok { 0 } else { 1 })
 }

@@ -2,8 +2,6 @@
 //! through AF_PACKET TX rings, one sender per CPU.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -241,7 +239,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     cfg.copy_frames = !args.zero_copy;
 
     let gen = Generator::new(cfg).with_context(|| format!("cannot send on {}", args.iface))?;
-    ringcap_sys::install_stop_handlers().context("installing signal handlers")?;
+    // Ctrl-C, SIGTERM and SIGHUP end the run through the senders' stop flag.
+    let stop = ringcap::StopHandle::new();
+    ringcap::signals::stop_on_signal(&stop).context("installing signal handlers")?;
     if let Some(why) = gen.fallback() {
         eprintln!("ringcap gen: {why}");
     }
@@ -264,25 +264,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     );
 
-    // Signals only set a flag in the sys layer; relay it to the senders' stop flag.
-    let stop = Arc::new(AtomicBool::new(false));
-    let finished = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (stop, finished) = (stop.clone(), finished.clone());
-        std::thread::spawn(move || {
-            while !finished.load(Ordering::Relaxed) {
-                if ringcap_sys::stop_requested() {
-                    stop.store(true, Ordering::Relaxed);
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
     let quiet = args.quiet;
     let mut last = (0u64, 0u64, 0u64);
     let mut last_per: Vec<u64> = Vec::new();
-    let report = gen.run(&stop, |tick| {
+    let report = gen.run(stop.flag(), |tick| {
         let (f, b): (u64, u64) = tick
             .threads
             .iter()
@@ -309,8 +294,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         last = (f, b, tick.elapsed_ns);
         last_per = tick.threads.iter().map(|t| t.0).collect();
     });
-    finished.store(true, Ordering::Relaxed);
-    let _ = watcher.join();
     let report = report?;
 
     let secs = report.elapsed_ns as f64 / 1e9;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::util::json_str;
 use anyhow::{bail, Context};
+use ringcap::StopHandle;
 use ringcap_netinfo::cpu::{self, CpuTimes};
 use ringcap_netinfo::stats::Counters;
 
@@ -119,18 +120,18 @@ fn json_counts(name: &str, d: &Counters) -> String {
 
 /// Wall-clock time of day in UTC, `HH:MM:SS`.
 fn clock() -> String {
-    let s = ringcap_sys::realtime_ns() / 1_000_000_000;
-    format!("{:02}:{:02}:{:02}", s / 3600 % 24, s / 60 % 60, s % 60)
+    chrono::Utc::now().format("%H:%M:%S").to_string()
 }
 
 fn unix_time() -> f64 {
-    ringcap_sys::realtime_ns() as f64 / 1e9
+    let now = chrono::Utc::now();
+    now.timestamp() as f64 + f64::from(now.timestamp_subsec_nanos()) / 1e9
 }
 
-/// Sleeps until `deadline` or until a stop is requested; true when stopped.
-fn sleep_until(deadline: Instant) -> bool {
+/// Sleeps until `deadline` or until `stop` (Ctrl-C); true when stopped.
+fn sleep_until(deadline: Instant, stop: &StopHandle) -> bool {
     loop {
-        if ringcap_sys::stop_requested() {
+        if stop.is_stopped() {
             return true;
         }
         let now = Instant::now();
@@ -168,7 +169,8 @@ fn watch(args: Args) -> anyhow::Result<i32> {
     for n in &args.ifaces {
         ringcap_netinfo::check_interface(n)?;
     }
-    ringcap_sys::install_stop_handlers().context("installing the Ctrl-C handler")?;
+    let stop = StopHandle::new();
+    ringcap::signals::stop_on_signal(&stop).context("installing the Ctrl-C handler")?;
 
     let names = &args.ifaces;
     let width = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
@@ -197,7 +199,7 @@ fn watch(args: Args) -> anyhow::Result<i32> {
     let mut samples = 0u64;
     let mut deadline = prev.at + interval;
     loop {
-        if sleep_until(deadline) {
+        if sleep_until(deadline, &stop) {
             break;
         }
         deadline += interval;

@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use ringcap_netinfo::cpulist::{format_cpu_list, online_cpus};
+use ringcap_netinfo::iface::Duplex;
 use ringcap_netinfo::iface::{Info, Offload};
-use ringcap_sys::ethtool::Duplex;
 
 /// `println!` that ignores a closed stdout (`ringcap ... | head`) instead of panicking.
 macro_rules! say {

@@ -76,9 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
 
     let irqs = irq::interface_irqs(iface).context("reading /proc/interrupts")?;
-    let driver = ringcap_sys::ethtool::driver_info(iface)
-        .map(|d| d.driver)
-        .unwrap_or_else(|_| "unknown".into());
+    let driver = ringcap_netinfo::iface::driver_name(iface).unwrap_or_else(|| "unknown".into());
     if irqs.is_empty() {
         let why = if irq::has_device(iface) {
             "no interrupts found for its device"

@@ -51,7 +51,23 @@ enum Command {
     Info(info::Args),
 }
 
+/// A capture worker's panic is caught by the engine and reported in the summary and as one
+/// error line naming the worker and the cause; the default hook would print its own lines
+/// first (kept with RUST_BACKTRACE, for debugging).
+fn quiet_worker_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let worker = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("ringcap-w"));
+        if !worker || std::env::var_os("RUST_BACKTRACE").is_some() {
+            default(info);
+        }
+    }));
+}
+
 fn main() {
+    quiet_worker_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

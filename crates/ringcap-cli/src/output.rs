@@ -325,11 +325,13 @@ fn with_parts<E>(
 impl Handler for FileSink {
     fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
         if self.stopped {
-            return Flow::Stop;
+            return Flow::Fail("the output stopped".into());
         }
         let restore = self.restore_vlan;
         let mut last_ts = 0;
-        let mut flow = Flow::Continue;
+        let mut done = false;
+        // The first write error of the batch; the rest of it counts as not written.
+        let mut error: Option<String> = None;
         match &mut self.target {
             Target::Own(w) => {
                 for pkt in batch {
@@ -339,23 +341,18 @@ impl Handler for FileSink {
                         Ok(()) => {}
                         Err(RotationError::Done) => {
                             self.summary.0.limit_reached.fetch_add(1, Ordering::AcqRel);
-                            flow = Flow::Done;
+                            done = true;
                             break;
                         }
                         Err(e) => {
-                            // Keep counting what is not written for the rest of the batch.
-                            if flow == Flow::Continue {
-                                self.summary.error(format!("{}: {e}", w.path()));
-                            }
-                            flow = Flow::Stop;
+                            error.get_or_insert_with(|| format!("{}: {e}", w.path()));
                         }
                     }
                 }
-                if flow == Flow::Continue && last_ts >= self.last_flush_ns + 1_000_000_000 {
+                if !done && error.is_none() && last_ts >= self.last_flush_ns + 1_000_000_000 {
                     self.last_flush_ns = last_ts;
                     if let Err(e) = w.flush() {
-                        self.summary.error(format!("{}: {e}", w.path()));
-                        flow = Flow::Stop;
+                        error = Some(format!("{}: {e}", w.path()));
                     }
                 }
             }
@@ -364,25 +361,29 @@ impl Handler for FileSink {
                 for pkt in batch {
                     last_ts = pkt.ts_ns();
                     if let Err(e) = with_parts(&pkt, restore, |t, l, p| w.write_packet(t, l, p)) {
-                        if flow == Flow::Continue {
-                            self.summary.error(format!("standard output: {e}"));
-                        }
-                        flow = Flow::Stop;
+                        error.get_or_insert_with(|| format!("standard output: {e}"));
                     }
                 }
-                if flow == Flow::Continue && last_ts >= self.last_flush_ns + 1_000_000_000 {
+                if error.is_none() && last_ts >= self.last_flush_ns + 1_000_000_000 {
                     self.last_flush_ns = last_ts;
                     if let Err(e) = w.flush() {
-                        self.summary.error(format!("standard output: {e}"));
-                        flow = Flow::Stop;
+                        error = Some(format!("standard output: {e}"));
                     }
                 }
             }
         }
-        if flow != Flow::Continue {
-            self.stopped = true;
+        match error {
+            Some(e) => {
+                self.summary.error(e.clone());
+                self.stopped = true;
+                Flow::Fail(format!("writing stopped: {e}"))
+            }
+            None if done => {
+                self.stopped = true;
+                Flow::Done
+            }
+            None => Flow::Continue,
         }
-        flow
     }
 
     fn finish(&mut self, report: &WorkerReport) -> Result<(), String> {
@@ -394,6 +395,8 @@ impl Handler for FileSink {
             end_ns: report.end_ns,
         };
         let sum = &self.summary.0;
+        // This sink's own error: another worker's failure is that worker's to report.
+        let mut failed: Option<String> = None;
         match &mut self.target {
             Target::Own(w) => {
                 let r = w.finish(&[stats]);
@@ -403,7 +406,7 @@ impl Handler for FileSink {
                 sum.files.fetch_add(w.files() as u64, Ordering::AcqRel);
                 match r {
                     Ok(()) | Err(RotationError::Done) => {}
-                    Err(e) => self.summary.error(format!("{}: {e}", w.path())),
+                    Err(e) => failed = Some(format!("{}: {e}", w.path())),
                 }
             }
             Target::Shared(s) => {
@@ -421,7 +424,7 @@ impl Handler for FileSink {
                     let total = *s.stats.lock().unwrap_or_else(|e| e.into_inner());
                     let mut w = s.w.lock().unwrap_or_else(|e| e.into_inner());
                     if let Err(e) = w.finish(&[total]) {
-                        self.summary.error(format!("standard output: {e}"));
+                        failed = Some(format!("standard output: {e}"));
                     }
                     sum.written.store(w.packets_written(), Ordering::Release);
                     sum.not_written
@@ -429,13 +432,12 @@ impl Handler for FileSink {
                 }
             }
         }
-        if self.summary.failed() {
-            Err(format!(
-                "writing stopped: {}",
-                self.summary.errors().join("; ")
-            ))
-        } else {
-            Ok(())
+        match failed {
+            Some(e) => {
+                self.summary.error(e.clone());
+                Err(format!("writing stopped: {e}"))
+            }
+            None => Ok(()),
         }
     }
 }

@@ -261,7 +261,7 @@ fn host_nic_irqs_listed_and_spread_planned_without_writing() {
     assert_eq!(before, after, "--dry-run changed an affinity");
 
     // Without privilege the first write is refused in one line naming the file; nothing changes.
-    if ringcap_sys::geteuid() == 0 && plan.contains("would set") {
+    if ringcap::process::is_root() && plan.contains("would set") {
         let out = std::process::Command::new("setpriv")
             .args([
                 "--reuid",

@@ -5,7 +5,9 @@
 //! packets that never crossed the wire; with RX VLAN stripping the tag leaves the frame and
 //! travels as metadata. Queue counts tell whether receive work can spread over CPUs at all.
 
-use ringcap_sys::ethtool::{self, Channels, DriverInfo, LinkSettings};
+use ringcap_sys::ethtool;
+/// The ethtool answers [`Info`] carries, re-exported so callers need not name ringcap-sys.
+pub use ringcap_sys::ethtool::{Channels, DriverInfo, Duplex, LinkSettings};
 
 use crate::{irq, read_file, sysfs_dir, Result};
 
@@ -98,6 +100,11 @@ pub struct Info {
 }
 
 const IFF_UP: u32 = 0x1;
+
+/// The interface's driver name as ethtool reports it (`ethtool -i`), if the driver answers.
+pub fn driver_name(iface: &str) -> Option<String> {
+    ethtool::driver_info(iface).ok().map(|d| d.driver)
+}
 const IFF_PROMISC: u32 = 0x100;
 
 /// Parses a sysfs `flags` file (`0x1103`).

@@ -10,6 +10,13 @@
 //!
 //! Parsing is split from reading: every `parse_*` function takes the file's text and is unit
 //! tested on literal text copied from real machines; the readers add paths and errors.
+//!
+//! **Owns:** reading and parsing interface, IRQ, RPS and CPU facts from sysfs, procfs and the
+//! ethtool ioctl, the advice derived from them, and writing IRQ affinities and RPS masks.
+//! **Depends on:** `ringcap-sys` only (for ethtool and interface lookups). **Must not depend
+//! on:** the capture engine, the CLI or any test crate; it takes no packets and opens no packet
+//! socket. Types of ringcap-sys that its answers carry are re-exported ([`iface::Duplex`] and
+//! the like), so its callers never name ringcap-sys.
 
 pub mod cpu;
 pub mod cpulist;

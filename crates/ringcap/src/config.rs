@@ -229,9 +229,10 @@ pub struct Config {
     pub geometry: Geometry,
     pub promisc: bool,
     pub snaplen: u32,
-    /// A classic BPF program to run in the kernel on every socket (its accept value should be
-    /// the snap length). `None`: everything, truncated to `snaplen`.
-    pub filter: Option<Vec<pk::SockFilter>>,
+    /// A classic BPF program (from `ringcap_filter::compile`), run in the kernel on every
+    /// AF_PACKET socket, or in user space on every AF_XDP frame; its accept value should be
+    /// the snap length. `None`: everything, truncated to `snaplen`.
+    pub filter: Option<ringcap_filter::Program>,
     /// Refuse rings above this many bytes in total.
     pub max_memory: u64,
     /// Stop after exactly this many packets in total.
@@ -333,7 +334,7 @@ impl Config {
         self.snaplen = n;
         self
     }
-    pub fn filter(mut self, prog: Option<Vec<pk::SockFilter>>) -> Self {
+    pub fn filter(mut self, prog: Option<ringcap_filter::Program>) -> Self {
         self.filter = prog;
         self
     }

@@ -26,14 +26,29 @@
 //!
 //! Layers: [`ringcap_sys`] (system calls) → [`ring`] and [`socket`] (one receive path each) →
 //! [`engine`] (workers, pinning, fanout, stats) ; the CLI sits on top.
+//!
+//! **Owns:** the receive paths (recv, TPACKET_V3 ring, AF_XDP) as [`engine`] sources, the
+//! workers and their stop protocol, fanout, pinning, per-worker counters reconciled with the
+//! kernel's, what ends a capture ([`StopHandle`], [`Flow`], a failing worker), and the few
+//! process facilities a capture program needs around a capture ([`signals`]: signals → a stop
+//! handle; [`process`]: CPU lists, CPU time, privileges, scratch mounts), so that a program on
+//! top never names ringcap-sys. **Depends on:** `ringcap-sys` (every system call and the only
+//! unsafe code) and `ringcap-filter` (the program a capture attaches, and the interpreter
+//! AF_XDP runs). **Must not depend on:** the CLI, output formats (`ringcap-pcap`: a pcap
+//! writer is a [`Handler`] its caller brings), the generator, or any test crate (netlab is a
+//! dev-dependency). The engine installs no signal handler and polls no process-global flag:
+//! a program that embeds it keeps its own signal handling.
 
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod packet;
+pub mod process;
 pub mod ring;
+pub mod signals;
 pub mod socket;
 pub mod stats;
+pub mod stop;
 pub mod xdp;
 
 pub use config::{Config, Fanout, FanoutMode, Geometry, Mode};
@@ -41,5 +56,6 @@ pub use engine::{Batch, Capture, Flow, Handler};
 pub use error::Error;
 pub use packet::{Packet, PacketType, Vlan};
 pub use stats::{EndReason, Report, Tick, WorkerReport};
+pub use stop::StopHandle;
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -28,9 +28,26 @@ pub fn bind_closed(fd: &OwnedFd, ifindex: u32) -> Result<()> {
 }
 
 /// Installs the capture's program (or a snap-length-only one, or none) in place of reject-all.
-pub fn start_intake(fd: &OwnedFd, filter: Option<&[pk::SockFilter]>, snaplen: u32) -> Result<()> {
+/// The program is turned into the kernel's `sock_filter` layout here, where it is attached.
+pub fn start_intake(
+    fd: &OwnedFd,
+    filter: Option<&ringcap_filter::Program>,
+    snaplen: u32,
+) -> Result<()> {
     match filter {
-        Some(prog) => pk::attach_filter(fd.as_fd(), prog)?,
+        Some(prog) => {
+            let insns: Vec<pk::SockFilter> = prog
+                .insns
+                .iter()
+                .map(|i| pk::SockFilter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect();
+            pk::attach_filter(fd.as_fd(), &insns)?
+        }
         None if snaplen < crate::config::DEFAULT_SNAPLEN => {
             let prog = [pk::SockFilter {
                 code: 0x06,

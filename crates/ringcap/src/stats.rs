@@ -15,13 +15,15 @@ pub enum EndReason {
     Duration,
     /// SIGINT, SIGTERM or SIGHUP (the signal number).
     Signal(i32),
-    /// A handler asked to stop (e.g. an output file could not be written).
-    Handler(String),
+    /// A worker failed: its handler panicked or returned an error ([`crate::Flow::Fail`], or
+    /// an `Err` from [`crate::Handler::finish`]), or its thread died. The other workers were
+    /// drained and stopped.
+    WorkerFailed { worker: usize, cause: String },
     /// A handler finished its job (e.g. the last file of `-G`/`-W`).
     HandlerDone,
     /// The interface went down or disappeared.
     InterfaceGone(String),
-    /// A worker failed.
+    /// The capture could not go on for another reason (a worker could not be set up).
     Error(String),
 }
 
@@ -30,7 +32,7 @@ impl EndReason {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            EndReason::Handler(_) | EndReason::InterfaceGone(_) | EndReason::Error(_)
+            EndReason::WorkerFailed { .. } | EndReason::InterfaceGone(_) | EndReason::Error(_)
         )
     }
 }
@@ -41,7 +43,9 @@ impl std::fmt::Display for EndReason {
             EndReason::Count => f.write_str("packet count reached"),
             EndReason::Duration => f.write_str("duration over"),
             EndReason::Signal(s) => write!(f, "signal {s}"),
-            EndReason::Handler(m) => write!(f, "output failed: {m}"),
+            EndReason::WorkerFailed { worker, cause } => {
+                write!(f, "worker {worker} failed: {cause}")
+            }
             EndReason::HandlerDone => f.write_str("output complete"),
             EndReason::InterfaceGone(m) => write!(f, "{m}"),
             EndReason::Error(m) => write!(f, "error: {m}"),
@@ -50,7 +54,7 @@ impl std::fmt::Display for EndReason {
 }
 
 /// One worker's totals at the end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerReport {
     pub worker: usize,
     pub cpu: Option<usize>,
@@ -78,12 +82,46 @@ pub struct WorkerReport {
     /// Capture start and end, nanoseconds since the epoch.
     pub start_ns: u64,
     pub end_ns: u64,
+    /// Why this worker failed, if it did (see [`EndReason::WorkerFailed`]).
+    pub failure: Option<String>,
+    /// Errors on the way out that did not stop the worker but must not go unseen: stopping
+    /// intake, reading the kernel's final statistics.
+    pub problems: Vec<String>,
+    /// False when these are not the worker's final counts: its thread died (the counts are
+    /// those it had published and the kernel's), or the kernel's final statistics could not be
+    /// read. Such counts are shown but never claimed to reconcile.
+    pub complete: bool,
+}
+
+impl Default for WorkerReport {
+    fn default() -> Self {
+        WorkerReport {
+            worker: 0,
+            cpu: None,
+            received: 0,
+            bytes: 0,
+            past_count: 0,
+            kernel_packets: 0,
+            drops: 0,
+            freezes: 0,
+            losing_blocks: 0,
+            batches: 0,
+            polls: 0,
+            cpu_user_ns: 0,
+            cpu_sys_ns: 0,
+            start_ns: 0,
+            end_ns: 0,
+            failure: None,
+            problems: Vec::new(),
+            complete: true,
+        }
+    }
 }
 
 impl WorkerReport {
-    /// kernel-counted = received + past-count + dropped.
+    /// kernel-counted = received + past-count + dropped, for final counts only.
     pub fn reconciles(&self) -> bool {
-        self.kernel_packets == self.received + self.past_count + self.drops
+        self.complete && self.kernel_packets == self.received + self.past_count + self.drops
     }
 
     pub(crate) fn add(&mut self, o: &WorkerReport) {
@@ -104,6 +142,7 @@ impl WorkerReport {
             self.start_ns.min(o.start_ns)
         };
         self.end_ns = self.end_ns.max(o.end_ns);
+        self.complete &= o.complete;
     }
 }
 
@@ -118,8 +157,26 @@ pub struct Report {
 }
 
 impl Report {
+    /// Every worker's counts are final and add up, and so does their total.
     pub fn reconciles(&self) -> bool {
         self.total.reconciles() && self.workers.iter().all(WorkerReport::reconciles)
+    }
+
+    /// Each worker's failure and problems, one line each (`worker 1: …`), for the summary.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for w in &self.workers {
+            if let Some(f) = &w.failure {
+                out.push(format!("worker {}: failed: {f}", w.worker));
+            }
+            for p in &w.problems {
+                out.push(format!("worker {}: {p}", w.worker));
+            }
+            if !w.complete && w.failure.is_none() && w.problems.is_empty() {
+                out.push(format!("worker {}: counts are not final", w.worker));
+            }
+        }
+        out
     }
 }
 

@@ -190,7 +190,7 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
     }
     // ldh [12]; jeq #0x800; ldb [23]; jeq #17 -> ret #snaplen; else ret #0 ("udp"),
     // applied to frames of which every third is turned into TCP.
-    use ringcap_sys::packet::SockFilter as I;
+    use ringcap_filter::Insn as I;
     let prog = vec![
         I {
             code: 0x28,
@@ -241,7 +241,7 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
         .collect();
     let net = TestNet::new().unwrap();
     let cfg = base(None)
-        .filter(Some(prog))
+        .filter(Some(ringcap_filter::Program { insns: prog }))
         .duration(Some(Duration::from_millis(800)));
     let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| send(net, &frames));
     check_reconciles(&report);

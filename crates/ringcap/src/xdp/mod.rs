@@ -152,19 +152,7 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
         cfg.promisc,
     )?;
     // The same interpreter `ringcap read` uses (ringcap-filter), over the program as compiled.
-    let filter: Option<Arc<ringcap_filter::Program>> = cfg.filter.as_deref().map(|prog| {
-        Arc::new(ringcap_filter::Program {
-            insns: prog
-                .iter()
-                .map(|i| ringcap_filter::Insn {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect(),
-        })
-    });
+    let filter: Option<Arc<ringcap_filter::Program>> = cfg.filter.clone().map(Arc::new);
     let sources: Vec<Box<dyn Source>> = socks
         .into_iter()
         .enumerate()
