@@ -18,7 +18,9 @@ Receive paths (--mode, --threads):
   ring, 1 thread    a TPACKET_V3 mmap ring, poll only when no block is ready
   ring, N threads   a ring per worker in one fanout group (the default, N = online CPUs)
   xdp               AF_XDP, one socket per RX queue; frames it takes NO LONGER REACH the
-                    host's network stack (right for a mirror port, wrong for a host's own traffic)
+                    host's network stack (right for a mirror port, wrong for a host's own traffic);
+                    with a filter, it runs in the XDP program and only matching frames are
+                    taken: the others stay with the host (--xdp-filter user: all are taken)
 
 Ring defaults suit a busy 10 GbE port: 64 blocks of 1 MiB per worker; the 4 ms block timeout
 lets a lone packet show within ~10 ms at low rates. Counts add up at the end:
@@ -100,6 +102,10 @@ pub struct Args {
     /// AF_XDP busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL).
     #[arg(long)]
     pub busy_poll: bool,
+    /// Where the filter runs in xdp mode: kernel (in the XDP program; what does not match stays
+    /// with the host's stack) or user (every frame is taken, then filtered in user space).
+    #[arg(long, default_value = "kernel", value_parser = ["kernel", "user"])]
+    pub xdp_filter: String,
     #[command(flatten)]
     pub output: crate::output::OutputArgs,
     /// Filter expression (tcpdump syntax), compiled to classic BPF and run in the kernel.
@@ -174,6 +180,7 @@ impl Args {
             native: self.xdp_mode.as_deref().map(|m| m == "native"),
             zero_copy: self.zero_copy,
             busy_poll: self.busy_poll,
+            user_filter: self.xdp_filter == "user",
         };
         if !self.expr.is_empty() {
             cfg.filter = Some(compile_live(&self.expr.join(" "), cfg.snaplen, cfg.mode)?);
@@ -390,9 +397,17 @@ pub fn print_summary(r: &Report, json: bool) {
         out += &format!("{p}\n");
     }
     let t = &r.total;
+    // xdp with the filter in the kernel: what it left to the host is beside the reconciliation
+    let passed = r
+        .extra
+        .iter()
+        .find(|(n, _)| n == "xdp_passed")
+        .map_or(String::new(), |(_, v)| {
+            format!(" (passed to the host by the filter: {v})")
+        });
     if r.reconciles() {
         out += &format!(
-            "counts add up: kernel {} = received {} + {past} {} + dropped {}\n",
+            "counts add up: kernel {} = received {} + {past} {} + dropped {}{passed}\n",
             t.kernel_packets, t.received, t.past_count, t.drops
         );
     } else if !t.complete {
@@ -427,7 +442,7 @@ pub fn print_summary(r: &Report, json: bool) {
     eprintln!("{out}");
     if json {
         println!(
-            "{{\"summary\":true,\"reason\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{},\"freezes\":{},\"losing_blocks\":{},\"reconciles\":{},\"workers\":[{}]}}",
+            "{{\"summary\":true,\"reason\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{},\"freezes\":{},\"losing_blocks\":{},\"reconciles\":{},\"extra\":{{{}}},\"workers\":[{}]}}",
             crate::util::json_str(&r.reason.to_string()),
             t.received,
             t.kernel_packets,
@@ -436,6 +451,11 @@ pub fn print_summary(r: &Report, json: bool) {
             t.freezes,
             t.losing_blocks,
             r.reconciles(),
+            r.extra
+                .iter()
+                .map(|(n, v)| format!("{}:{v}", crate::util::json_str(n)))
+                .collect::<Vec<_>>()
+                .join(","),
             r.workers
                 .iter()
                 .map(|w| format!(

@@ -555,18 +555,44 @@ impl Emitter<'_> {
     }
 }
 
+/// The one value the program's matches return (`ret #k`, k != 0), which is the number of bytes
+/// to keep: the XDP program only says match or not, so the accept length must be the same
+/// for every match. `None` when matches return different values or A (`ret a`).
+pub fn accept_length(prog: &Program) -> Option<u32> {
+    let mut k = None;
+    for i in &prog.insns {
+        match (c::class(i.code), i.code & 0x18) {
+            (c::RET, c::A) => return None,
+            (c::RET, _) if i.k != 0 => match k {
+                Some(v) if v != i.k => return None,
+                _ => k = Some(i.k),
+            },
+            _ => {}
+        }
+    }
+    Some(k.unwrap_or(0))
+}
+
+impl Origin {
+    /// The classic instruction as `tcpdump -d` prints it, `entry` or `verdict`.
+    pub fn describe(&self, prog: &Program) -> String {
+        match self {
+            Origin::Entry => "entry".to_string(),
+            Origin::Verdict => "verdict".to_string(),
+            Origin::Cbpf(n) => match prog.insns.get(*n) {
+                Some(i) => crate::dump::image(i, *n),
+                None => format!("({n:03})"),
+            },
+        }
+    }
+}
+
 impl Filter {
-    /// One instruction per line with where it comes from: the classic instruction as `tcpdump
-    /// -d` prints it, `entry` or `verdict`.
+    /// One instruction per line with where it comes from (see [`Origin::describe`]).
     pub fn dump(&self, prog: &Program) -> String {
         let mut s = String::new();
         for (pc, (i, o)) in self.insns.iter().zip(&self.origins).enumerate() {
-            let origin = match o {
-                Origin::Entry => "entry".to_string(),
-                Origin::Verdict => "verdict".to_string(),
-                Origin::Cbpf(n) => crate::dump::image(&prog.insns[*n], *n),
-            };
-            s += &format!("({pc:03}) {:<34} ; {origin}\n", i.text(pc));
+            s += &format!("({pc:03}) {:<34} ; {}\n", i.text(pc), o.describe(prog));
         }
         s
     }

@@ -18,6 +18,7 @@ pub const BPF_PROG_LOAD: u32 = 5;
 pub const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
 
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 
 pub const BPF_PROG_TYPE_XDP: u32 = 6;
@@ -311,4 +312,34 @@ pub fn verifier_reason(log: &str) -> Option<String> {
                 && !l.starts_with("stack depth")
         })
         .map(str::to_string)
+}
+
+/// The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-7`): a per-CPU map's
+/// value, read from user space, holds one slot per possible CPU.
+pub fn possible_cpus() -> Result<usize> {
+    let path = "/sys/devices/system/cpu/possible";
+    let text = std::fs::read_to_string(path).map_err(|e| Error {
+        call: "read /sys/devices/system/cpu/possible",
+        source: e,
+    })?;
+    let mut n = 0usize;
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let last = part.rsplit('-').next().unwrap_or(part);
+        let last: usize = last.trim().parse().map_err(|_| Error {
+            call: "parse /sys/devices/system/cpu/possible",
+            source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+        })?;
+        n = n.max(last + 1);
+    }
+    Ok(n.max(1))
+}
+
+/// BPF_MAP_LOOKUP_ELEM on a per-CPU map of u64 values: the sum over every CPU's slot. The kernel
+/// copies one 8-byte-aligned slot per possible CPU.
+pub fn percpu_u64_sum(map: BorrowedFd<'_>, key: &[u8], cpus: usize) -> Result<u64> {
+    let mut v = vec![0u8; 8 * cpus];
+    map_lookup(map, key, &mut v)?;
+    Ok(v.chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
+        .fold(0u64, u64::wrapping_add))
 }

@@ -76,7 +76,11 @@ pub fn text(i: &Insn, pc: usize) -> String {
                 op::JA if class == op::JMP32 => format!("gotol {}", pc as i64 + 1 + i.imm as i64),
                 op::JA => format!("goto {target}"),
                 op::EXIT => "exit".into(),
-                op::CALL => format!("call #{}", i.imm),
+                op::CALL => match i.imm {
+                    1 => "call bpf_map_lookup_elem#1".into(),
+                    51 => "call bpf_redirect_map#51".into(),
+                    n => format!("call #{n}"),
+                },
                 _ if by_x => format!("if {r}{} {} {r}{} goto {target}", i.dst, jmp_name(o), i.src),
                 _ => format!(
                     "if {r}{} {} {:#x} goto {target}",
@@ -121,6 +125,8 @@ pub fn text(i: &Insn, pc: usize) -> String {
         op::LD if i.code == op::LD | op::IMM | op::DW => {
             format!("r{} = {:#x} ll", i.dst, i.imm as u32)
         }
+        // the second half of a 64-bit immediate load
+        0 if *i == Insn::default() => "(upper half of the load above)".into(),
         _ => format!("(unknown opcode {:#04x})", i.code),
     }
 }
