@@ -233,7 +233,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if !args.quiet {
         eprintln!("{}", start_line(&capture));
         if cfg.mode == Mode::Xdp {
-            eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
+            if cfg.filter.is_some() && !cfg.xdp.user_filter {
+                eprintln!(
+                    "ringcap: note: in xdp mode the frames the filter matches no longer reach \
+                     this host's network stack; the others pass to it"
+                );
+            } else {
+                eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
+            }
             if args.threads.is_some() {
                 eprintln!(
                     "ringcap: note: --threads is ignored in xdp mode: one worker per RX queue"
@@ -311,8 +318,11 @@ fn start_line(c: &Capture) -> String {
             human_bytes(c.ring_memory())
         );
     }
-    if cfg.filter.is_some() {
-        s += ", kernel filter attached";
+    match (cfg.filter.is_some(), cfg.mode, cfg.xdp.user_filter) {
+        (false, _, _) => {}
+        (true, Mode::Xdp, false) => s += ", filter in the XDP program",
+        (true, Mode::Xdp, true) => s += ", filter in user space",
+        (true, _, _) => s += ", kernel filter attached",
     }
     s
 }

@@ -49,6 +49,8 @@ pub fn can_run(test: &str) -> bool {
 /// A network namespace with a veth pair inside it.
 pub struct TestNet {
     ns: String,
+    /// The peer end's own namespace (`<ns>-peer`) with [`Options::split`].
+    peer_ns: Option<String>,
     capture_if: String,
     peer_if: String,
     deleted: bool,
@@ -92,8 +94,9 @@ impl TestNet {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         ip(&["netns", "add", &ns])?;
-        let net = TestNet {
+        let mut net = TestNet {
             ns: ns.clone(),
+            peer_ns: None,
             capture_if: opts.capture_if.clone(),
             peer_if: opts.peer_if.clone(),
             deleted: false,
@@ -113,8 +116,16 @@ impl TestNet {
             net.ip(&["link", "set", &opts.capture_if, "mtu", &mtu.to_string()])?;
             net.ip(&["link", "set", &opts.peer_if, "mtu", &mtu.to_string()])?;
         }
+        if opts.split {
+            let peer_ns = format!("{ns}-peer");
+            ip(&["netns", "add", &peer_ns])?;
+            net.peer_ns = Some(peer_ns.clone());
+            net.peer_sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")?;
+            net.ip(&["link", "set", &opts.peer_if, "netns", &peer_ns])?;
+            net.peer_ip(&["link", "set", "lo", "up"])?;
+        }
         net.ip(&["link", "set", &opts.capture_if, "up"])?;
-        net.ip(&["link", "set", &opts.peer_if, "up"])?;
+        net.peer_ip(&["link", "set", &opts.peer_if, "up"])?;
         net.ip(&["link", "set", "lo", "up"])?;
         Ok(net)
     }
@@ -164,6 +175,30 @@ impl TestNet {
         .map(drop)
     }
 
+    /// The namespace holding the peer end: its own with [`Options::split`], else [`Self::ns`].
+    pub fn peer_ns(&self) -> &str {
+        self.peer_ns.as_deref().unwrap_or(&self.ns)
+    }
+
+    /// Runs `ip ARGS` in the peer end's namespace.
+    pub fn peer_ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["-n", self.peer_ns()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// Runs a shell snippet in the peer end's namespace.
+    pub fn peer_sh(&self, script: &str) -> Result<String> {
+        run(Command::new("ip").args(["netns", "exec", self.peer_ns(), "sh", "-c", script]))
+    }
+
+    /// A command that runs `program` in the peer end's namespace.
+    pub fn peer_command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", self.peer_ns(), program]);
+        c
+    }
+
     /// Runs a shell snippet inside the namespace (with its own /sys).
     pub fn sh(&self, script: &str) -> Result<String> {
         run(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", script]))
@@ -179,19 +214,17 @@ impl TestNet {
     /// Moves the calling thread into the namespace until the guard drops. Threads spawned
     /// meanwhile stay in it for their whole life.
     pub fn enter(&self) -> Result<NsGuard> {
-        let back = File::open("/proc/thread-self/ns/net")
-            .map_err(|e| Error::Io("/proc/thread-self/ns/net".into(), e))?;
-        let path = format!("/run/netns/{}", self.ns);
-        let target = File::open(&path).map_err(|e| Error::Io(path, e))?;
-        sys::setns_net(target.as_fd())?;
-        Ok(NsGuard {
-            back: OwnedFd::from(back),
-        })
+        enter_ns(&self.ns)
+    }
+
+    /// Like [`Self::enter`], into the peer end's namespace.
+    pub fn enter_peer(&self) -> Result<NsGuard> {
+        enter_ns(self.peer_ns())
     }
 
     /// A raw socket on the peer end, to send frames that arrive at the capture end.
     pub fn sender(&self) -> Result<Sender> {
-        let _in = self.enter()?;
+        let _in = self.enter_peer()?;
         Sender::open(&self.peer_if)
     }
 
@@ -218,6 +251,9 @@ impl TestNet {
     /// Removes the namespace now (also done on drop).
     pub fn destroy(mut self) -> Result<()> {
         self.deleted = true;
+        if let Some(p) = &self.peer_ns {
+            ip(&["netns", "del", p])?;
+        }
         ip(&["netns", "del", &self.ns]).map(drop)
     }
 }
@@ -225,6 +261,9 @@ impl TestNet {
 impl Drop for TestNet {
     fn drop(&mut self) {
         if !self.deleted {
+            if let Some(p) = &self.peer_ns {
+                let _ = ip(&["netns", "del", p]);
+            }
             let _ = ip(&["netns", "del", &self.ns]);
         }
     }
@@ -268,6 +307,17 @@ impl Sender {
             }
         }
     }
+}
+
+fn enter_ns(ns: &str) -> Result<NsGuard> {
+    let back = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| Error::Io("/proc/thread-self/ns/net".into(), e))?;
+    let path = format!("/run/netns/{ns}");
+    let target = File::open(&path).map_err(|e| Error::Io(path, e))?;
+    sys::setns_net(target.as_fd())?;
+    Ok(NsGuard {
+        back: OwnedFd::from(back),
+    })
 }
 
 fn ip(args: &[&str]) -> Result<String> {

@@ -145,17 +145,16 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
         cfg.filter.as_ref()
     };
     // The XDP program only says match or not: what a match keeps must be one length.
-    let snaplen = match in_kernel.map(ringcap_filter::ebpf::accept_length) {
-        None => cfg.snaplen,
-        Some(Some(keep)) => cfg.snaplen.min(keep),
-        Some(None) => {
-            return Err(Error::Xdp(
+    let snaplen =
+        match in_kernel.map(ringcap_filter::ebpf::accept_length) {
+            None => cfg.snaplen,
+            Some(Some(keep)) => cfg.snaplen.min(keep),
+            Some(None) => return Err(Error::Xdp(
                 "the filter keeps different lengths of different frames, which the XDP program \
                  cannot say; use --xdp-filter user"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     let prog = program::load(queues, in_kernel)?;
     let xcfg = xsk::XskConfig {
         frames: FRAMES,

@@ -14,7 +14,11 @@ fn jumps_in_range(p: &[Insn]) {
                 continue;
             }
             let to = pc as i64 + 1 + i.off as i64;
-            assert!(to > pc as i64 && to < p.len() as i64, "{pc}: {}", i.text(pc));
+            assert!(
+                to > pc as i64 && to < p.len() as i64,
+                "{pc}: {}",
+                i.text(pc)
+            );
         }
     }
 }
