@@ -5,8 +5,9 @@
 //! It builds a private network namespace with a veth pair, floods the peer end with
 //! `ringcap gen` (60-byte SYN frames by default) pinned to the generator CPUs, steers the capture
 //! end's receive work to the capture CPUs with RPS (the veth counterpart of spreading a NIC's
-//! queue IRQs), and captures with each receive path in turn, pinned to the capture CPUs. With
-//! `--compare` it runs tcpdump and netsniff-ng on the same traffic with the same placement.
+//! queue IRQs), and captures with each receive path in turn, pinned to the capture CPUs. It also
+//! runs tcpdump and netsniff-ng on the same traffic with the same placement: those installed, or
+//! those named by `--compare` (see [`crate::compare`]).
 //! Every run is checked: captured + kernel drops must equal what the capture end's interface
 //! counted (less background frames, reported). Frames the interface itself dropped (the receive
 //! backlog overflowing when the capture CPU is saturated) never reach a socket: they count as
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::compare;
 use crate::util::json_str;
 use ringcap::config::{format_cpu_list, parse_cpu_list};
 use ringcap::{Batch, Capture, Config, Fanout, FanoutMode, Flow, Handler, Mode};
@@ -60,7 +62,8 @@ pub struct Args {
     /// compared tools are the medians of the per-round ratios. Shared machines need several.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Also run these tools on the same traffic: tcpdump, netsniff-ng.
+    /// Also run these tools on the same traffic: tcpdump, netsniff-ng, or none (default: those
+    /// of them that are installed).
     #[arg(long, value_name = "TOOLS")]
     pub compare: Option<String>,
     /// Filter expression to attach in every capture.
@@ -265,6 +268,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.runs == 0 || args.runs > 100 {
         bail!("--runs must be between 1 and 100");
     }
+    let compared = match compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some()) {
+        Ok(c) => c,
+        Err(usage) => {
+            eprintln!("ringcap: {usage}");
+            return Ok(2);
+        }
+    };
+    let tools = &compared.tools;
     let plan = plan(&args)?;
     let mut modes = Vec::new();
     for m in args
@@ -289,19 +300,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             eprintln!("bench: one capture CPU, so the fanout rows (N = 1) equal the single-socket rows and are not repeated");
         }
     }
-    let tools: Vec<String> = args
-        .compare
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for t in &tools {
-        if t != "tcpdump" && t != "netsniff-ng" {
-            bail!("--compare knows tcpdump and netsniff-ng, not {t:?}");
-        }
-    }
     let filter = match &args.filter {
         Some(expr) => Some(crate::capture::compile_live(
             expr,
@@ -311,6 +309,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None => None,
     };
 
+    if let Some(note) = compared.note() {
+        eprintln!("{note}");
+    }
     // Ctrl-C ends the run under way (each capture has its handle too) and the bench after it.
     let interrupted = ringcap::StopHandle::new();
     ringcap::signals::stop_on_signal(&interrupted)?;
@@ -352,7 +353,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .iter()
         .map(|(m, t, name)| Entry::Ringcap(*m, *t, name.clone()))
         .collect();
-    for t in &tools {
+    for t in tools {
         entries.push(Entry::Tool(t.clone()));
     }
     let mut failed = false;
@@ -666,15 +667,6 @@ fn run_tool(
             }
         }
     }
-    if which(if tool == "tcpdump" {
-        "tcpdump"
-    } else {
-        "netsniff-ng"
-    })
-    .is_none()
-    {
-        bail!("{tool} is not installed");
-    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -697,9 +689,7 @@ fn run_tool(
     let (cu0, cs0) = ringcap::process::children_cpu_time();
     std::thread::sleep(Duration::from_millis(300));
     let c = child.0.take().expect("child");
-    let _ = Command::new("kill")
-        .args(["-INT", &c.id().to_string()])
-        .status();
+    let _ = ringcap::process::interrupt(c.id());
     let out = c.wait_with_output()?;
     let (cu1, cs1) = ringcap::process::children_cpu_time();
     let seen = net.counter(net.capture_if(), "rx_packets")? - rx0;
@@ -742,14 +732,6 @@ fn run_tool(
         ring_bytes: 0,
         adds_up: captured + drops <= seen,
         note: String::new(),
-    })
-}
-
-fn which(prog: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(prog))
-            .find(|f| f.is_file())
     })
 }
 

@@ -238,6 +238,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     cfg.qdisc_bypass = !args.no_qdisc_bypass;
     cfg.copy_frames = !args.zero_copy;
 
+    if let (Timing::File, Source::Replay(r), Some(path)) = (cfg.timing, &cfg.source, &args.replay) {
+        // Before the interface: the file's fault, named with the file.
+        r.check_timing(cfg.loops)
+            .with_context(|| format!("replaying {}", path.display()))?;
+    }
     let gen = Generator::new(cfg).with_context(|| format!("cannot send on {}", args.iface))?;
     // Ctrl-C, SIGTERM and SIGHUP end the run through the senders' stop flag.
     let stop = ringcap::StopHandle::new();

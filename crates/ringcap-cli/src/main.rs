@@ -3,10 +3,13 @@
 //! Every subcommand lives in its own module with its `Args` (all of its flags, documented there)
 //! and a `run` function. Errors reach `main` as one `anyhow` chain and are printed on one line.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 
 mod bench;
 mod capture;
+mod compare;
 mod compile;
 mod demo;
 mod gen;

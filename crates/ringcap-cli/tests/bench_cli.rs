@@ -56,7 +56,15 @@ fn a_short_bench_adds_up_and_cleans_up() {
     if !ringcap_netlab::can_run("a_short_bench_adds_up") {
         return;
     }
-    let (pid, out, _) = bench_ok(&["--seconds", "1", "--modes", "recv1,ring1", "--json"]);
+    let (pid, out, _) = bench_ok(&[
+        "--seconds",
+        "1",
+        "--modes",
+        "recv1,ring1",
+        "--json",
+        "--compare",
+        "none",
+    ]);
     let json = String::from_utf8_lossy(&out.stdout);
     assert!(json.contains("\"mode\":\"recv x1\""), "{json}");
     assert!(json.contains("\"mode\":\"ring x1\""), "{json}");
@@ -66,7 +74,8 @@ fn a_short_bench_adds_up_and_cleans_up() {
 
 #[test]
 fn ctrl_c_during_a_bench_leaves_no_namespace() {
-    if !ringcap_netlab::can_run("ctrl_c_during_a_bench") {
+    if !ringcap_netlab::can_run("ctrl_c_during_a_bench") || !ringcap_netlab::skip::tools(&["kill"])
+    {
         return;
     }
     let child = Command::new(BIN)
@@ -77,6 +86,8 @@ fn ctrl_c_during_a_bench_leaves_no_namespace() {
             "--modes",
             "ring1,recv1",
             "--write",
+            "--compare",
+            "none",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -127,6 +138,8 @@ fn a_failing_generator_still_cleans_up() {
             "--gen-cpus",
             "4095",
             "--write",
+            "--compare",
+            "none",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -156,11 +169,12 @@ fn a_failing_generator_still_cleans_up() {
 /// mount and the network are gone afterwards.
 #[test]
 fn write_runs_compare_with_tcpdump_and_clean_up() {
-    if !ringcap_netlab::can_run("write_runs_compare_with_tcpdump") {
+    if !ringcap_netlab::can_run("write_runs_compare_with_tcpdump")
+        || !ringcap_netlab::skip::tools(&["tcpdump", "taskset"])
+    {
         return;
     }
-    let tcpdump = ringcap_netlab::tools::have("tcpdump");
-    let mut args = vec![
+    let (pid, out, err) = bench_ok(&[
         "--seconds",
         "1",
         "--modes",
@@ -169,11 +183,9 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
         "--runs",
         "2",
         "--json",
-    ];
-    if tcpdump {
-        args.extend(["--compare", "tcpdump"]);
-    }
-    let (pid, out, err) = bench_ok(&args);
+        "--compare",
+        "tcpdump",
+    ]);
     let json = String::from_utf8_lossy(&out.stdout);
     assert!(json.contains("\"mode\":\"ring x1 -w tmpfs\""), "{json}");
     assert!(!json.contains("\"adds_up\":false"), "{json}");
@@ -183,23 +195,21 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
     );
     assert!(err.contains("median of 2 runs"), "{err}");
     assert!(err.contains("--write: files"), "{err}");
-    if tcpdump {
-        assert!(json.contains("\"mode\":\"tcpdump -w tmpfs\""), "{json}");
-        // Both rounds paired: the ratio has two values.
-        let r = json
-            .split("\"cpu_ratios\":[")
-            .nth(1)
-            .expect("cpu_ratios in the JSON");
-        let each = r
-            .split("\"each\":[")
-            .nth(1)
-            .unwrap()
-            .split(']')
-            .next()
-            .unwrap();
-        assert_eq!(each.split(',').count(), 2, "{json}");
-        assert!(err.contains("x that of tcpdump -w tmpfs"), "{err}");
-    }
+    assert!(json.contains("\"mode\":\"tcpdump -w tmpfs\""), "{json}");
+    // Both rounds paired: the ratio has two values.
+    let r = json
+        .split("\"cpu_ratios\":[")
+        .nth(1)
+        .expect("cpu_ratios in the JSON");
+    let each = r
+        .split("\"each\":[")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    assert_eq!(each.split(',').count(), 2, "{json}\n{err}");
+    assert!(err.contains("x that of tcpdump -w tmpfs"), "{err}");
     assert!(namespaces_of(pid).is_empty(), "namespace left behind");
     assert!(mounts_of(pid).is_empty(), "tmpfs left mounted");
     assert!(scratch_gone(pid), "scratch directory left behind");
@@ -220,4 +230,95 @@ fn bad_bench_options_get_one_line() {
         .unwrap();
     let err = ringcap_netlab::tools::one_line_error(&out);
     assert!(err.contains("--write-dir needs --write"), "{err}");
+}
+
+/// `--compare` naming a tool that is not installed is a usage error, before anything is built
+/// (the tool hidden from PATH; no root needed).
+#[test]
+fn compare_with_a_missing_tool_is_one_line_and_exit_2() {
+    let dir = ringcap_netlab::tools::tmpdir("bench-no-tcpdump");
+    let path = ringcap_netlab::tools::path_without(&dir, &["tcpdump", "netsniff-ng"]);
+    let out = Command::new(BIN)
+        .args(["bench", "--compare", "tcpdump"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("ringcap: --compare tcpdump: tcpdump is not installed (")
+            && err.contains("tcpdump)"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["bench", "--compare", "wireshark"])
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // Without --compare, the missing tools are only named once the arguments are good.
+    let out = Command::new(BIN)
+        .args(["bench", "--modes", "warp"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = ringcap_netlab::tools::one_line_error(&out);
+    assert!(err.contains("unknown mode"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The main command on a machine without the compared tools (hidden from PATH): ringcap's own
+/// rows, one line naming the missing tools with the command that installs them, exit 0.
+#[test]
+fn without_the_compared_tools_the_bench_names_them_and_passes() {
+    if !ringcap_netlab::can_run("without_the_compared_tools") {
+        return;
+    }
+    let dir = ringcap_netlab::tools::tmpdir("bench-no-tools");
+    let path = ringcap_netlab::tools::path_without(&dir, &["tcpdump", "netsniff-ng"]);
+    let child = Command::new(BIN)
+        .args([
+            "bench",
+            "--seconds",
+            "0.5",
+            "--runs",
+            "1",
+            "--modes",
+            "ring1",
+        ])
+        .args(["--json"])
+        .env("PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let note: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("not comparing"))
+        .collect();
+    assert_eq!(note.len(), 1, "{err}");
+    assert!(
+        note[0].starts_with("bench: not comparing with tcpdump, netsniff-ng: not installed (")
+            && note[0].contains("tcpdump netsniff-ng"),
+        "{err}"
+    );
+    if ringcap_netlab::tools::which("apt-get").is_some() {
+        assert!(
+            note[0].contains("apt-get install -y tcpdump netsniff-ng)"),
+            "{err}"
+        );
+    }
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("\"mode\":\"ring x1\""), "{json}");
+    assert!(
+        !json.contains("tcpdump") && !json.contains("netsniff"),
+        "{json}"
+    );
+    assert!(!json.contains("\"adds_up\":false"), "{json}");
+    assert!(namespaces_of(pid).is_empty(), "namespace left behind");
+    let _ = std::fs::remove_dir_all(&dir);
 }

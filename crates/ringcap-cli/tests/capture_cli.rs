@@ -74,7 +74,9 @@ fn count_stops_the_capture_and_the_summary_adds_up() {
 
 #[test]
 fn sigint_and_sigterm_end_with_a_summary_and_status_zero() {
-    if !ringcap_netlab::can_run("sigint_ends_with_a_summary") {
+    if !ringcap_netlab::can_run("sigint_ends_with_a_summary")
+        || !ringcap_netlab::skip::tools(&["nsenter", "kill"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -232,7 +234,9 @@ fn bad_input_gets_one_clear_line() {
 
 #[test]
 fn without_cap_net_raw_the_error_names_the_capability() {
-    if !ringcap_netlab::can_run("without_cap_net_raw") {
+    if !ringcap_netlab::can_run("without_cap_net_raw")
+        || !ringcap_netlab::skip::tools(&["nsenter", "setpriv"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -260,7 +264,9 @@ fn without_cap_net_raw_the_error_names_the_capability() {
 
 #[test]
 fn rotation_by_time_with_a_file_limit_ends_normally() {
-    if !ringcap_netlab::can_run("rotation_by_time_with_a_file_limit") {
+    if !ringcap_netlab::can_run("rotation_by_time_with_a_file_limit")
+        || !ringcap_netlab::skip::tools(&["capinfos"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();

@@ -54,6 +54,9 @@ fn ringcap(args: &[&str]) -> (i32, String, String) {
 /// (every opcode class these expressions use: loads of all sizes and modes, ALU, jumps, ret).
 #[test]
 fn dump_formats_equal_tcpdump() {
+    if !ringcap_netlab::skip::tools(&["tcpdump"]) {
+        return;
+    }
     let f = pcap_file("en", 1);
     for expr in [
         "tcp port 80",
@@ -86,6 +89,9 @@ fn dump_formats_equal_tcpdump() {
 /// Where ringcap emits the same program as libpcap, the CLI output is identical.
 #[test]
 fn compile_cli_output_equals_tcpdump() {
+    if !ringcap_netlab::skip::tools(&["tcpdump"]) {
+        return;
+    }
     let files = [
         ("EN10MB", pcap_file("en2", 1)),
         ("LINUX_SLL", pcap_file("sll", 113)),

@@ -155,7 +155,9 @@ fn tshark_good(path: &Path, filter: &str) -> usize {
 
 #[test]
 fn count_is_exact_and_checksums_are_valid() {
-    if !ringcap_netlab::can_run("count_is_exact_and_checksums_are_valid") {
+    if !ringcap_netlab::can_run("count_is_exact_and_checksums_are_valid")
+        || !ringcap_netlab::skip::tools(&["tcpdump", "tshark"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -206,7 +208,9 @@ fn sendmmsg_path_is_exact_too() {
 
 #[test]
 fn every_template_has_valid_checksums_on_the_wire() {
-    if !ringcap_netlab::can_run("every_template_has_valid_checksums_on_the_wire") {
+    if !ringcap_netlab::can_run("every_template_has_valid_checksums_on_the_wire")
+        || !ringcap_netlab::skip::tools(&["tcpdump", "tshark"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -305,7 +309,9 @@ fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
 
 #[test]
 fn replay_sends_the_same_bytes() {
-    if !ringcap_netlab::can_run("replay_sends_the_same_bytes") {
+    if !ringcap_netlab::can_run("replay_sends_the_same_bytes")
+        || !ringcap_netlab::skip::tools(&["tcpdump"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -346,7 +352,9 @@ fn replay_sends_the_same_bytes() {
 
 #[test]
 fn replay_keeps_the_files_timing() {
-    if !ringcap_netlab::can_run("replay_keeps_the_files_timing") {
+    if !ringcap_netlab::can_run("replay_keeps_the_files_timing")
+        || !ringcap_netlab::skip::tools(&["tcpdump"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -468,7 +476,9 @@ fn bad_input_is_one_line_and_nonzero() {
 
 #[test]
 fn ctrl_c_stops_a_flood_with_exact_totals() {
-    if !ringcap_netlab::can_run("ctrl_c_stops_a_flood_with_exact_totals") {
+    if !ringcap_netlab::can_run("ctrl_c_stops_a_flood_with_exact_totals")
+        || !ringcap_netlab::skip::tools(&["kill"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();

@@ -156,7 +156,9 @@ fn capinfos_count(f: &Path) -> u64 {
 
 #[test]
 fn workers_write_files_merge_restores_vlans() {
-    if !can_run("workers_write_files_merge_restores_vlans") {
+    if !can_run("workers_write_files_merge_restores_vlans")
+        || !ringcap_netlab::skip::tools(&["capinfos", "tshark"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -219,7 +221,7 @@ fn workers_write_files_merge_restores_vlans() {
 
 #[test]
 fn stdout_into_tshark() {
-    if !can_run("stdout_into_tshark") {
+    if !can_run("stdout_into_tshark") || !ringcap_netlab::skip::tools(&["tshark"]) {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -240,7 +242,7 @@ fn stdout_into_tshark() {
 
 #[test]
 fn rotation_ring_and_snaplen() {
-    if !can_run("rotation_ring_and_snaplen") {
+    if !can_run("rotation_ring_and_snaplen") || !ringcap_netlab::skip::tools(&["tshark"]) {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -283,7 +285,9 @@ impl Drop for Mount {
 
 #[test]
 fn full_disk_leaves_a_valid_file_and_counts() {
-    if !can_run("full_disk_leaves_a_valid_file_and_counts") {
+    if !can_run("full_disk_leaves_a_valid_file_and_counts")
+        || !ringcap_netlab::skip::tools(&["mount", "umount", "capinfos", "tshark"])
+    {
         return;
     }
     let dir = tmpdir("full");

@@ -91,7 +91,9 @@ fn xdp_count_summary_adds_up_and_the_program_is_gone() {
 
 #[test]
 fn xdp_sigint_and_sigterm_remove_the_program() {
-    if !ringcap_netlab::can_run("xdp_sigint_and_sigterm_remove_the_program") {
+    if !ringcap_netlab::can_run("xdp_sigint_and_sigterm_remove_the_program")
+        || !ringcap_netlab::skip::tools(&["nsenter", "kill"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -194,7 +196,9 @@ fn xdp_zero_copy_on_veth_is_refused_in_one_line() {
 
 #[test]
 fn xdp_filter_and_pcap_output_checked_with_tshark() {
-    if !ringcap_netlab::can_run("xdp_filter_and_pcap_output") {
+    if !ringcap_netlab::can_run("xdp_filter_and_pcap_output")
+        || !ringcap_netlab::skip::tools(&["tshark"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();
@@ -267,7 +271,9 @@ fn xdp_filter_and_pcap_output_checked_with_tshark() {
 
 #[test]
 fn xdp_program_left_by_a_killed_run_is_named_in_the_refusal() {
-    if !ringcap_netlab::can_run("xdp_program_left_by_a_killed_run") {
+    if !ringcap_netlab::can_run("xdp_program_left_by_a_killed_run")
+        || !ringcap_netlab::skip::tools(&["nsenter"])
+    {
         return;
     }
     let net = TestNet::new().unwrap();

@@ -5,6 +5,8 @@
 //! self-contained tests) → flow graph, optimizer and emission (`opt`) → [`Program`], run by the
 //! interpreter in `vm` or attached to a socket by the engine.
 
+#![forbid(unsafe_code)]
+
 pub mod bpf;
 mod dump;
 pub mod ebpf;

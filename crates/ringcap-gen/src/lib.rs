@@ -23,13 +23,15 @@
 //! no process-global flag: [`Generator::run`] stops on the `&AtomicBool` its caller passes
 //! (the CLI hands it a `ringcap::StopHandle`'s flag tied to its signals).
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ringcap_sys as sys;
-use sys::tx::{TxRing, TxRingOptions};
+use sys::ring::tx::{TxRing, TxRingOptions};
 
 pub mod frame;
 pub mod replay;
@@ -241,7 +243,7 @@ fn check_interface(name: &str) -> Result<Target> {
         }
     })?;
     let flags = sys::interface_flags(name)?;
-    if flags & libc::IFF_UP as u32 == 0 {
+    if flags & sys::IFF_UP == 0 {
         return Err(Error::InterfaceDown(name.to_string()));
     }
     let mtu = sys::interface_mtu(name)?;
@@ -272,6 +274,10 @@ fn check_numbers(cfg: &GenConfig) -> Result<()> {
         return Err(Error::Config(
             "batch and ring size must be at least 1".into(),
         ));
+    }
+    // A replay's own timing, over every loop, must fit the clock.
+    if let (Timing::File, Source::Replay(r)) = (cfg.timing, &cfg.source) {
+        r.check_timing(cfg.loops)?;
     }
     Ok(())
 }
@@ -367,7 +373,7 @@ fn frame_sources(
 
 /// TX ring geometry for frames up to `frame_len`.
 fn ring_options(cfg: &GenConfig, frame_len: usize) -> TxRingOptions {
-    let frame_size = (sys::tx::TX_DATA_OFFSET + sys::tx::VNET_HDR_LEN + frame_len)
+    let frame_size = (sys::ring::tx::TX_DATA_OFFSET + sys::ring::tx::VNET_HDR_LEN + frame_len)
         .next_power_of_two()
         .max(128) as u32;
     TxRingOptions {
@@ -404,7 +410,7 @@ fn open_ring(
 
 /// A plain packet socket bound to the interface, for sendmmsg.
 fn open_mmsg(cfg: &GenConfig, ifindex: u32, frame_len: usize) -> Result<MmsgTx> {
-    let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+    let fd = sys::packet_socket()?;
     if cfg.qdisc_bypass {
         // Best effort, as with the ring: without it frames take the qdisc path, still valid.
         let _ = sys::packet::set_int(
@@ -487,7 +493,9 @@ impl Generator {
     /// `on_tick` runs on the calling thread about once per second with the counters so far.
     pub fn run(self, stop: &AtomicBool, mut on_tick: impl FnMut(&Tick)) -> Result<GenReport> {
         let start = sys::monotonic_ns();
-        let end_ns = self.duration.map(|d| start + d.as_nanos() as u64);
+        let end_ns = self
+            .duration
+            .map(|d| start.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)));
         let counters: Vec<ThreadCounters> = self
             .workers
             .iter()

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ringcap_sys as sys;
-use sys::tx::{SlotState, TxRing};
+use sys::ring::tx::{SlotState, TxRing};
+use sys::{Errno, Event};
 
 use crate::frame::FrameBuilder;
 use crate::replay::Replay;
@@ -74,9 +75,7 @@ impl ReplayCursor {
         if self.loops != 0 && self.loop_no >= self.loops {
             return None;
         }
-        let r = &self.replay;
-        let per_loop = r.span_ns() + r.loop_gap_ns();
-        Some(self.loop_no * per_loop + r.frames[self.idx].time_ns)
+        Some(self.replay.time_in_loop(self.loop_no, self.idx))
     }
 
     #[inline]
@@ -183,7 +182,7 @@ impl Totals {
 fn transient(e: &sys::Error) -> bool {
     matches!(
         e.errno(),
-        Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR)
+        Some(Errno::ENOBUFS) | Some(Errno::EAGAIN) | Some(Errno::EINTR)
     )
 }
 
@@ -313,19 +312,19 @@ impl Tx {
                         let off = i * m.slot;
                         *r = &m.bufs[off..off + m.lens[i]];
                     }
-                    match sys::sendmmsg(m.fd.as_fd(), &refs[done..m.n], 0) {
-                        Ok(0) => sys::poll(m.fd.as_fd(), libc::POLLOUT, 1).map(drop)?,
+                    match sys::sendmmsg(m.fd.as_fd(), &refs[done..m.n]) {
+                        Ok(0) => sys::poll(m.fd.as_fd(), Event::Writable, 1).map(drop)?,
                         Ok(k) => done += k,
                         Err(e) if transient(&e) => {
                             if stop.load(Ordering::Relaxed) {
                                 break;
                             }
-                            sys::poll(m.fd.as_fd(), libc::POLLOUT, 1)?;
+                            sys::poll(m.fd.as_fd(), Event::Writable, 1)?;
                         }
                         Err(e)
                             if matches!(
                                 e.errno(),
-                                Some(libc::EMSGSIZE) | Some(libc::EINVAL) | Some(libc::EPERM)
+                                Some(Errno::EMSGSIZE) | Some(Errno::EINVAL) | Some(Errno::EPERM)
                             ) =>
                         {
                             // The kernel refused this one frame; count it and go on.
@@ -503,8 +502,8 @@ pub(crate) fn run(
         while n < budget {
             if let Pacing::File = plan.pacing {
                 match src.next_time() {
-                    Some(off) if start + off > now + plan.slack_ns => {
-                        waiting_for = Some(start + off);
+                    Some(off) if start.saturating_add(off) > now.saturating_add(plan.slack_ns) => {
+                        waiting_for = Some(start.saturating_add(off));
                         break;
                     }
                     _ => {}

@@ -18,6 +18,8 @@
 //! socket. Types of ringcap-sys that its answers carry are re-exported ([`iface::Duplex`] and
 //! the like), so its callers never name ringcap-sys.
 
+#![forbid(unsafe_code)]
+
 pub mod cpu;
 pub mod cpulist;
 pub mod iface;

@@ -9,6 +9,8 @@
 //! Namespaces are named `ringcap-<pid>-<n>`; ones left by a process that no longer exists (a
 //! killed run) are removed by [`TestNet::new`].
 
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
@@ -16,6 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ringcap_sys as sys;
 
+pub mod craft;
+pub mod skip;
 pub mod tools;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +40,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// True when the caller can build test networks. Otherwise prints why the test skips.
+/// True when the caller can build test networks (root, and `ip` from iproute2). Otherwise the
+/// test skips, reported through [`skip`] (a failure under CI). `test` is only used when the
+/// thread does not carry the test's name.
 pub fn can_run(test: &str) -> bool {
-    if sys::geteuid() == 0 {
-        true
-    } else {
-        eprintln!("skipping {test}: needs root to build a network namespace (CI runs as root)");
-        false
-    }
+    skip::root_as(Some(test)) && skip::tools(&["ip"])
 }
 
 /// A network namespace with a veth pair inside it.
@@ -292,7 +293,7 @@ impl Sender {
             stderr: "no such interface".into(),
         })?;
         // Protocol 0: a send-only socket that never queues received packets.
-        let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let fd = sys::packet_socket()?;
         sys::bind_packet(fd.as_fd(), idx, 0)?;
         Ok(Sender { fd })
     }
@@ -300,9 +301,9 @@ impl Sender {
     /// Sends one frame (retrying while the device queue is full).
     pub fn send(&self, frame: &[u8]) -> Result<()> {
         loop {
-            match sys::send(self.fd.as_fd(), frame, 0) {
+            match sys::send(self.fd.as_fd(), frame) {
                 Ok(_) => return Ok(()),
-                Err(e) if e.errno() == Some(libc::ENOBUFS) => std::thread::yield_now(),
+                Err(e) if e.errno() == Some(sys::Errno::ENOBUFS) => std::thread::yield_now(),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -4,13 +4,44 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Whether `tool` runs here; says the test skips when it does not.
+/// Whether `tool` is installed; when it is not, the test skips, reported through
+/// [`crate::skip`] (a failure under CI).
 pub fn have(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").output().is_ok();
-    if !ok {
-        eprintln!("skipping: {tool} is not installed");
+    crate::skip::tools(&[tool])
+}
+
+/// The executable `tool` would run as, found on `PATH` the way `execvp` finds it.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(tool))
+        .find(|f| {
+            std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// A `PATH` value with every program of the current `PATH` except `hidden`: a directory of
+/// links made under `dir`. Runs a program as if those tools were not installed.
+pub fn path_without(dir: &Path, hidden: &[&str]) -> std::ffi::OsString {
+    let bin = dir.join("bin");
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for d in std::env::split_paths(&path) {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if hidden.iter().any(|h| name == *h) || bin.join(&name).symlink_metadata().is_ok() {
+                continue;
+            }
+            let _ = std::os::unix::fs::symlink(e.path(), bin.join(&name));
+        }
     }
-    ok
+    bin.into_os_string()
 }
 
 /// A fresh, empty scratch directory for one test of this process.

@@ -13,6 +13,8 @@
 //!   hands out every whole record before damage, then an error with the byte offset.
 //! * [`RotatingWriter`] opens new files as tcpdump does; [`merge`] joins ordered inputs.
 
+#![forbid(unsafe_code)]
+
 mod merge;
 mod reader;
 mod rotate;

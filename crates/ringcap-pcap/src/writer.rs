@@ -697,7 +697,7 @@ mod tests {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
             let n = b.len().min(self.room - self.data.len());
             if n == 0 {
-                return Err(io::Error::from_raw_os_error(libc_enospc()));
+                return Err(io::Error::from_raw_os_error(enospc()));
             }
             self.data.extend_from_slice(&b[..n]);
             Ok(n)
@@ -712,7 +712,7 @@ mod tests {
             Ok(())
         }
     }
-    fn libc_enospc() -> i32 {
+    fn enospc() -> i32 {
         28
     }
 

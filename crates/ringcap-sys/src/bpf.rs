@@ -8,7 +8,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use crate::{Error, Result};
+use crate::{Errno, Error, Result};
 
 pub const BPF_MAP_CREATE: u32 = 0;
 pub const BPF_MAP_LOOKUP_ELEM: u32 = 1;
@@ -179,7 +179,7 @@ fn map_check(map: BorrowedFd<'_>, key_len: usize, value_len: usize) -> Result<()
     obj_info(map, &mut info)?;
     let (key_size, value_size) = (info[2] as usize, info[3] as usize);
     if key_len < key_size || (value_len != 0 && value_len < value_size) {
-        return Err(Error::from_errno("bpf(map element size)", libc::EINVAL));
+        return Err(Error::from_errno("bpf(map element size)", Errno::EINVAL));
     }
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! packed into them), so the buffers are plain integers, start zeroed, and are read back with
 //! `to_ne_bytes` instead of casts. Only "get" requests are made; they need no privilege.
 
-use crate::{ioctl_ifreq_data, Error, Result};
+use crate::net::ioctl_ifreq_words;
+use crate::{Errno, Error, Result};
 
 /// `SIOCETHTOOL` from `<linux/sockios.h>`.
 const SIOCETHTOOL: libc::c_ulong = 0x8946;
@@ -32,15 +33,13 @@ const SPEED_UNKNOWN: u32 = u32::MAX;
 const LINK_SETTINGS_HEADER_WORDS: usize = 12;
 
 /// Sends one ethtool request whose buffer is `buf` (word 0 is the command).
-fn ethtool(name: &str, buf: &mut [u32], call: &'static str) -> Result<()> {
-    // The buffer lives across the call and is sized for the structure the command in buf[0]
-    // makes the kernel read and write (checked by each caller below).
-    ioctl_ifreq_data(
-        name,
-        SIOCETHTOOL,
-        buf.as_mut_ptr() as *mut libc::c_void,
-        call,
-    )
+///
+/// # Safety
+/// `buf` must be at least as large as the structure the command in `buf[0]` (with the sizes
+/// stored in the following words) makes the kernel read and write.
+unsafe fn ethtool(name: &str, buf: &mut [u32], call: &'static str) -> Result<()> {
+    // SAFETY: the caller's contract is the one ioctl_ifreq_words asks for.
+    unsafe { ioctl_ifreq_words(name, SIOCETHTOOL, buf, call) }
 }
 
 fn bytes_of(words: &[u32]) -> Vec<u8> {
@@ -68,7 +67,8 @@ pub fn driver_info(name: &str) -> Result<DriverInfo> {
     // struct ethtool_drvinfo: cmd, 5 x char[32], char[12], 5 x u32 = 196 bytes.
     let mut buf = [0u32; 49];
     buf[0] = ETHTOOL_GDRVINFO;
-    ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GDRVINFO)")?;
+    // SAFETY: buf is 49 words, the 196 bytes of struct ethtool_drvinfo.
+    unsafe { ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GDRVINFO)") }?;
     let b = bytes_of(&buf);
     let field = |i: usize| c_string(&b[4 + 32 * i..4 + 32 * (i + 1)]);
     Ok(DriverInfo {
@@ -113,7 +113,7 @@ fn speed_of(v: u32) -> Option<u32> {
 pub fn link_settings(name: &str) -> Result<LinkSettings> {
     match link_settings_new(name) {
         Ok(s) => Ok(s),
-        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => link_settings_legacy(name),
+        Err(e) if e.errno() == Some(Errno::EOPNOTSUPP) => link_settings_legacy(name),
         Err(e) => Err(e),
     }
 }
@@ -123,12 +123,14 @@ fn link_settings_new(name: &str) -> Result<LinkSettings> {
     let mut buf = vec![0u32; LINK_SETTINGS_HEADER_WORDS + 3 * 127];
     buf[0] = ETHTOOL_GLINKSETTINGS;
     // Handshake: with nwords = 0 the kernel answers -(the number of words it wants).
-    ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GLINKSETTINGS)")?;
+    // SAFETY: buf holds the 12-word header and three bitmaps of the largest size
+    // nwords (an s8) can ask for, 127 words each.
+    unsafe { ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GLINKSETTINGS)") }?;
     let nwords = buf[3].to_ne_bytes()[3] as i8;
     if nwords >= 0 {
         return Err(Error::from_errno(
             "ioctl(SIOCETHTOOL, ETHTOOL_GLINKSETTINGS)",
-            libc::EPROTO,
+            Errno::EPROTO,
         ));
     }
     buf.fill(0);
@@ -136,7 +138,9 @@ fn link_settings_new(name: &str) -> Result<LinkSettings> {
     let mut w3 = buf[3].to_ne_bytes();
     w3[3] = (-nwords) as u8;
     buf[3] = u32::from_ne_bytes(w3);
-    ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GLINKSETTINGS)")?;
+    // SAFETY: buf holds the 12-word header and three bitmaps of the largest size
+    // nwords (an s8) can ask for, 127 words each.
+    unsafe { ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GLINKSETTINGS)") }?;
     let b = bytes_of(&buf[..LINK_SETTINGS_HEADER_WORDS]);
     Ok(LinkSettings {
         speed_mbps: speed_of(buf[1]),
@@ -149,7 +153,8 @@ fn link_settings_legacy(name: &str) -> Result<LinkSettings> {
     // struct ethtool_cmd: 44 bytes.
     let mut buf = [0u32; 11];
     buf[0] = ETHTOOL_GSET;
-    ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GSET)")?;
+    // SAFETY: buf is 11 words, the 44 bytes of struct ethtool_cmd.
+    unsafe { ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GSET)") }?;
     let b = bytes_of(&buf);
     let lo = u16::from_ne_bytes([b[12], b[13]]) as u32;
     let hi = u16::from_ne_bytes([b[28], b[29]]) as u32;
@@ -189,7 +194,8 @@ impl Channels {
 pub fn channels(name: &str) -> Result<Channels> {
     let mut buf = [0u32; 9];
     buf[0] = ETHTOOL_GCHANNELS;
-    ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GCHANNELS)")?;
+    // SAFETY: buf is 9 words, the 36 bytes of struct ethtool_channels.
+    unsafe { ethtool(name, &mut buf, "ioctl(SIOCETHTOOL, ETHTOOL_GCHANNELS)") }?;
     Ok(Channels {
         max_rx: buf[1],
         max_tx: buf[2],
@@ -225,20 +231,21 @@ pub fn features(name: &str) -> Result<Vec<Feature>> {
     let mb = mask.to_ne_bytes();
     info[2] = u32::from_ne_bytes([mb[0], mb[1], mb[2], mb[3]]);
     info[3] = u32::from_ne_bytes([mb[4], mb[5], mb[6], mb[7]]);
-    ethtool(name, &mut info, "ioctl(SIOCETHTOOL, ETHTOOL_GSSET_INFO)")?;
+    // SAFETY: info is 6 words: struct ethtool_sset_info with room for the one u32 of data asked for.
+    unsafe { ethtool(name, &mut info, "ioctl(SIOCETHTOOL, ETHTOOL_GSSET_INFO)") }?;
     let gb = bytes_of(&info[2..4]);
     let got = u64::from_ne_bytes([gb[0], gb[1], gb[2], gb[3], gb[4], gb[5], gb[6], gb[7]]);
     if got & mask == 0 {
         return Err(Error::from_errno(
             "ioctl(SIOCETHTOOL, ETHTOOL_GSSET_INFO)",
-            libc::EOPNOTSUPP,
+            Errno::EOPNOTSUPP,
         ));
     }
     let count = info[4] as usize;
     if count == 0 || count > 4096 {
         return Err(Error::from_errno(
             "ioctl(SIOCETHTOOL, ETHTOOL_GSSET_INFO)",
-            libc::EPROTO,
+            Errno::EPROTO,
         ));
     }
 
@@ -247,7 +254,8 @@ pub fn features(name: &str) -> Result<Vec<Feature>> {
     strings[0] = ETHTOOL_GSTRINGS;
     strings[1] = ETH_SS_FEATURES;
     strings[2] = count as u32;
-    ethtool(name, &mut strings, "ioctl(SIOCETHTOOL, ETHTOOL_GSTRINGS)")?;
+    // SAFETY: strings holds the 3-word header and the `count` strings of 32 bytes asked for in word 2.
+    unsafe { ethtool(name, &mut strings, "ioctl(SIOCETHTOOL, ETHTOOL_GSTRINGS)") }?;
     let names = bytes_of(&strings[3..]);
 
     // struct ethtool_gfeatures: cmd, size (blocks), then per block available, requested,
@@ -256,7 +264,8 @@ pub fn features(name: &str) -> Result<Vec<Feature>> {
     let mut feat = vec![0u32; 2 + 4 * blocks];
     feat[0] = ETHTOOL_GFEATURES;
     feat[1] = blocks as u32;
-    ethtool(name, &mut feat, "ioctl(SIOCETHTOOL, ETHTOOL_GFEATURES)")?;
+    // SAFETY: feat holds the 2-word header and the `blocks` blocks of 4 words asked for in word 1.
+    unsafe { ethtool(name, &mut feat, "ioctl(SIOCETHTOOL, ETHTOOL_GFEATURES)") }?;
 
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
@@ -290,7 +299,8 @@ pub fn legacy_offloads(name: &str) -> LegacyOffloads {
     let value = |cmd: u32, call: &'static str| -> Result<u32> {
         // struct ethtool_value: cmd, data.
         let mut buf = [cmd, 0];
-        ethtool(name, &mut buf, call)?;
+        // SAFETY: buf is 2 words, the 8 bytes of struct ethtool_value.
+        unsafe { ethtool(name, &mut buf, call) }?;
         Ok(buf[1])
     };
     let gro = value(ETHTOOL_GGRO, "ioctl(SIOCETHTOOL, ETHTOOL_GGRO)").ok();
@@ -319,7 +329,7 @@ mod tests {
     #[test]
     fn unknown_interface_is_enodev() {
         let e = driver_info("nosuchif9").unwrap_err();
-        assert_eq!(e.errno(), Some(libc::ENODEV));
+        assert_eq!(e.errno(), Some(Errno::ENODEV));
         assert!(e.to_string().contains("ETHTOOL_GDRVINFO"), "{e}");
     }
 

@@ -10,7 +10,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use crate::{cvt_size, setsockopt, socket, Error, Result};
+use crate::{cvt_size, setsockopt, socket, Errno, Error, Result};
 
 pub const NETLINK_ROUTE: i32 = 0;
 const SOL_NETLINK: i32 = 270;
@@ -236,7 +236,7 @@ impl Netlink {
             );
             match r {
                 Ok(n) => return Ok(&buf[..n]),
-                Err(e) if e.errno() == Some(libc::EINTR) => continue,
+                Err(e) if e.errno() == Some(Errno::EINTR) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -290,7 +290,7 @@ impl Netlink {
                             None
                         };
                         return Err(NetlinkError {
-                            error: Error::from_errno(call, errno),
+                            error: Error::from_errno(call, Errno(errno)),
                             message,
                         });
                     }

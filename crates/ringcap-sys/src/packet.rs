@@ -188,16 +188,18 @@ pub const TP2_NET: usize = 14;
 /// sizeof(struct tpacket2_hdr) = 32; frame data for TX starts at TPACKET_ALIGN(32) + ... (see tx).
 pub const TP2_HDRLEN: usize = 32;
 
-/// Selects the ring ABI version (must precede PACKET_RX_RING/PACKET_TX_RING).
-pub fn set_version(fd: BorrowedFd<'_>, version: i32) -> Result<()> {
+/// Selects the ring ABI version (must precede PACKET_RX_RING/PACKET_TX_RING). Crate-private
+/// like the ring setters: only the ring module's setup step may create (or, by freeing,
+/// replace) a ring, so a mapping always matches the ring the kernel has.
+pub(crate) fn set_version(fd: BorrowedFd<'_>, version: i32) -> Result<()> {
     setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version)
 }
 
-pub fn set_rx_ring_v3(fd: BorrowedFd<'_>, req: &TpacketReq3) -> Result<()> {
+pub(crate) fn set_rx_ring_v3(fd: BorrowedFd<'_>, req: &TpacketReq3) -> Result<()> {
     setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req)
 }
 
-pub fn set_tx_ring(fd: BorrowedFd<'_>, req: &TpacketReq) -> Result<()> {
+pub(crate) fn set_tx_ring(fd: BorrowedFd<'_>, req: &TpacketReq) -> Result<()> {
     setsockopt(fd, SOL_PACKET, PACKET_TX_RING, req)
 }
 
@@ -228,6 +230,8 @@ pub fn add_promisc(fd: BorrowedFd<'_>, ifindex: u32) -> Result<()> {
     setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq)
 }
 
+/// Sets an integer option (a flag, a count). Options that take structures (rings, UMEM,
+/// filters, memberships) have typed setters; the kernel refuses those with an int (EINVAL).
 pub fn set_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> Result<()> {
     setsockopt(fd, level, name, &value)
 }

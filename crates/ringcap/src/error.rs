@@ -62,7 +62,7 @@ impl Error {
     /// Maps a failed socket(2) to the capability message when it was a permission problem.
     pub(crate) fn from_socket(e: sys::Error, what: &'static str) -> Error {
         match e.errno() {
-            Some(libc::EPERM) | Some(libc::EACCES) => Error::NotPermitted { what },
+            Some(sys::Errno::EPERM) | Some(sys::Errno::EACCES) => Error::NotPermitted { what },
             _ => Error::Sys(e),
         }
     }

@@ -24,20 +24,23 @@
 //! # Ok::<(), ringcap::Error>(())
 //! ```
 //!
-//! Layers: [`ringcap_sys`] (system calls) → [`ring`] and [`socket`] (one receive path each) →
-//! [`engine`] (workers, pinning, fanout, stats) ; the CLI sits on top.
+//! Layers: [`ringcap_sys`] (system calls, and the rings with the only borrows of kernel-shared
+//! memory) → [`ring`], [`socket`] and [`xdp`] (one receive path each) → [`engine`] (workers,
+//! pinning, fanout, stats); the CLI sits on top.
 //!
 //! **Owns:** the receive paths (recv, TPACKET_V3 ring, AF_XDP) as [`engine`] sources, the
 //! workers and their stop protocol, fanout, pinning, per-worker counters reconciled with the
 //! kernel's, what ends a capture ([`StopHandle`], [`Flow`], a failing worker), and the few
 //! process facilities a capture program needs around a capture ([`signals`]: signals → a stop
 //! handle; [`process`]: CPU lists, CPU time, privileges, scratch mounts), so that a program on
-//! top never names ringcap-sys. **Depends on:** `ringcap-sys` (every system call and the only
-//! unsafe code) and `ringcap-filter` (the program a capture attaches, and the interpreter
-//! AF_XDP runs). **Must not depend on:** the CLI, output formats (`ringcap-pcap`: a pcap
+//! top never names ringcap-sys. **Depends on:** `ringcap-sys` (every system call, and the rings:
+//! whatever needs more than safe Rust, which this crate forbids) and `ringcap-filter` (the
+//! program a capture attaches, and the interpreter AF_XDP runs). **Must not depend on:** the CLI, output formats (`ringcap-pcap`: a pcap
 //! writer is a [`Handler`] its caller brings), the generator, or any test crate (netlab is a
 //! dev-dependency). The engine installs no signal handler and polls no process-global flag:
 //! a program that embeds it keeps its own signal handling.
+
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod engine;

@@ -1,11 +1,11 @@
 //! Zero-copy packet views handed to handlers.
-
 //!
 //! A [`Packet`] borrows the bytes where the kernel put them (a TPACKET_V3 block, a UMEM frame, a
 //! receive buffer) for as long as the worker holds that memory; handlers that need to keep a
 //! packet past the call must copy it. The few header fields are read once when the view is made.
 
 use ringcap_sys::packet as pk;
+use ringcap_sys::ring::rx::TP3_SPAN;
 
 /// An 802.1Q/802.1ad tag the kernel stripped from the frame and reported beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,6 @@ impl From<u8> for PacketType {
         }
     }
 }
-
-/// Bytes of a `tpacket3_hdr` plus the start of the `sockaddr_ll` that follows (to sll_pkttype).
-pub(crate) const TP3_SPAN: usize = pk::TP3_SLL_PKTTYPE + 1;
 
 /// One captured packet, borrowed from the capture's memory.
 ///

@@ -1,7 +1,7 @@
 //! The few facts and actions about the running process and its host that a capture program
 //! needs around a capture: which CPUs it may use, how much CPU time its children took, whether
-//! it is privileged, and a private tmpfs for scratch files. They live here so that the CLI
-//! speaks to the engine, never to ringcap-sys directly.
+//! it is privileged, a private tmpfs for scratch files, and a signal to a child. They live
+//! here so that the CLI speaks to the engine, never to ringcap-sys directly.
 
 use std::path::Path;
 
@@ -32,6 +32,12 @@ pub fn children_cpu_time() -> (u64, u64) {
 /// Whether the process runs with an effective user id of 0.
 pub fn is_root() -> bool {
     sys::geteuid() == 0
+}
+
+/// Sends SIGINT to the child process `pid`, as Ctrl-C would: a capture tool then ends through
+/// its normal path and prints its statistics.
+pub fn interrupt(pid: u32) -> Result<()> {
+    Ok(sys::kill(pid, sys::SIGINT)?)
 }
 
 /// Mounts a fresh tmpfs at `target` with `options` (e.g. `huge=always,mode=0700`), so files

@@ -4,17 +4,19 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ringcap_sys as sys;
 use ringcap_sys::packet as pk;
+use ringcap_sys::Errno;
 
 use crate::packet::{Packet, Vlan};
 use crate::{Error, Result};
 
 /// Opens a packet socket that receives nothing yet (protocol 0, not bound).
 pub fn open() -> Result<Arc<OwnedFd>> {
-    let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)
-        .map_err(|e| Error::from_socket(e, "opening an AF_PACKET socket"))?;
+    let fd =
+        sys::packet_socket().map_err(|e| Error::from_socket(e, "opening an AF_PACKET socket"))?;
     Ok(Arc::new(fd))
 }
 
@@ -82,24 +84,12 @@ impl RecvSocket {
     /// Asks for timestamps and auxiliary data (VLAN, original length) with every packet.
     pub fn setup(fd: Arc<OwnedFd>, snaplen: u32) -> Result<RecvSocket> {
         pk::set_int(fd.as_fd(), pk::SOL_PACKET, pk::PACKET_AUXDATA, 1)?;
-        pk::set_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+        sys::enable_timestamps_ns(fd.as_fd())?;
         // Wake up now and then to notice a stop request.
-        let tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 100_000,
-        };
-        sys::setsockopt(
-            fd.as_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &Timeval(tv),
-        )?;
+        sys::set_recv_timeout(fd.as_fd(), Duration::from_millis(100))?;
         // A 4 MiB receive buffer, as libpcap's default capture buffer is 2 MiB: root may go past
-        // net.core.rmem_max (SO_RCVBUFFORCE); otherwise take what rmem_max allows.
-        let size: i32 = RECV_BUFFER;
-        if pk::set_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size).is_err() {
-            let _ = pk::set_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, size);
-        }
+        // net.core.rmem_max; otherwise take what rmem_max allows.
+        let _ = sys::set_recv_buffer(fd.as_fd(), RECV_BUFFER);
         Ok(RecvSocket {
             fd,
             buf: vec![0u8; snaplen.clamp(64, 262_144) as usize],
@@ -109,8 +99,7 @@ impl RecvSocket {
 
     /// Receives one packet; `None` when the wait timed out. `dontwait` for draining.
     pub fn recv(&mut self, dontwait: bool) -> std::result::Result<Option<Packet<'_>>, sys::Error> {
-        let flags = if dontwait { libc::MSG_DONTWAIT } else { 0 };
-        match sys::recv_packet(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, flags) {
+        match sys::recv_packet(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, dontwait) {
             Ok(info) => {
                 let (len, vlan) = match info.aux {
                     Some(aux) => {
@@ -136,14 +125,8 @@ impl RecvSocket {
                     &self.buf[..info.caplen],
                 )))
             }
-            Err(e) if matches!(e.errno(), Some(libc::EAGAIN) | Some(libc::EINTR)) => Ok(None),
+            Err(e) if matches!(e.errno(), Some(Errno::EAGAIN) | Some(Errno::EINTR)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 }
-
-#[repr(transparent)]
-#[derive(Clone, Copy)]
-struct Timeval(libc::timeval);
-// SAFETY: timeval is two integers, valid for any bit pattern.
-unsafe impl sys::Pod for Timeval {}

@@ -317,7 +317,7 @@ fn xdp_one_socket_per_rx_queue() {
     }
     let cpus = ringcap_sys::allowed_cpus().unwrap();
     if cpus.len() < 2 {
-        eprintln!("skipping xdp_one_socket_per_rx_queue: needs 2 CPUs to feed 2 veth queues");
+        ringcap_netlab::skip::skip("needs 2 CPUs to feed 2 veth queues");
         return;
     }
     let net = TestNet::new().unwrap();

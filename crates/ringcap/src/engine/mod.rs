@@ -109,7 +109,7 @@ impl Capture {
             }
         })?;
         let flags = sys::interface_flags(&cfg.iface)?;
-        if flags & libc::IFF_UP as u32 == 0 {
+        if flags & sys::IFF_UP == 0 {
             return Err(Error::InterfaceDown {
                 name: cfg.iface.clone(),
             });

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ringcap_sys as sys;
 use ringcap_sys::packet as pk;
+use ringcap_sys::{Errno, Event, Polled};
 
 use super::batch::{Batch, Inner};
 use crate::config::Config;
@@ -126,17 +127,15 @@ impl Source for RingSource {
         if !pause.is_zero() {
             std::thread::sleep(pause);
         }
-        match sys::poll(self.fd.as_fd(), libc::POLLIN | libc::POLLERR, timeout_ms) {
-            Ok(r) if r & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 => {
-                let errno = sys::socket_error(self.fd.as_fd()).unwrap_or(libc::ENETDOWN);
-                if errno == 0 {
-                    Wait::Idle
-                } else {
-                    Wait::Gone(sys::Error::from_errno("poll", errno))
+        match sys::poll(self.fd.as_fd(), Event::Readable, timeout_ms) {
+            Ok(Polled::Failed) => {
+                match sys::socket_error(self.fd.as_fd()).unwrap_or(Some(Errno::ENETDOWN)) {
+                    None => Wait::Idle,
+                    Some(errno) => Wait::Gone(sys::Error::from_errno("poll", errno)),
                 }
             }
-            Ok(0) => Wait::Idle,
-            Ok(_) => Wait::Ready,
+            Ok(Polled::TimedOut) => Wait::Idle,
+            Ok(Polled::Ready) => Wait::Ready,
             Err(e) => Wait::Gone(e),
         }
     }

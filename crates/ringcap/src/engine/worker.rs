@@ -223,7 +223,7 @@ fn take_until_stopped<H: Handler>(source: &mut dyn Source, t: &mut Taker<H>, cfg
         t.rep.polls += 1;
         if let Wait::Gone(e) = source.wait(100) {
             let what = match e.errno() {
-                Some(libc::ENETDOWN) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
+                Some(sys::Errno::ENETDOWN) | Some(sys::Errno::ENXIO) | Some(sys::Errno::ENODEV) => {
                     "went down or disappeared"
                 }
                 _ => "failed",

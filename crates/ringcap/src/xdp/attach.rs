@@ -77,7 +77,7 @@ pub(crate) fn foreign_error(iface: &str, state: &XdpState) -> Error {
 
 fn netlink_error(what: String, e: NetlinkError) -> Error {
     match e.error.errno() {
-        Some(libc::EPERM) | Some(libc::EACCES) => Error::Xdp(format!(
+        Some(sys::Errno::EPERM) | Some(sys::Errno::EACCES) => Error::Xdp(format!(
             "{what}: {e}; attaching XDP programs needs CAP_NET_ADMIN (run as root)"
         )),
         _ => Error::Xdp(format!("{what}: {e}")),
@@ -128,8 +128,7 @@ impl Attachment {
         let promisc = if promisc {
             // Protocol 0: the socket receives nothing; it only holds the membership, which the
             // kernel drops (restoring the interface's flags) when the socket closes.
-            let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)
-                .map_err(|e| Error::from_socket(e, "promiscuous mode"))?;
+            let fd = sys::packet_socket().map_err(|e| Error::from_socket(e, "promiscuous mode"))?;
             pk::add_promisc(fd.as_fd(), ifindex)?;
             Some(fd)
         } else {
@@ -156,7 +155,7 @@ impl Attachment {
                         _promisc: promisc,
                     })
                 }
-                Err(e) if e.error.errno() == Some(libc::EBUSY) => {
+                Err(e) if e.error.errno() == Some(sys::Errno::EBUSY) => {
                     // Someone attached a program since we looked.
                     let state = nl.link_info(ifindex).map(|i| i.xdp).unwrap_or_default();
                     return Err(foreign_error(iface, &state));
@@ -206,7 +205,7 @@ impl Attachment {
         {
             Ok(()) => Ok(()),
             // The interface is gone (and the program with it).
-            Err(e) if e.error.errno() == Some(libc::ENODEV) => Ok(()),
+            Err(e) if e.error.errno() == Some(sys::Errno::ENODEV) => Ok(()),
             Err(e) => Err(netlink_error(
                 format!(
                     "removing ringcap's XDP program (id {}) from {}",

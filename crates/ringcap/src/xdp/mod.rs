@@ -63,6 +63,8 @@ use std::time::Duration;
 
 use ringcap_sys as sys;
 use ringcap_sys::bpf;
+use ringcap_sys::ring::xdp::Xsk;
+use ringcap_sys::{Errno, Event, Polled};
 
 use crate::engine::{KernelProbe, KernelTotals, Source, Wait};
 use crate::packet::Packet;
@@ -80,6 +82,8 @@ pub const HOST_STACK_WARNING: &str =
 const FRAMES: u32 = 4096;
 /// Descriptors taken per batch.
 const BATCH: usize = 64;
+/// Smaller batch arrays for fewer ready frames (see `XdpSource::with_batch`).
+const SMALL_BATCHES: [usize; 2] = [4, 16];
 /// How long a worker woken for a few frames waits for more (see `XdpSource::wait`).
 const COALESCE: Duration = Duration::from_micros(50);
 
@@ -97,9 +101,9 @@ pub fn attached_mode(ifindex: u32) -> Result<Option<AttachMode>> {
 /// Number of RX queues of an interface: ethtool channels, else IFLA_NUM_RX_QUEUES, else 1.
 /// (Both answer for the calling thread's network namespace, unlike /sys/class/net.)
 pub fn rx_queues(iface: &str, ifindex: u32) -> u32 {
-    if let Ok(n) = sys::xdp::rx_channels(iface) {
-        if n > 0 {
-            return n;
+    if let Ok(ch) = sys::ethtool::channels(iface) {
+        if ch.rx_queues() > 0 {
+            return ch.rx_queues();
         }
     }
     if let Ok(mut nl) = sys::netlink::Netlink::open() {
@@ -164,7 +168,7 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
     };
     let mut socks = Vec::with_capacity(queues as usize);
     for q in 0..queues {
-        socks.push(xsk::Xsk::open(&cfg.iface, ifindex, q, &xcfg)?);
+        socks.push(xsk::open(&cfg.iface, ifindex, q, &xcfg)?);
     }
     let attachment = Attachment::attach(
         &cfg.iface,
@@ -211,7 +215,7 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
 }
 
 struct XdpSource {
-    sock: xsk::Xsk,
+    sock: Xsk,
     xskmap: Arc<OwnedFd>,
     queue: u32,
     filter: Option<Arc<ringcap_filter::Program>>,
@@ -232,35 +236,33 @@ fn pkttype(data: &[u8]) -> u8 {
     }
 }
 
-impl Source for XdpSource {
+impl XdpSource {
+    /// Hands up to `N` received frames that pass the filter to `f` as one batch.
+    ///
+    /// Each descriptor is read once (by the ring's batch, which also queues its frame for the
+    /// fill ring). The packet array is initialised whole, so it is sized to the batch: a lone
+    /// frame at a low rate pays for a few entries, not for 64.
     #[inline]
-    fn with_batch(
-        &mut self,
-        f: &mut dyn FnMut(Batch<'_>, bool),
-    ) -> std::result::Result<bool, sys::Error> {
-        let n = self.sock.ready(BATCH as u32);
-        if n == 0 {
-            return Ok(false);
-        }
+    fn deliver<const N: usize>(&mut self, f: &mut dyn FnMut(Batch<'_>, bool)) {
         let ts = sys::realtime_ns();
+        let frames = self.sock.ready(N as u32);
         let empty = Packet::new(0, 0, None, 0, 0, &[]);
-        let mut pkts = [empty; BATCH];
+        let mut pkts = [empty; N];
         let mut kept = 0usize;
         let mut rejected = 0u64;
-        for i in 0..n {
-            let d = self.sock.desc(i);
-            let data = self.sock.frame(&d);
+        for data in frames {
+            let len = data.len() as u32;
             let keep = match &self.filter {
                 // Raw frames carry their VLAN tags, so no kernel metadata is needed.
-                Some(prog) => prog.run(data, d.len, &ringcap_filter::Aux::default()),
+                Some(prog) => prog.run(data, len, &ringcap_filter::Aux::default()),
                 None => u32::MAX,
             };
             if keep == 0 {
                 rejected += 1;
                 continue;
             }
-            let cap = (d.len).min(self.snaplen).min(keep) as usize;
-            pkts[kept] = Packet::new(ts, d.len, None, 0, pkttype(data), &data[..cap]);
+            let cap = len.min(self.snaplen).min(keep) as usize;
+            pkts[kept] = Packet::new(ts, len, None, 0, pkttype(data), &data[..cap]);
             kept += 1;
         }
         if rejected > 0 {
@@ -269,7 +271,23 @@ impl Source for XdpSource {
         if kept > 0 {
             f(Batch::from_slice(&pkts[..kept]), false);
         }
-        self.sock.release(n);
+    }
+}
+
+impl Source for XdpSource {
+    #[inline]
+    fn with_batch(
+        &mut self,
+        f: &mut dyn FnMut(Batch<'_>, bool),
+    ) -> std::result::Result<bool, sys::Error> {
+        let n = self.sock.available(BATCH as u32) as usize;
+        match n {
+            0 => return Ok(false),
+            n if n <= SMALL_BATCHES[0] => self.deliver::<{ SMALL_BATCHES[0] }>(f),
+            n if n <= SMALL_BATCHES[1] => self.deliver::<{ SMALL_BATCHES[1] }>(f),
+            _ => self.deliver::<BATCH>(f),
+        }
+        self.sock.release();
         Ok(true)
     }
 
@@ -279,34 +297,31 @@ impl Source for XdpSource {
             if let Err(e) = self.sock.wakeup() {
                 return gone_or_idle(e);
             }
-            if self.sock.ready(1) > 0 {
+            if self.sock.available(1) > 0 {
                 return Wait::Ready;
             }
         }
-        match sys::poll(self.sock.fd().as_fd(), libc::POLLIN, timeout_ms) {
-            Ok(r) if r & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 => {
-                let errno = sys::socket_error(self.sock.fd().as_fd()).unwrap_or(libc::ENETDOWN);
-                if errno == 0 {
-                    Wait::Idle
-                } else {
-                    Wait::Gone(sys::Error::from_errno("poll(AF_XDP)", errno))
-                }
-            }
-            Ok(0) => {
+        match sys::poll(self.sock.fd().as_fd(), Event::Readable, timeout_ms) {
+            Ok(Polled::Failed) => match sys::socket_error(self.sock.fd().as_fd()) {
+                Ok(None) => Wait::Idle,
+                Ok(Some(errno)) => Wait::Gone(sys::Error::from_errno("poll(AF_XDP)", errno)),
+                Err(_) => Wait::Gone(sys::Error::from_errno("poll(AF_XDP)", Errno::ENETDOWN)),
+            },
+            Ok(Polled::TimedOut) => {
                 // An AF_XDP socket's poll never reports POLLERR: when its interface goes away
                 // the kernel unbinds it and only sets SO_ERROR (ENETDOWN). Look when idle.
                 match sys::socket_error(self.sock.fd().as_fd()) {
-                    Ok(0) => Wait::Idle,
-                    Ok(errno) => Wait::Gone(sys::Error::from_errno("AF_XDP socket", errno)),
+                    Ok(None) => Wait::Idle,
+                    Ok(Some(errno)) => Wait::Gone(sys::Error::from_errno("AF_XDP socket", errno)),
                     Err(e) => Wait::Gone(e),
                 }
             }
-            Ok(_) => {
+            Ok(Polled::Ready) => {
                 // Woken for a handful of frames: let more gather before taking them, so a
                 // moderate rate costs one wakeup per ~50 µs instead of one per NAPI poll (the
                 // user-space counterpart of interrupt moderation; bounded extra latency, and no
                 // risk to a ring of thousands of frames).
-                if !self.busy_poll && self.sock.ready(BATCH as u32) < (BATCH / 4) as u32 {
+                if !self.busy_poll && self.sock.available(BATCH as u32) < (BATCH / 4) as u32 {
                     std::thread::sleep(COALESCE);
                 }
                 Wait::Ready
@@ -339,7 +354,7 @@ impl Source for XdpSource {
     fn stop_intake(&mut self) -> Result<()> {
         match bpf::map_delete(self.xskmap.as_fd(), &self.queue.to_ne_bytes()) {
             Ok(()) => Ok(()),
-            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            Err(e) if e.errno() == Some(Errno::ENOENT) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -357,7 +372,7 @@ impl Source for XdpSource {
 
 fn gone_or_idle(e: sys::Error) -> Wait {
     match e.errno() {
-        Some(libc::ENETDOWN) | Some(libc::ENXIO) | Some(libc::ENODEV) => Wait::Gone(e),
+        Some(Errno::ENETDOWN) | Some(Errno::ENXIO) | Some(Errno::ENODEV) => Wait::Gone(e),
         _ => Wait::Idle,
     }
 }

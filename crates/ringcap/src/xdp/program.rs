@@ -218,7 +218,7 @@ pub(crate) struct Passed {
 
 fn bpf_error(e: ringcap_sys::Error, what: &str) -> Error {
     match e.errno() {
-        Some(libc::EPERM) | Some(libc::EACCES) => Error::Xdp(format!(
+        Some(ringcap_sys::Errno::EPERM) | Some(ringcap_sys::Errno::EACCES) => Error::Xdp(format!(
             "{what}: {e}; AF_XDP capture needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN (run as root)"
         )),
         _ => Error::Xdp(format!("{what}: {e}")),

@@ -1,8 +1,9 @@
 //! A TPACKET_V2 transmit ring (PACKET_TX_RING): the safe face of the frame handshake.
 //!
-//! Lifecycle, as in netsniff-ng's `ring_tx.c`: open a send-only packet socket → select
-//! TPACKET_V2 → options (qdisc bypass, loss) → create the ring (halving the block count on ENOMEM)
-//! → mmap → bind. Dropping the ring unmaps it and closes the socket.
+//! Lifecycle, as in netsniff-ng's `ring_tx.c`: **setup** (open a send-only packet socket →
+//! select TPACKET_V2 → options: qdisc bypass, loss, copy → create the ring, halving the block
+//! count on ENOMEM) → **map** (mmap, and the frame table) → bind. [`TxRing::open`] runs the three.
+//! **Teardown** is drop: the ring is unmapped, then the socket closed.
 //!
 //! The handshake: user space owns a frame while its status is `TP_STATUS_AVAILABLE` (or
 //! `TP_STATUS_WRONG_FORMAT`, a frame the kernel refused and handed back); it writes the frame
@@ -13,13 +14,14 @@
 //! available frame is exclusive.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::Mmap;
 use crate::packet::{
     self, TpacketReq, PACKET_LOSS, PACKET_QDISC_BYPASS, SOL_PACKET, TP2_LEN, TP2_STATUS,
     TP_STATUS_AVAILABLE, TP_STATUS_SENDING, TP_STATUS_SEND_REQUEST, TP_STATUS_WRONG_FORMAT,
 };
-use crate::{Error, Mmap, Result};
+use crate::{Errno, Error, Event, Polled, Result};
 
 /// Where frame data starts inside a TPACKET_V2 TX frame: `TPACKET2_HDRLEN - sizeof(sockaddr_ll)`
 /// = TPACKET_ALIGN(sizeof(tpacket2_hdr)) = 32 (without PACKET_TX_HAS_OFF).
@@ -54,18 +56,25 @@ pub const VNET_HDR_LEN: usize = 10;
 
 /// A TPACKET_V2 TX ring bound to one interface.
 pub struct TxRing {
-    // Field order matters for drop: unmap before closing the socket.
+    // Field order is drop order: unmap before closing the socket.
     map: Mmap,
     fd: OwnedFd,
+    /// Byte offset of every slot in the mapping, computed once at map time (netsniff-ng's
+    /// frame table): the kernel lays frames out block by block, never across a block's end, so
+    /// a slot's offset is a division and a modulo that the per-frame path must not pay.
+    frames: Box<[usize]>,
     frame_size: usize,
-    frame_nr: usize,
-    /// Frames per block and block size: the kernel lays frames out block by block, never
-    /// across a block's end, so a block may end with unused bytes.
-    per_block: usize,
-    block_size: usize,
     head: usize,
     qdisc_bypass: bool,
     /// Bytes of virtio_net_hdr before each frame (0 or 10).
+    vnet: usize,
+}
+
+/// A TX ring the kernel has allocated on a socket, not mapped yet.
+pub struct TxSetup {
+    fd: OwnedFd,
+    req: TpacketReq,
+    qdisc_bypass: bool,
     vnet: usize,
 }
 
@@ -80,6 +89,7 @@ pub enum SlotState {
     Busy,
 }
 
+#[inline]
 fn state_of(status: u32) -> SlotState {
     if status & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING) != 0 {
         SlotState::Busy
@@ -91,9 +101,27 @@ fn state_of(status: u32) -> SlotState {
     }
 }
 
+/// Byte offsets of `frame_nr` slots of `frame_size` bytes packed `block_size / frame_size` to a
+/// block, blocks back to back.
+fn frame_table(block_size: usize, frame_size: usize, frame_nr: usize) -> Box<[usize]> {
+    let per_block = block_size / frame_size;
+    (0..frame_nr)
+        .map(|slot| (slot / per_block) * block_size + (slot % per_block) * frame_size)
+        .collect()
+}
+
 impl TxRing {
-    /// Opens a send-only AF_PACKET socket with a TX ring on interface `ifindex`.
+    /// Opens a send-only AF_PACKET socket with a TX ring on interface `ifindex`: setup, map,
+    /// bind.
     pub fn open(ifindex: u32, opts: &TxRingOptions) -> Result<TxRing> {
+        let ring = TxRing::setup(opts)?.map()?;
+        ring.bind(ifindex)?;
+        Ok(ring)
+    }
+
+    /// setup: a send-only packet socket with TPACKET_V2, the options, and the ring created in
+    /// the kernel (the block count halved while the kernel says ENOMEM).
+    pub fn setup(opts: &TxRingOptions) -> Result<TxSetup> {
         let fs = opts.frame_size as usize;
         if fs & (packet::TPACKET_ALIGNMENT - 1) != 0
             || fs <= TX_DATA_OFFSET
@@ -103,11 +131,11 @@ impl TxRing {
         {
             return Err(Error::from_errno(
                 "setsockopt(PACKET_TX_RING)",
-                libc::EINVAL,
+                Errno::EINVAL,
             ));
         }
-        // Protocol 0: the socket never queues received packets.
-        let fd = crate::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        // Protocol 0 and never bound with another: the socket never queues received packets.
+        let fd = crate::packet_socket()?;
         packet::set_version(fd.as_fd(), packet::TPACKET_V2)?;
         // Qdisc bypass exists since Linux 3.14; if refused, frames go through the qdisc.
         let qdisc_bypass = opts.qdisc_bypass
@@ -132,7 +160,7 @@ impl TxRing {
             };
             match packet::set_tx_ring(fd.as_fd(), &req) {
                 Ok(()) => break req,
-                Err(e) if e.errno() == Some(libc::ENOMEM) && blocks > 1 => blocks /= 2,
+                Err(e) if e.errno() == Some(Errno::ENOMEM) && blocks > 1 => blocks /= 2,
                 Err(e) => {
                     return Err(Error {
                         call: "setsockopt(PACKET_TX_RING)",
@@ -141,21 +169,22 @@ impl TxRing {
                 }
             }
         };
-        let len = req.tp_block_size as usize * req.tp_block_nr as usize;
-        let map = Mmap::shared(fd.as_fd(), len, 0)?;
-        crate::bind_packet(fd.as_fd(), ifindex, 0)?;
-        Ok(TxRing {
-            map,
+        Ok(TxSetup {
             fd,
-            frame_size: fs,
-            frame_nr: req.tp_frame_nr as usize,
-            per_block: per_block as usize,
-            block_size: req.tp_block_size as usize,
-            head: 0,
+            req,
             qdisc_bypass,
             vnet,
         })
     }
+
+    /// Binds the ring's socket to interface `ifindex` (protocol 0: send only).
+    pub fn bind(&self, ifindex: u32) -> Result<()> {
+        crate::bind_packet(self.fd.as_fd(), ifindex, 0)
+    }
+
+    /// teardown: unmaps the ring and closes its socket (frames still requested may be dropped
+    /// by the kernel). Dropping does the same.
+    pub fn teardown(self) {}
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -163,7 +192,7 @@ impl TxRing {
 
     /// Number of frame slots.
     pub fn frame_nr(&self) -> usize {
-        self.frame_nr
+        self.frames.len()
     }
 
     /// The largest frame a slot holds.
@@ -191,47 +220,56 @@ impl TxRing {
         self.head
     }
 
-    /// Byte offset of a slot in the mapping (blocks are mapped back to back).
+    /// Byte offset of a slot in the mapping, from the frame table. Panics past the last slot.
+    #[inline]
     fn frame_offset(&self, slot: usize) -> usize {
-        (slot / self.per_block) * self.block_size + (slot % self.per_block) * self.frame_size
+        self.frames[slot]
     }
 
-    fn status_word(&self, slot: usize) -> &std::sync::atomic::AtomicU32 {
+    #[inline]
+    fn status_word(&self, slot: usize) -> &AtomicU32 {
         self.map.atomic_u32(self.frame_offset(slot) + TP2_STATUS)
     }
 
     /// The state of one slot (acquire: a free slot's bytes are then ours to write).
+    #[inline]
     pub fn state(&self, slot: usize) -> SlotState {
         state_of(self.status_word(slot).load(Ordering::Acquire))
     }
 
     /// The state of the head slot.
+    #[inline]
     pub fn head_state(&self) -> SlotState {
         self.state(self.head)
     }
 
     /// Slots the kernel still holds (requested or being sent).
     pub fn busy(&self) -> usize {
-        (0..self.frame_nr)
+        (0..self.frames.len())
             .filter(|&s| self.state(s) == SlotState::Busy)
             .count()
     }
 
-    /// The data area of a slot the kernel does not hold; `None` while it is busy.
+    /// The data area of a slot the kernel does not hold; `None` while it is busy (or past the
+    /// last slot).
+    #[inline]
     pub fn data_mut(&mut self, slot: usize) -> Option<&mut [u8]> {
-        if slot >= self.frame_nr || self.state(slot) == SlotState::Busy {
+        let base = *self.frames.get(slot)?;
+        if self.state(slot) == SlotState::Busy {
             return None;
         }
-        let off = self.frame_offset(slot) + TX_DATA_OFFSET + self.vnet;
+        let off = base + TX_DATA_OFFSET + self.vnet;
         let len = self.frame_size - TX_DATA_OFFSET - self.vnet;
         // SAFETY: the slot is free or refused (checked with acquire above), so the kernel does
         // not read or write it until we request it; `&mut self` makes this the only borrow.
+        // The range lies inside the slot, which the frame table puts inside the mapping.
         Some(unsafe { self.map.bytes_mut(off, len) })
     }
 
     /// Marks the head slot (already filled through [`TxRing::data_mut`]) as `len` bytes to send
     /// and moves the head on. Returns false (and does nothing) if the head slot is busy or `len`
     /// does not fit.
+    #[inline]
     pub fn submit(&mut self, len: usize) -> bool {
         if len > self.max_frame_len() || self.head_state() == SlotState::Busy {
             return false;
@@ -254,7 +292,7 @@ impl TxRing {
             .atomic_u32(base + TP2_STATUS)
             .store(TP_STATUS_SEND_REQUEST, Ordering::Release);
         self.head += 1;
-        if self.head == self.frame_nr {
+        if self.head == self.frames.len() {
             self.head = 0;
         }
         true
@@ -271,11 +309,50 @@ impl TxRing {
     /// Asks the kernel to send every requested frame. With `wait` false (MSG_DONTWAIT) it returns
     /// once they are handed to the driver; with `wait` true, once they are all completed.
     pub fn kick(&self, wait: bool) -> Result<usize> {
-        crate::send_kick(self.fd.as_fd(), if wait { 0 } else { libc::MSG_DONTWAIT })
+        crate::net::send_kick(self.fd.as_fd(), wait)
     }
 
     /// Waits up to `timeout_ms` for the kernel's current frame to become available (POLLOUT).
     pub fn wait_writable(&self, timeout_ms: i32) -> Result<bool> {
-        Ok(crate::poll(self.fd.as_fd(), libc::POLLOUT, timeout_ms)? & libc::POLLOUT != 0)
+        Ok(crate::poll(self.fd.as_fd(), Event::Writable, timeout_ms)? == Polled::Ready)
+    }
+}
+
+impl TxSetup {
+    /// map: maps the ring and builds its frame table.
+    pub fn map(self) -> Result<TxRing> {
+        let block_size = self.req.tp_block_size as usize;
+        let len = block_size * self.req.tp_block_nr as usize;
+        let map = Mmap::shared(self.fd.as_fd(), len, 0)?;
+        let frame_size = self.req.tp_frame_size as usize;
+        let frames = frame_table(block_size, frame_size, self.req.tp_frame_nr as usize);
+        debug_assert!(frames.iter().all(|&off| off + frame_size <= len));
+        Ok(TxRing {
+            map,
+            fd: self.fd,
+            frames,
+            frame_size,
+            head: 0,
+            qdisc_bypass: self.qdisc_bypass,
+            vnet: self.vnet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_table;
+
+    #[test]
+    fn frames_never_cross_a_block_end() {
+        // 4096-byte blocks of three 1280-byte frames: 256 bytes unused at each block's end.
+        let t = frame_table(4096, 1280, 7);
+        assert_eq!(&t[..], &[0, 1280, 2560, 4096, 5376, 6656, 8192]);
+    }
+
+    #[test]
+    fn whole_blocks_are_back_to_back() {
+        let t = frame_table(8192, 2048, 8);
+        assert_eq!(&t[..], &(0..8).map(|i| i * 2048).collect::<Vec<_>>()[..]);
     }
 }
