@@ -8,23 +8,21 @@
 //! additions instead of a pass over the frame. A TX ring whose slots already hold the base frame
 //! therefore costs about twenty byte writes per frame, whatever the frame's size.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::wire::{fold, sum_words, IpRange, MacAddr, PortRange};
+use ringcap_wire::{
+    checksum, ethertype, ip_proto, tcp, EthernetFrame, IcmpPacket, Icmpv6Packet, Ipv4Packet,
+    Ipv6Packet, TcpPacket, UdpPacket,
+};
+
+use crate::wire::{IpRange, MacAddr, PortRange};
 
 /// Ethernet header length.
-pub const ETH_LEN: usize = 14;
+pub const ETH_LEN: usize = ringcap_wire::ethernet::HEADER_LEN;
 /// The smallest Ethernet frame without FCS; shorter frames are padded with zeros.
 pub const MIN_FRAME: usize = 60;
 /// The largest frame `--size` accepts (a 9000-byte jumbo frame's worth).
 pub const MAX_FRAME: usize = 9000;
-
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
-const PROTO_ICMP: u8 = 1;
-const PROTO_ICMPV6: u8 = 58;
 
 /// The L4 part of a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,50 +183,15 @@ impl FrameSpec {
     }
 }
 
-/// Byte offsets of the varying fields in a frame of one template.
+/// What varies between the frames of one template, and where.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     v6: bool,
     proto: Proto,
-    /// Offsets of the source and destination addresses.
-    src: usize,
-    dst: usize,
     /// L4 start.
     l4: usize,
-    /// L4 checksum offset.
-    l4_csum: usize,
     /// Whether the L4 checksum covers a pseudo header (all but ICMPv4).
     pseudo: bool,
-}
-
-/// Word sum of an address as it is written in the frame.
-#[inline]
-fn addr_sum(v6: bool, a: u128) -> u64 {
-    if v6 {
-        let mut s = 0u64;
-        let mut x = a;
-        for _ in 0..8 {
-            s += (x & 0xffff) as u64;
-            x >>= 16;
-        }
-        s
-    } else {
-        ((a >> 16) & 0xffff) as u64 + (a & 0xffff) as u64
-    }
-}
-
-#[inline]
-fn put_addr(buf: &mut [u8], off: usize, v6: bool, a: u128) {
-    if v6 {
-        buf[off..off + 16].copy_from_slice(&a.to_be_bytes());
-    } else {
-        buf[off..off + 4].copy_from_slice(&(a as u32).to_be_bytes());
-    }
-}
-
-#[inline]
-fn put16(buf: &mut [u8], off: usize, v: u16) {
-    buf[off..off + 2].copy_from_slice(&v.to_be_bytes());
 }
 
 /// xorshift64*: fast, good enough to spread flows; not for anything secret.
@@ -298,43 +261,45 @@ impl FrameBuilder {
         let ip = ETH_LEN;
         let l4 = ip + spec.ip_len();
         let mut f = vec![0u8; len];
-        f[0..6].copy_from_slice(&spec.dst_mac.0);
-        f[6..12].copy_from_slice(&spec.src_mac.0);
-        put16(&mut f, 12, if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 });
+        let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+        eth.set_dst_addr(spec.dst_mac);
+        eth.set_src_addr(spec.src_mac);
+        eth.set_ethertype(if v6 { ethertype::IPV6 } else { ethertype::IPV4 });
         let (proto_num, l4_len) = match spec.proto {
             // A SYN carries no data: anything past its headers is Ethernet padding.
-            Proto::Syn => (PROTO_TCP, 20),
-            Proto::Udp => (PROTO_UDP, len - l4),
-            Proto::Icmp => (if v6 { PROTO_ICMPV6 } else { PROTO_ICMP }, len - l4),
+            Proto::Syn => (ip_proto::TCP, 20),
+            Proto::Udp => (ip_proto::UDP, len - l4),
+            Proto::Icmp if v6 => (ip_proto::ICMPV6, len - l4),
+            Proto::Icmp => (ip_proto::ICMP, len - l4),
         };
         if v6 {
-            f[ip] = 0x60;
-            put16(&mut f, ip + 4, l4_len as u16);
-            f[ip + 6] = proto_num;
-            f[ip + 7] = 64;
+            let mut p = Ipv6Packet::new_unchecked(&mut f[ip..]);
+            p.set_version_tc_flow(0, 0);
+            p.set_payload_len(l4_len as u16);
+            p.set_next_header(proto_num);
+            p.set_hop_limit(64);
         } else {
-            f[ip] = 0x45;
-            put16(&mut f, ip + 2, (20 + l4_len) as u16);
-            put16(&mut f, ip + 6, 0x4000); // DF
-            f[ip + 8] = 64;
-            f[ip + 9] = proto_num;
+            let mut p = Ipv4Packet::new_unchecked(&mut f[ip..]);
+            p.set_header_len(20);
+            p.set_total_len((20 + l4_len) as u16);
+            p.set_frag(true, false, 0);
+            p.set_ttl(64);
+            p.set_protocol(proto_num);
         }
-        let l4_csum = match spec.proto {
+        let seg = &mut f[l4..];
+        match spec.proto {
             Proto::Syn => {
-                f[l4 + 12] = 0x50; // data offset 5 words
-                f[l4 + 13] = 0x02; // SYN
-                put16(&mut f, l4 + 14, 64240);
-                l4 + 16
+                let mut t = TcpPacket::new_unchecked(seg);
+                t.set_header_len_flags(20, tcp::flags::SYN);
+                t.set_window_len(64240);
             }
-            Proto::Udp => {
-                put16(&mut f, l4 + 4, l4_len as u16);
-                l4 + 6
-            }
+            Proto::Udp => UdpPacket::new_unchecked(seg).set_len(l4_len as u16),
+            Proto::Icmp if v6 => Icmpv6Packet::new_unchecked(seg)
+                .set_msg_type(ringcap_wire::icmpv6::kind::ECHO_REQUEST),
             Proto::Icmp => {
-                f[l4] = if v6 { 128 } else { 8 };
-                l4 + 2
+                IcmpPacket::new_unchecked(seg).set_msg_type(ringcap_wire::icmp::kind::ECHO_REQUEST)
             }
-        };
+        }
         let payload = l4 + spec.l4_header_len();
         if spec.proto != Proto::Syn {
             const FILL: &[u8] = b"ringcap ";
@@ -345,16 +310,14 @@ impl FrameBuilder {
         let lay = Layout {
             v6,
             proto: spec.proto,
-            src: if v6 { ip + 8 } else { ip + 12 },
-            dst: if v6 { ip + 24 } else { ip + 16 },
             l4,
-            l4_csum,
             pseudo: v6 || spec.proto != Proto::Icmp,
         };
-        let ip_sum = if v6 { 0 } else { sum_words(&f[ip..l4]) };
-        let mut l4_sum = sum_words(&f[l4..l4 + l4_len]);
+        // The stored sums cover everything constant; `patch` adds the varying words.
+        let ip_sum = if v6 { 0 } else { checksum::sum(&f[ip..l4]) };
+        let mut l4_sum = checksum::sum(&f[l4..l4 + l4_len]);
         if lay.pseudo {
-            l4_sum += proto_num as u64 + l4_len as u64;
+            l4_sum += u64::from(proto_num) + l4_len as u64;
         }
         Ok(FrameBuilder {
             base: f,
@@ -429,47 +392,56 @@ impl FrameBuilder {
     pub fn patch(&mut self, buf: &mut [u8]) -> usize {
         let (sp, sip, dp, dip) = self.next_flow();
         let lay = self.lay;
-        let v6 = lay.v6;
         let buf = &mut buf[..self.base.len()];
         let c = self.counter;
         self.counter = c.wrapping_add(1);
 
-        put_addr(buf, lay.src, v6, sip);
-        put_addr(buf, lay.dst, v6, dip);
-        let addrs = addr_sum(v6, sip) + addr_sum(v6, dip);
-        if !v6 {
+        let (ip, seg) = buf[ETH_LEN..].split_at_mut(lay.l4 - ETH_LEN);
+        let addrs = if lay.v6 {
+            let (s, d) = (Ipv6Addr::from(sip), Ipv6Addr::from(dip));
+            let mut p = Ipv6Packet::new_unchecked(ip);
+            p.set_src_addr(s);
+            p.set_dst_addr(d);
+            checksum::sum_v6(s) + checksum::sum_v6(d)
+        } else {
+            let (s, d) = (Ipv4Addr::from(sip as u32), Ipv4Addr::from(dip as u32));
             let id = c as u16;
-            put16(buf, ETH_LEN + 4, id);
-            let csum = !fold(self.ip_sum + addrs + id as u64);
-            put16(buf, ETH_LEN + 10, csum);
-        }
-        let l4 = lay.l4;
-        let mut sum = self.l4_sum + if lay.pseudo { addrs } else { 0 };
+            let addrs = checksum::sum_v4(s) + checksum::sum_v4(d);
+            let mut p = Ipv4Packet::new_unchecked(ip);
+            p.set_src_addr(s);
+            p.set_dst_addr(d);
+            p.set_ident(id);
+            p.set_checksum(checksum::finish(self.ip_sum + addrs + u64::from(id)));
+            addrs
+        };
+        let sum = self.l4_sum + if lay.pseudo { addrs } else { 0 };
         match lay.proto {
             Proto::Syn => {
                 let seq = (c as u32).wrapping_mul(0x9e37_79b1);
-                put16(buf, l4, sp);
-                put16(buf, l4 + 2, dp);
-                buf[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
-                sum += sp as u64 + dp as u64 + (seq >> 16) as u64 + (seq & 0xffff) as u64;
+                let mut t = TcpPacket::new_unchecked(seg);
+                t.set_src_port(sp);
+                t.set_dst_port(dp);
+                t.set_seq_number(seq);
+                let words =
+                    u64::from(sp) + u64::from(dp) + u64::from(seq >> 16) + u64::from(seq & 0xffff);
+                t.set_checksum(checksum::finish(sum + words));
             }
             Proto::Udp => {
-                put16(buf, l4, sp);
-                put16(buf, l4 + 2, dp);
-                sum += sp as u64 + dp as u64;
+                let mut u = UdpPacket::new_unchecked(seg);
+                u.set_src_port(sp);
+                u.set_dst_port(dp);
+                // 0 means "no checksum" in UDP: the view sends it as 0xffff.
+                u.set_checksum(checksum::finish(sum + u64::from(sp) + u64::from(dp)));
             }
             Proto::Icmp => {
+                // Echo identifier and sequence sit at the same offsets in both ICMP versions.
                 let seq = c as u16;
-                put16(buf, l4 + 4, sp);
-                put16(buf, l4 + 6, seq);
-                sum += sp as u64 + seq as u64;
+                let mut i = IcmpPacket::new_unchecked(seg);
+                i.set_echo_ident(sp);
+                i.set_echo_seq_no(seq);
+                i.set_checksum(checksum::finish(sum + u64::from(sp) + u64::from(seq)));
             }
         }
-        let mut csum = !fold(sum);
-        if csum == 0 && lay.proto == Proto::Udp {
-            csum = 0xffff; // 0 means "no checksum" in UDP
-        }
-        put16(buf, lay.l4_csum, csum);
         self.base.len()
     }
 
@@ -527,75 +499,54 @@ impl FrameBuilder {
     }
 }
 
-/// Checks every checksum of an Ethernet/IPv4|IPv6 + TCP|UDP|ICMP frame from scratch (written
-/// independently of the incremental path above, for tests and for checking received frames).
-/// Returns a description of the frame on success.
+/// Checks every checksum of an Ethernet/IPv4|IPv6 + TCP|UDP|ICMP frame from scratch (through
+/// the wire views' full-sum verification, independent of the incremental path above), for
+/// tests and for checking received frames. Returns a description of the frame on success.
 pub fn verify_checksums(f: &[u8]) -> Result<String, String> {
-    let word = |o: usize| u16::from_be_bytes([f[o], f[o + 1]]);
-    if f.len() < ETH_LEN + 20 {
-        return Err(format!("frame of {} bytes is too short", f.len()));
-    }
-    let ip = ETH_LEN;
-    let (proto, src, dst, l4, l4_len) = match word(12) {
-        ETHERTYPE_IPV4 => {
-            let ihl = (f[ip] & 0x0f) as usize * 4;
-            let total = word(ip + 2) as usize;
-            if f[ip] >> 4 != 4 || ihl < 20 || ip + total > f.len() || total < ihl {
-                return Err("bad IPv4 header".into());
-            }
-            if crate::wire::checksum(&f[ip..ip + ihl]) != 0 {
+    let eth = EthernetFrame::new_checked(f)
+        .ok()
+        .filter(|_| f.len() >= ETH_LEN + 20)
+        .ok_or_else(|| format!("frame of {} bytes is too short", f.len()))?;
+    let (proto, src, dst, seg, pseudo) = match eth.ethertype() {
+        ethertype::IPV4 => {
+            let p = Ipv4Packet::new_checked(eth.payload())
+                .ok()
+                .filter(|p| !p.is_truncated())
+                .ok_or("bad IPv4 header")?;
+            if !p.verify_checksum() {
                 return Err("bad IPv4 header checksum".into());
             }
-            (
-                f[ip + 9],
-                &f[ip + 12..ip + 16],
-                &f[ip + 16..ip + 20],
-                ip + ihl,
-                total - ihl,
-            )
+            let pseudo = p.pseudo_header_sum();
+            let (s, d) = (IpAddr::from(p.src_addr()), IpAddr::from(p.dst_addr()));
+            (p.protocol(), s, d, p.payload(), pseudo)
         }
-        ETHERTYPE_IPV6 => {
-            let plen = word(ip + 4) as usize;
-            if f.len() < ip + 40 + plen {
-                return Err("bad IPv6 payload length".into());
-            }
-            (
-                f[ip + 6],
-                &f[ip + 8..ip + 24],
-                &f[ip + 24..ip + 40],
-                ip + 40,
-                plen,
-            )
+        ethertype::IPV6 => {
+            let p = Ipv6Packet::new_checked(eth.payload())
+                .ok()
+                .filter(|p| !p.is_truncated())
+                .ok_or("bad IPv6 payload length")?;
+            let seg = p.payload();
+            let pseudo = p.pseudo_header_sum(p.next_header(), seg.len() as u32);
+            let (s, d) = (IpAddr::from(p.src_addr()), IpAddr::from(p.dst_addr()));
+            (p.next_header(), s, d, seg, pseudo)
         }
         t => return Err(format!("ethertype {t:#06x} is not IP")),
     };
-    let seg = &f[l4..l4 + l4_len];
-    let mut pseudo = Vec::with_capacity(40 + seg.len());
-    if proto != PROTO_ICMP {
-        pseudo.extend_from_slice(src);
-        pseudo.extend_from_slice(dst);
-        pseudo.extend_from_slice(&(l4_len as u32).to_be_bytes());
-        pseudo.extend_from_slice(&[0, 0, 0, proto]);
-    }
-    pseudo.extend_from_slice(seg);
-    let name = match proto {
-        PROTO_TCP => "TCP",
-        PROTO_UDP => "UDP",
-        PROTO_ICMP => "ICMP",
-        PROTO_ICMPV6 => "ICMPv6",
+    let (name, ok) = match proto {
+        ip_proto::TCP => ("TCP", TcpPacket::new_unchecked(seg).verify_checksum(pseudo)),
+        // Verified in full even when zero: the generator always fills it in.
+        ip_proto::UDP => ("UDP", checksum::finish(pseudo + checksum::sum(seg)) == 0),
+        ip_proto::ICMP => ("ICMP", IcmpPacket::new_unchecked(seg).verify_checksum()),
+        ip_proto::ICMPV6 => (
+            "ICMPv6",
+            Icmpv6Packet::new_unchecked(seg).verify_checksum(pseudo),
+        ),
         p => return Err(format!("IP protocol {p} is not TCP, UDP or ICMP")),
     };
-    if crate::wire::checksum(&pseudo) != 0 {
+    if !ok {
         return Err(format!("bad {name} checksum"));
     }
-    let a = |b: &[u8]| -> IpAddr {
-        if b.len() == 4 {
-            IpAddr::from(<[u8; 4]>::try_from(b).unwrap())
-        } else {
-            IpAddr::from(<[u8; 16]>::try_from(b).unwrap())
-        }
-    };
-    Ok(format!("{name} {} > {}", a(src), a(dst)))
+    Ok(format!("{name} {src} > {dst}"))
 }
 
 #[cfg(test)]

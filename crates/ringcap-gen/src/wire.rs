@@ -1,43 +1,10 @@
-//! Address and port ranges, MAC addresses and the Internet checksum: the vocabulary of the
-//! frame builder, parsed from the command line's spelling.
+//! Address and port ranges: the vocabulary of the frame builder, parsed from the command
+//! line's spelling. MAC addresses and the checksum come from `ringcap-wire`.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-/// A 48-bit Ethernet address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl FromStr for MacAddr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid MAC address {s:?} (expected e.g. 02:00:00:00:00:01)");
-        let parts: Vec<&str> = s.split([':', '-']).collect();
-        if parts.len() != 6 {
-            return Err(bad());
-        }
-        let mut m = [0u8; 6];
-        for (dst, p) in m.iter_mut().zip(parts) {
-            if p.is_empty() || p.len() > 2 {
-                return Err(bad());
-            }
-            *dst = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-        }
-        Ok(MacAddr(m))
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
+pub use ringcap_wire::MacAddr;
 
 /// An inclusive range of addresses of one family, as 128-bit numbers (IPv4 in the low 32 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,46 +132,9 @@ impl FromStr for PortRange {
     }
 }
 
-/// Sums 16-bit big-endian words (odd trailing byte padded with zero), not folded.
-pub fn sum_words(data: &[u8]) -> u64 {
-    let mut sum: u64 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u16::from_be_bytes([c[0], c[1]]) as u64;
-    }
-    if let [b] = chunks.remainder() {
-        sum += (*b as u64) << 8;
-    }
-    sum
-}
-
-/// Folds a word sum to 16 bits (one's complement addition).
-#[inline]
-pub fn fold(mut sum: u64) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
-}
-
-/// The Internet checksum (RFC 1071) of `data`.
-pub fn checksum(data: &[u8]) -> u16 {
-    !fold(sum_words(data))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn macs() {
-        let m: MacAddr = "02:00:0a:0B:ff:1".parse().unwrap();
-        assert_eq!(m.0, [2, 0, 10, 11, 255, 1]);
-        assert_eq!(m.to_string(), "02:00:0a:0b:ff:01");
-        assert!("02:00:00:00:00".parse::<MacAddr>().is_err());
-        assert!("02:00:00:00:00:100".parse::<MacAddr>().is_err());
-        assert!("zz:00:00:00:00:00".parse::<MacAddr>().is_err());
-    }
 
     #[test]
     fn ranges() {
@@ -237,13 +167,5 @@ mod tests {
         );
         assert!("2-1".parse::<PortRange>().is_err());
         assert!("70000".parse::<PortRange>().is_err());
-    }
-
-    #[test]
-    fn checksum_of_rfc1071_example() {
-        // RFC 1071 section 3: the words 0001 f203 f4f5 f6f7 sum to ddf2 (before complement).
-        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
-        assert_eq!(fold(sum_words(&d)), 0xddf2);
-        assert_eq!(checksum(&d), !0xddf2);
     }
 }

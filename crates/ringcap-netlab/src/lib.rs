@@ -12,11 +12,15 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
+use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ringcap_sys as sys;
+use ringcap_wire::{
+    ethertype, ip_proto, vlan, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VlanTag,
+};
 
 pub mod craft;
 pub mod skip;
@@ -361,74 +365,58 @@ fn remove_stale() {
 pub fn udp_frame(seq: u32, flow: u16, size: usize) -> Vec<u8> {
     let size = size.clamp(60, 9014);
     let mut f = vec![0u8; size];
-    f[0..6].copy_from_slice(&[0x02, 0x00, 0x00, 0x00, 0x00, 0x02]);
-    f[6..12].copy_from_slice(&[0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+    eth.set_dst_addr(MacAddr([0x02, 0x00, 0x00, 0x00, 0x00, 0x02]));
+    eth.set_src_addr(MacAddr([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    eth.set_ethertype(ethertype::IPV4);
     let ip_len = (size - 14) as u16;
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-    ip[4..6].copy_from_slice(&(seq as u16).to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&[10, 0, (flow >> 8) as u8, flow as u8]);
-    ip[16..20].copy_from_slice(&[10, 1, 0, 1]);
-    let csum = checksum(&f[14..34]);
-    f[24..26].copy_from_slice(&csum.to_be_bytes());
-    let udp_len = ip_len - 20;
-    f[34..36].copy_from_slice(&(10000u16.wrapping_add(flow)).to_be_bytes());
-    f[36..38].copy_from_slice(&9u16.to_be_bytes());
-    f[38..40].copy_from_slice(&udp_len.to_be_bytes());
-    f[42..46].copy_from_slice(&seq.to_be_bytes());
-    for (i, b) in f[46..].iter_mut().enumerate() {
+    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+    ip.set_header_len(20);
+    ip.set_total_len(ip_len);
+    ip.set_ident(seq as u16);
+    ip.set_ttl(64);
+    ip.set_protocol(ip_proto::UDP);
+    ip.set_src_addr(Ipv4Addr::new(10, 0, (flow >> 8) as u8, flow as u8));
+    ip.set_dst_addr(Ipv4Addr::new(10, 1, 0, 1));
+    ip.fill_checksum();
+    let pseudo = ip.pseudo_header_sum();
+    let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
+    udp.set_src_port(10000u16.wrapping_add(flow));
+    udp.set_dst_port(9);
+    udp.set_len(ip_len - 20);
+    let payload = udp.payload_mut();
+    payload[..4].copy_from_slice(&seq.to_be_bytes());
+    for (i, b) in payload[4..].iter_mut().enumerate() {
         *b = (seq as usize + i) as u8;
     }
-    // UDP checksum over the pseudo header.
-    let mut pseudo = Vec::with_capacity(12 + udp_len as usize);
-    pseudo.extend_from_slice(&f[26..34]);
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&udp_len.to_be_bytes());
-    pseudo.extend_from_slice(&f[34..]);
-    let mut c = checksum(&pseudo);
-    if c == 0 {
-        c = 0xffff;
-    }
-    f[40..42].copy_from_slice(&c.to_be_bytes());
+    udp.fill_checksum(pseudo);
     f
 }
 
 /// The sequence number [`udp_frame`] put in a frame (None if it is not one of ours).
 pub fn frame_seq(frame: &[u8]) -> Option<u32> {
-    if frame.len() < 46 || frame[12..14] != [0x08, 0x00] || frame[23] != 17 {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != ethertype::IPV4 {
         return None;
     }
-    Some(u32::from_be_bytes(frame[42..46].try_into().ok()?))
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.protocol() != ip_proto::UDP {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    Some(u32::from_be_bytes(udp.payload().get(..4)?.try_into().ok()?))
 }
 
 /// Inserts an 802.1Q (0x8100) or 802.1ad (0x88a8) tag after the MAC addresses.
 pub fn with_vlan(frame: &[u8], tpid: u16, tci: u16) -> Vec<u8> {
-    let mut f = Vec::with_capacity(frame.len() + 4);
-    f.extend_from_slice(&frame[..12]);
-    f.extend_from_slice(&tpid.to_be_bytes());
-    f.extend_from_slice(&tci.to_be_bytes());
-    f.extend_from_slice(&frame[12..]);
+    let mut f = vec![0u8; frame.len() + vlan::TAG_LEN];
+    f[..12].copy_from_slice(&frame[..12]);
+    f[12 + vlan::TAG_LEN..].copy_from_slice(&frame[12..]);
+    let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+    eth.set_ethertype(tpid);
+    // The tag's own type field already holds the frame's EtherType, copied above.
+    VlanTag::new_unchecked(eth.payload_mut()).set_tci(tci);
     f
-}
-
-/// The Internet checksum (RFC 1071).
-pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
-    }
-    if let [b] = chunks.remainder() {
-        sum += (*b as u32) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[cfg(test)]
@@ -441,7 +429,12 @@ mod tests {
             let f = udp_frame(12345, 7, size);
             assert_eq!(f.len(), size);
             assert_eq!(frame_seq(&f), Some(12345));
-            assert_eq!(checksum(&f[14..34]), 0);
+            let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            let pseudo = ip.pseudo_header_sum();
+            assert!(UdpPacket::new_checked(ip.payload())
+                .unwrap()
+                .verify_checksum(pseudo));
         }
     }
 
