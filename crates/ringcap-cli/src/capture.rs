@@ -355,20 +355,90 @@ fn unix_time() -> f64 {
     now.timestamp() as f64 + f64::from(now.timestamp_subsec_nanos()) / 1e9
 }
 
+/// A per-second statistics line of `--stats json`.
+#[derive(serde::Serialize)]
+struct TickJson<'a> {
+    time: Option<f64>,
+    elapsed: Option<f64>,
+    pps: Option<f64>,
+    bps: Option<f64>,
+    worker_packets: &'a [u64],
+    received: u64,
+    kernel_packets: u64,
+    drops: u64,
+    freezes: u64,
+}
+
 fn tick_json(t: &Tick) -> String {
-    let per: Vec<String> = t.worker_packets.iter().map(|p| p.to_string()).collect();
-    format!(
-        "{{\"time\":{:.3},\"elapsed\":{:.3},\"pps\":{:.1},\"bps\":{:.1},\"worker_packets\":[{}],\"received\":{},\"kernel_packets\":{},\"drops\":{},\"freezes\":{}}}",
-        unix_time(),
-        t.elapsed,
-        t.total_pps(),
-        t.total_bps(),
-        per.join(","),
-        t.received,
-        t.kernel_packets,
-        t.drops,
-        t.freezes
-    )
+    crate::util::to_json(&TickJson {
+        time: crate::util::json_num(unix_time(), 3),
+        elapsed: crate::util::json_num(t.elapsed, 3),
+        pps: crate::util::json_num(t.total_pps(), 1),
+        bps: crate::util::json_num(t.total_bps(), 1),
+        worker_packets: &t.worker_packets,
+        received: t.received,
+        kernel_packets: t.kernel_packets,
+        drops: t.drops,
+        freezes: t.freezes,
+    })
+}
+
+/// The last line of `--stats json`: the end-of-capture summary.
+#[derive(serde::Serialize)]
+struct SummaryJson {
+    summary: bool,
+    reason: String,
+    received: u64,
+    kernel_packets: u64,
+    drops: u64,
+    past_count: u64,
+    freezes: u64,
+    losing_blocks: u64,
+    reconciles: bool,
+    /// The mode's own counts, by name (AF_XDP: xdp_passed, the frames the filter left to the
+    /// host).
+    extra: serde_json::Map<String, serde_json::Value>,
+    workers: Vec<WorkerJson>,
+}
+
+#[derive(serde::Serialize)]
+struct WorkerJson {
+    worker: usize,
+    received: u64,
+    kernel_packets: u64,
+    drops: u64,
+    past_count: u64,
+}
+
+fn summary_json(r: &Report) -> String {
+    let t = &r.total;
+    crate::util::to_json(&SummaryJson {
+        summary: true,
+        reason: r.reason.to_string(),
+        received: t.received,
+        kernel_packets: t.kernel_packets,
+        drops: t.drops,
+        past_count: t.past_count,
+        freezes: t.freezes,
+        losing_blocks: t.losing_blocks,
+        reconciles: r.reconciles(),
+        extra: r
+            .extra
+            .iter()
+            .map(|(n, v)| (n.clone(), (*v).into()))
+            .collect(),
+        workers: r
+            .workers
+            .iter()
+            .map(|w| WorkerJson {
+                worker: w.worker,
+                received: w.received,
+                kernel_packets: w.kernel_packets,
+                drops: w.drops,
+                past_count: w.past_count,
+            })
+            .collect(),
+    })
 }
 
 /// The end-of-capture summary: per worker and total, and whether the counts add up.
@@ -451,29 +521,6 @@ pub fn print_summary(r: &Report, json: bool) {
     );
     eprintln!("{out}");
     if json {
-        println!(
-            "{{\"summary\":true,\"reason\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{},\"freezes\":{},\"losing_blocks\":{},\"reconciles\":{},\"extra\":{{{}}},\"workers\":[{}]}}",
-            crate::util::json_str(&r.reason.to_string()),
-            t.received,
-            t.kernel_packets,
-            t.drops,
-            t.past_count,
-            t.freezes,
-            t.losing_blocks,
-            r.reconciles(),
-            r.extra
-                .iter()
-                .map(|(n, v)| format!("{}:{v}", crate::util::json_str(n)))
-                .collect::<Vec<_>>()
-                .join(","),
-            r.workers
-                .iter()
-                .map(|w| format!(
-                    "{{\"worker\":{},\"received\":{},\"kernel_packets\":{},\"drops\":{},\"past_count\":{}}}",
-                    w.worker, w.received, w.kernel_packets, w.drops, w.past_count
-                ))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        println!("{}", summary_json(r));
     }
 }

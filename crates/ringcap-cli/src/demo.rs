@@ -11,7 +11,8 @@ use anyhow::Context;
 use ringcap::{
     Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Handler, Mode, StopHandle,
 };
-use ringcap_netlab::{udp_frame, TestNet};
+use ringcap_gen::{FrameBuilder, FrameSpec, Proto};
+use ringcap_netns::PrivateNet;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +38,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // Ctrl-C stops the demo between paths, and the capture under way through its handle.
     let interrupted = StopHandle::new();
     ringcap::signals::stop_on_signal(&interrupted)?;
-    let net = TestNet::new().context("building the demo network (needs root)")?;
+    let frames = frames(args.size)?;
+    let net = PrivateNet::new().context("building the demo network (needs root)")?;
     let _in = net.enter()?;
     let cpus = ringcap::process::allowed_cpus()?;
     println!(
@@ -52,9 +54,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         "{:<8} {:>7} {:>10} {:>10} {:>10} {:>10}  adds up",
         "mode", "threads", "sent", "received", "dropped", "kernel"
     );
-    let frames: Vec<Vec<u8>> = (0..1024u32)
-        .map(|i| udp_frame(i, (i % 256) as u16, args.size))
-        .collect();
     let mut ok = true;
     for (mode, threads) in [
         (Mode::Recv, 1),
@@ -123,4 +122,19 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     }
     Ok(if ok { 0 } else { 1 })
+}
+
+/// 1024 UDP frames of `size` bytes, each of another flow (source port), so hash fanout spreads
+/// them over the workers.
+fn frames(size: usize) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut spec = FrameSpec::new(Proto::Udp, false);
+    spec.size = Some(size);
+    let mut b = FrameBuilder::new(&spec)?;
+    Ok((0..1024)
+        .map(|_| {
+            let mut f = vec![0u8; b.len()];
+            b.write_next(&mut f);
+            f
+        })
+        .collect())
 }

@@ -3,11 +3,10 @@
 //! softirq rates and CPU load, to see one CPU doing all the receive work (or not).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::util::json_str;
+use crate::util::{json_num, to_json};
 use anyhow::{bail, Context};
 use ringcap::StopHandle;
 use ringcap_netinfo::cpu::{self, CpuTimes};
@@ -93,29 +92,86 @@ fn si(v: f64) -> String {
     }
 }
 
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.3}")
-    } else {
-        "0".into()
-    }
+/// One line of `--json`: a sample each interval, the totals at the end.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum JsonLine<'a> {
+    Sample {
+        time: Option<f64>,
+        interval: Option<f64>,
+        interfaces: Vec<IfaceJson<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cpus: Option<Vec<CpuJson>>,
+    },
+    Total {
+        seconds: Option<f64>,
+        samples: u64,
+        interfaces: Vec<IfaceJson<'a>>,
+    },
 }
 
-fn json_counts(name: &str, d: &Counters) -> String {
-    format!(
-        "{{\"name\":{},\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},\
-         \"rx_dropped\":{},\"tx_dropped\":{},\"rx_missed\":{},\"rx_errors\":{},\"tx_errors\":{}",
-        json_str(name),
-        d.rx_packets,
-        d.rx_bytes,
-        d.tx_packets,
-        d.tx_bytes,
-        d.rx_dropped,
-        d.tx_dropped,
-        d.rx_missed,
-        d.rx_errors,
-        d.tx_errors
-    )
+/// An interface's counter deltas (and, in samples, its rates).
+#[derive(serde::Serialize)]
+struct IfaceJson<'a> {
+    name: &'a str,
+    rx_packets: u64,
+    rx_bytes: u64,
+    tx_packets: u64,
+    tx_bytes: u64,
+    rx_dropped: u64,
+    tx_dropped: u64,
+    rx_missed: u64,
+    rx_errors: u64,
+    tx_errors: u64,
+    #[serde(flatten)]
+    rates: Option<RatesJson>,
+}
+
+#[derive(serde::Serialize)]
+struct RatesJson {
+    rx_pps: Option<f64>,
+    rx_bps: Option<f64>,
+    tx_pps: Option<f64>,
+    tx_bps: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct CpuJson {
+    cpu: usize,
+    net_rx: u64,
+    net_rx_per_s: Option<f64>,
+    busy_pct: Option<f64>,
+    softirq_pct: Option<f64>,
+    irq_pct: Option<f64>,
+}
+
+/// Three decimals, null when not a finite number.
+fn num(v: f64) -> Option<f64> {
+    json_num(v, 3)
+}
+
+fn iface_json<'a>(name: &'a str, d: &Counters, secs: Option<f64>) -> IfaceJson<'a> {
+    IfaceJson {
+        name,
+        rx_packets: d.rx_packets,
+        rx_bytes: d.rx_bytes,
+        tx_packets: d.tx_packets,
+        tx_bytes: d.tx_bytes,
+        rx_dropped: d.rx_dropped,
+        tx_dropped: d.tx_dropped,
+        rx_missed: d.rx_missed,
+        rx_errors: d.rx_errors,
+        tx_errors: d.tx_errors,
+        rates: secs.map(|secs| {
+            let r = d.rates(secs);
+            RatesJson {
+                rx_pps: num(r.rx_pps),
+                rx_bps: num(r.rx_bps),
+                tx_pps: num(r.tx_pps),
+                tx_bps: num(r.tx_bps),
+            }
+        }),
+    }
 }
 
 /// Wall-clock time of day in UTC, `HH:MM:SS`.
@@ -218,17 +274,22 @@ fn watch(args: Args) -> anyhow::Result<i32> {
     let last = snapshot(names, false)?;
     let secs = last.at.duration_since(first.at).as_secs_f64();
     if args.json {
-        let list: Vec<String> = names
+        let deltas: Vec<Counters> = last
+            .ifaces
             .iter()
-            .zip(last.ifaces.iter().zip(&first.ifaces))
-            .map(|(n, (b, a))| format!("{}}}", json_counts(n, &b.since(a))))
+            .zip(&first.ifaces)
+            .map(|(b, a)| b.since(a))
             .collect();
-        writeln!(
-            out,
-            "{{\"type\":\"total\",\"seconds\":{},\"samples\":{samples},\"interfaces\":[{}]}}",
-            json_num(secs),
-            list.join(",")
-        )?;
+        let line = JsonLine::Total {
+            seconds: num(secs),
+            samples,
+            interfaces: names
+                .iter()
+                .zip(&deltas)
+                .map(|(n, d)| iface_json(n, d, None))
+                .collect(),
+        };
+        writeln!(out, "{}", to_json(&line))?;
     } else {
         for (n, (b, a)) in names.iter().zip(last.ifaces.iter().zip(&first.ifaces)) {
             let d = b.since(a);
@@ -280,46 +341,29 @@ fn print_sample(
         .collect();
 
     if args.json {
-        let ifaces: Vec<String> = args
-            .ifaces
-            .iter()
-            .zip(&deltas)
-            .map(|(n, d)| {
-                let r = d.rates(secs);
-                format!(
-                    "{},\"rx_pps\":{},\"rx_bps\":{},\"tx_pps\":{},\"tx_bps\":{}}}",
-                    json_counts(n, d),
-                    json_num(r.rx_pps),
-                    json_num(r.rx_bps),
-                    json_num(r.tx_pps),
-                    json_num(r.tx_bps)
-                )
-            })
-            .collect();
-        let mut line = format!(
-            "{{\"type\":\"sample\",\"time\":{},\"interval\":{},\"interfaces\":[{}]",
-            json_num(unix_time()),
-            json_num(secs),
-            ifaces.join(",")
-        );
-        if args.cpu {
-            let list: Vec<String> = cpus
+        let line = JsonLine::Sample {
+            time: num(unix_time()),
+            interval: num(secs),
+            interfaces: args
+                .ifaces
                 .iter()
-                .map(|(c, rate, d, l)| {
-                    format!(
-                        "{{\"cpu\":{c},\"net_rx\":{d},\"net_rx_per_s\":{},\"busy_pct\":{},\
-                         \"softirq_pct\":{},\"irq_pct\":{}}}",
-                        json_num(*rate),
-                        json_num(l.busy_pct),
-                        json_num(l.softirq_pct),
-                        json_num(l.irq_pct)
-                    )
-                })
-                .collect();
-            let _ = write!(line, ",\"cpus\":[{}]", list.join(","));
-        }
-        line.push('}');
-        writeln!(out, "{line}")?;
+                .zip(&deltas)
+                .map(|(n, d)| iface_json(n, d, Some(secs)))
+                .collect(),
+            cpus: args.cpu.then(|| {
+                cpus.iter()
+                    .map(|(c, rate, d, l)| CpuJson {
+                        cpu: *c,
+                        net_rx: *d,
+                        net_rx_per_s: num(*rate),
+                        busy_pct: num(l.busy_pct),
+                        softirq_pct: num(l.softirq_pct),
+                        irq_pct: num(l.irq_pct),
+                    })
+                    .collect()
+            }),
+        };
+        writeln!(out, "{}", to_json(&line))?;
         return Ok(());
     }
 

@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod capture;
-mod compare;
 mod compile;
 mod demo;
 mod gen;

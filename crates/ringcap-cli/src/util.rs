@@ -17,26 +17,24 @@ pub fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
-/// Parses a byte size with an optional binary suffix: `4096`, `64K`, `1M`, `2G`, `1T`.
-/// `s` as a JSON string literal (quotes, backslashes and control characters escaped; Rust's
-/// `{:?}` is not JSON for those).
-pub fn json_str(s: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// A JSON line of `v`. Our JSON values hold only strings, integers, booleans and numbers made
+/// finite by [`json_num`], which serde_json always serialises.
+pub fn to_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
 }
 
+/// `v` rounded to `decimals` for JSON; None (null) when it is not a finite number (serde_json
+/// refuses NaN and infinities, and a made-up 0 would be a lie).
+pub fn json_num(v: f64, decimals: i32) -> Option<f64> {
+    if !v.is_finite() {
+        return None;
+    }
+    let scale = 10f64.powi(decimals);
+    Some((v * scale).round() / scale).filter(|r| r.is_finite())
+}
+
+/// Parses a byte size with an optional binary suffix: `4096`, `64K`, `1M`, `2G`, `1T`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -65,11 +63,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_strings() {
-        assert_eq!(json_str("ring x1"), "\"ring x1\"");
-        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(json_str("tab\there\u{1b}"), "\"tab\\u0009here\\u001b\"");
-        assert_eq!(json_str("é"), "\"é\"");
+    fn json_numbers_are_rounded_or_null() {
+        assert_eq!(json_num(1.23456, 3), Some(1.235));
+        assert_eq!(json_num(f64::NAN, 3), None);
+        assert_eq!(json_num(f64::NEG_INFINITY, 1), None);
+        #[derive(serde::Serialize)]
+        struct T {
+            name: &'static str,
+            v: Option<f64>,
+        }
+        assert_eq!(
+            to_json(&T {
+                name: "tab\t\"q\"",
+                v: json_num(f64::NAN, 1)
+            }),
+            r#"{"name":"tab\t\"q\"","v":null}"#
+        );
     }
 
     #[test]

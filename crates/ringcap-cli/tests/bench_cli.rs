@@ -186,29 +186,52 @@ fn write_runs_compare_with_tcpdump_and_clean_up() {
         "--compare",
         "tcpdump",
     ]);
-    let json = String::from_utf8_lossy(&out.stdout);
-    assert!(json.contains("\"mode\":\"ring x1 -w tmpfs\""), "{json}");
-    assert!(!json.contains("\"adds_up\":false"), "{json}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert!(
         err.contains("[run 2/2]"),
         "runs are reported one by one: {err}"
     );
     assert!(err.contains("median of 2 runs"), "{err}");
     assert!(err.contains("--write: files"), "{err}");
-    assert!(json.contains("\"mode\":\"tcpdump -w tmpfs\""), "{json}");
-    // Both rounds paired: the ratio has two values.
-    let r = json
-        .split("\"cpu_ratios\":[")
-        .nth(1)
-        .expect("cpu_ratios in the JSON");
-    let each = r
-        .split("\"each\":[")
-        .nth(1)
-        .unwrap()
-        .split(']')
-        .next()
-        .unwrap();
-    assert_eq!(each.split(',').count(), 2, "{json}\n{err}");
+    // Every run of both contenders, in order, each one a good run that adds up (a failed one
+    // names itself, why, and what the tool said).
+    let runs = json["each_run"].as_array().expect("each_run in the JSON");
+    let names: Vec<(&str, u64)> = runs
+        .iter()
+        .map(|r| (r["mode"].as_str().unwrap(), r["round"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ring x1 -w tmpfs", 1),
+            ("tcpdump -w tmpfs", 1),
+            ("ring x1 -w tmpfs", 2),
+            ("tcpdump -w tmpfs", 2)
+        ],
+        "{json}"
+    );
+    for r in runs {
+        assert!(
+            r["adds_up"] == true && r["failure"].is_null() && r["captured"].as_u64() > Some(0),
+            "run {} of {} failed or does not add up: {}; its stderr: {}\n{err}",
+            r["round"],
+            r["mode"],
+            r["failure"],
+            r["stderr_tail"]
+        );
+    }
+    // Both rounds paired: the ratio has two values, and none is missing.
+    let ratio = &json["cpu_ratios"][0];
+    assert_eq!(ratio["mode"], "ring x1 -w tmpfs", "{json}");
+    assert_eq!(ratio["versus"], "tcpdump -w tmpfs", "{json}");
+    let each = ratio["each"].as_array().expect("each in the ratio");
+    assert_eq!(each.len(), 2, "{ratio}\n{err}");
+    assert!(
+        each.iter().all(|x| x.as_f64().is_some_and(|x| x > 0.0)),
+        "{ratio}"
+    );
+    assert_eq!(ratio["unpaired"], serde_json::json!([]), "{ratio}");
     assert!(err.contains("x that of tcpdump -w tmpfs"), "{err}");
     assert!(namespaces_of(pid).is_empty(), "namespace left behind");
     assert!(mounts_of(pid).is_empty(), "tmpfs left mounted");
@@ -320,5 +343,147 @@ fn without_the_compared_tools_the_bench_names_them_and_passes() {
     );
     assert!(!json.contains("\"adds_up\":false"), "{json}");
     assert!(namespaces_of(pid).is_empty(), "namespace left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A directory holding a `tcpdump` that runs the real one with `extra` arguments after the
+/// bench's (the last `-w` wins, an expression filters): the real tool, made to fail.
+fn tcpdump_with(dir: &std::path::Path, extra: &str) -> std::ffi::OsString {
+    let real = ringcap_netlab::tools::which("tcpdump").expect("tcpdump");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("tcpdump");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec {} \"$@\" {extra}\n", real.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut path = bin.into_os_string();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
+/// Runs a short bench comparing ring x1 with the `tcpdump` of `path`: it must fail (exit 1),
+/// clean up, and give its standard error and JSON.
+fn bench_with_failing_tcpdump(path: &std::ffi::OsStr) -> (String, serde_json::Value) {
+    let child = Command::new(BIN)
+        .args([
+            "bench",
+            "--seconds",
+            "0.5",
+            "--runs",
+            "2",
+            "--modes",
+            "ring1",
+        ])
+        .args(["--compare", "tcpdump", "--json"])
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed tool fails the bench: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(namespaces_of(pid).is_empty(), "namespace left behind");
+    assert!(scratch_gone(pid), "scratch directory left behind");
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (err, json)
+}
+
+/// What the bench must say about a compared tool that failed in every round: FAILED in its
+/// lines and row, never "yes", the tool's own words, and why there is no ratio.
+fn check_failed_tcpdump(err: &str, json: &serde_json::Value, why: &str, said: &str) {
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("tcpdump -w /dev/null "))
+        .collect();
+    // Two runs and the median row, each FAILED.
+    assert_eq!(lines.len(), 3, "{err}");
+    for l in &lines {
+        assert!(l.contains("FAILED") && !l.contains(" yes"), "{l}\n{err}");
+    }
+    assert!(
+        err.contains(&format!("tcpdump -w /dev/null FAILED: {why}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("| {said}")),
+        "the tool's stderr tail: {err}"
+    );
+    assert!(
+        err.contains("bench: ring x1: no CPU ratio to tcpdump -w /dev/null: run 1: tcpdump -w /dev/null failed: ")
+            && err.contains("; run 2: tcpdump -w /dev/null failed: "),
+        "{err}"
+    );
+    // ringcap's own row is fine.
+    assert_eq!(json["results"][0]["mode"], "ring x1");
+    assert_eq!(json["results"][0]["adds_up"], true, "{json}");
+    let t = &json["results"][1];
+    assert_eq!(t["mode"], "tcpdump -w /dev/null");
+    assert_eq!(
+        (t["failed"].clone(), t["adds_up"].clone()),
+        (true.into(), false.into())
+    );
+    assert!(t["failure"].as_str().unwrap().starts_with(why), "{t}");
+    assert!(
+        t["stderr_tail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains(said)),
+        "{t}"
+    );
+    assert_eq!(t["failed_rounds"], 2);
+    let r = &json["cpu_ratios"][0];
+    assert_eq!(r["median"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["unpaired"].as_array().unwrap().len(), 2, "{r}");
+}
+
+/// A compared tool that exits with an error (the real tcpdump pointed at a `-w` path that
+/// cannot be created) is a FAILED run with its stderr, not a row of 100 % drops that adds up.
+#[test]
+fn a_tool_that_cannot_write_its_file_is_a_failed_run() {
+    if !ringcap_netlab::can_run("a_tool_that_cannot_write_its_file")
+        || !ringcap_netlab::skip::tools(&["tcpdump", "taskset"])
+    {
+        return;
+    }
+    let dir = ringcap_netlab::tools::tmpdir("bench-tcpdump-unwritable");
+    let path = tcpdump_with(&dir, "-w /proc/ringcap-no-such-dir/tcpdump.pcap");
+    let (err, json) = bench_with_failing_tcpdump(&path);
+    check_failed_tcpdump(
+        &err,
+        &json,
+        "exited",
+        "tcpdump: /proc/ringcap-no-such-dir/tcpdump.pcap: No such file or directory",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A compared tool that runs and exits cleanly but captures none of the traffic (the real
+/// tcpdump given a filter nothing matches) is a FAILED run too: "captured nothing of N frames
+/// offered", its own count in the tail.
+#[test]
+fn a_tool_that_captures_nothing_is_a_failed_run() {
+    if !ringcap_netlab::can_run("a_tool_that_captures_nothing")
+        || !ringcap_netlab::skip::tools(&["tcpdump", "taskset"])
+    {
+        return;
+    }
+    let dir = ringcap_netlab::tools::tmpdir("bench-tcpdump-nothing");
+    let path = tcpdump_with(&dir, "ether proto 0x88b5");
+    let (err, json) = bench_with_failing_tcpdump(&path);
+    check_failed_tcpdump(&err, &json, "captured nothing of ", "0 packets captured");
     let _ = std::fs::remove_dir_all(&dir);
 }

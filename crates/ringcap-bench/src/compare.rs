@@ -1,17 +1,16 @@
-//! Which tools `ringcap bench` runs beside ringcap. Without `--compare` it takes every known tool
+//! Which tools the bench runs beside ringcap. Without `--compare` it takes every known tool
 //! that is installed and names the missing ones with the line that installs them, so the bench
 //! needs nothing but itself; a tool asked for by name must be there.
 
 use std::path::PathBuf;
 
-/// The tools the bench knows how to run on its traffic.
-pub const KNOWN: [&str; 2] = ["tcpdump", "netsniff-ng"];
+use crate::tools::{self, Tool};
 
 /// The tools to run, and the known ones left out because they are not installed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Choice {
-    pub tools: Vec<String>,
-    pub missing: Vec<String>,
+    pub tools: Vec<&'static Tool>,
+    pub missing: Vec<&'static Tool>,
 }
 
 impl Choice {
@@ -20,11 +19,11 @@ impl Choice {
         if self.missing.is_empty() {
             return None;
         }
-        let names: Vec<&str> = self.missing.iter().map(String::as_str).collect();
+        let names: Vec<&str> = self.missing.iter().map(|t| t.name).collect();
         Some(format!(
             "bench: not comparing with {}: not installed ({})",
             names.join(", "),
-            install_hint(&names)
+            install_hint(&self.missing)
         ))
     }
 }
@@ -33,42 +32,41 @@ impl Choice {
 /// The error is one line, for a usage error: an unknown tool or one asked for that is missing.
 pub fn choose(arg: Option<&str>, installed: impl Fn(&str) -> bool) -> Result<Choice, String> {
     let Some(arg) = arg else {
-        let (tools, missing) = KNOWN
-            .iter()
-            .map(|t| t.to_string())
-            .partition(|t| installed(t));
+        let (tools, missing) = tools::KNOWN.iter().partition(|t| installed(t.name));
         return Ok(Choice { tools, missing });
     };
-    let mut tools: Vec<String> = Vec::new();
-    for t in arg.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        if t == "none" {
+    let mut chosen: Vec<&'static Tool> = Vec::new();
+    for name in arg.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if name == "none" {
             continue;
         }
-        if !KNOWN.contains(&t) {
+        let Some(tool) = tools::find(name) else {
+            let known: Vec<&str> = tools::KNOWN.iter().map(|t| t.name).collect();
             return Err(format!(
-                "--compare knows tcpdump and netsniff-ng (or none), not {t:?}"
+                "--compare knows {} (or none), not {name:?}",
+                known.join(", ")
+            ));
+        };
+        if !installed(name) {
+            return Err(format!(
+                "--compare {name}: {name} is not installed ({})",
+                install_hint(&[tool])
             ));
         }
-        if !installed(t) {
-            return Err(format!(
-                "--compare {t}: {t} is not installed ({})",
-                install_hint(&[t])
-            ));
-        }
-        if !tools.iter().any(|x| x == t) {
-            tools.push(t.to_string());
+        if !chosen.contains(&tool) {
+            chosen.push(tool);
         }
     }
     Ok(Choice {
-        tools,
+        tools: chosen,
         missing: Vec::new(),
     })
 }
 
 /// How to install `tools` here: the package manager's command line, or the package names.
-pub fn install_hint(tools: &[&str]) -> String {
-    // Both tools have packages of the same name in Debian, Ubuntu and Fedora.
-    let pkgs = tools.join(" ");
+pub fn install_hint(tools: &[&Tool]) -> String {
+    let pkgs: Vec<&str> = tools.iter().map(|t| t.package).collect();
+    let pkgs = pkgs.join(" ");
     // Run through sudo, the line the user types needs it too.
     let sudo = if std::env::var_os("SUDO_USER").is_some() {
         "sudo "
@@ -99,12 +97,13 @@ pub fn which(prog: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::{NETSNIFF_NG, TCPDUMP};
 
     #[test]
     fn without_compare_the_installed_tools_are_taken() {
         let c = choose(None, |t| t == "tcpdump").unwrap();
-        assert_eq!(c.tools, ["tcpdump"]);
-        assert_eq!(c.missing, ["netsniff-ng"]);
+        assert_eq!(c.tools, [&TCPDUMP]);
+        assert_eq!(c.missing, [&NETSNIFF_NG]);
         let note = c.note().unwrap();
         assert!(
             note.starts_with("bench: not comparing with netsniff-ng: not installed ("),
@@ -112,14 +111,14 @@ mod tests {
         );
         assert!(note.contains("netsniff-ng)"), "{note}");
         let c = choose(None, |_| true).unwrap();
-        assert_eq!(c.tools, KNOWN);
+        assert_eq!(c.tools, tools::KNOWN);
         assert_eq!(c.note(), None);
     }
 
     #[test]
     fn named_tools_must_be_known_and_installed() {
         let c = choose(Some("tcpdump, tcpdump,netsniff-ng"), |_| true).unwrap();
-        assert_eq!(c.tools, ["tcpdump", "netsniff-ng"]);
+        assert_eq!(c.tools, [&TCPDUMP, &NETSNIFF_NG]);
         assert!(choose(Some("none"), |_| false).unwrap().tools.is_empty());
         let e = choose(Some("tcpdump"), |t| t != "tcpdump").unwrap_err();
         assert!(
@@ -127,6 +126,9 @@ mod tests {
             "{e}"
         );
         let e = choose(Some("wireshark"), |_| true).unwrap_err();
-        assert!(e.contains("not \"wireshark\""), "{e}");
+        assert_eq!(
+            e,
+            "--compare knows tcpdump, netsniff-ng (or none), not \"wireshark\""
+        );
     }
 }

@@ -1,0 +1,266 @@
+//! `--json`: the whole bench as one JSON object, through serde.
+//!
+//! Figures are rounded to the precision they are measured to; a value that is not a finite
+//! number (a rate of nothing, CPU per packet of no packet) is `null`, never `NaN` (which is not
+//! JSON) or a made-up 0.
+
+use serde::Serialize;
+
+use crate::machine::Machine;
+use crate::run::Run;
+use crate::summary::{Ratio, Row};
+
+/// What the JSON says about the bench itself.
+pub struct Context<'a> {
+    pub seconds: f64,
+    pub runs: usize,
+    pub size: usize,
+    pub gen_cpus: String,
+    pub capture_cpus: String,
+    pub machine: &'a Machine,
+    pub command: &'a str,
+    pub interrupted: bool,
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    seconds: Option<f64>,
+    runs: usize,
+    size: usize,
+    gen_cpus: &'a str,
+    capture_cpus: &'a str,
+    machine: &'a Machine,
+    command: &'a str,
+    interrupted: bool,
+    /// One per contender: its median run.
+    results: Vec<RowJson<'a>>,
+    /// Every run, in the order they ran.
+    each_run: Vec<RunJson<'a>>,
+    cpu_ratios: Vec<RatioJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RunJson<'a> {
+    mode: &'a str,
+    /// 1-based; only in `each_run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    round: Option<usize>,
+    /// Frames the generator sent (null: it did not say).
+    sent: Option<u64>,
+    seen: u64,
+    if_drops: u64,
+    captured: u64,
+    drops: u64,
+    seconds: Option<f64>,
+    offered_pps: Option<f64>,
+    captured_pps: Option<f64>,
+    captured_pct: Option<f64>,
+    drop_pct: Option<f64>,
+    cpu_user_ns_per_pkt: Option<f64>,
+    cpu_sys_ns_per_pkt: Option<f64>,
+    ring_bytes: u64,
+    adds_up: bool,
+    failed: bool,
+    failure: Option<&'a str>,
+    stderr_tail: &'a [String],
+}
+
+#[derive(Serialize)]
+struct RowJson<'a> {
+    #[serde(flatten)]
+    run: RunJson<'a>,
+    rounds: usize,
+    failed_rounds: usize,
+}
+
+#[derive(Serialize)]
+struct RatioJson<'a> {
+    mode: &'a str,
+    versus: &'a str,
+    median: Option<f64>,
+    each: Vec<Option<f64>>,
+    unpaired: Vec<Unpaired<'a>>,
+}
+
+#[derive(Serialize)]
+struct Unpaired<'a> {
+    round: usize,
+    why: &'a str,
+}
+
+/// `v` rounded to `decimals`; None (JSON null) when it is not a finite number.
+fn num(v: f64, decimals: i32) -> Option<f64> {
+    if !v.is_finite() {
+        return None;
+    }
+    let scale = 10f64.powi(decimals);
+    let r = (v * scale).round() / scale;
+    r.is_finite().then_some(r)
+}
+
+fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
+    let c = &r.counts;
+    let per = |ns: u64| c.ns_per_pkt(ns).and_then(|x| num(x, 2));
+    RunJson {
+        mode: &r.name,
+        round,
+        sent: c.sent,
+        seen: c.seen,
+        if_drops: c.if_drops,
+        captured: c.captured,
+        drops: c.drops,
+        seconds: num(c.secs, 3),
+        offered_pps: num(c.offered_pps(), 1),
+        captured_pps: num(c.captured_pps(), 1),
+        captured_pct: num(c.captured_pct(), 4),
+        drop_pct: num(c.drop_pct(), 4),
+        cpu_user_ns_per_pkt: per(c.cpu_user_ns),
+        cpu_sys_ns_per_pkt: per(c.cpu_sys_ns),
+        ring_bytes: c.ring_bytes,
+        adds_up,
+        failed: r.is_failed(),
+        failure: r.failure.as_ref().map(|f| f.why.as_str()),
+        stderr_tail: r.failure.as_ref().map_or(&[], |f| &f.stderr_tail),
+    }
+}
+
+/// The bench as one line of JSON.
+pub fn json(cx: &Context<'_>, rows: &[Row], runs: &[Vec<Run>], ratios: &[Ratio]) -> String {
+    let mut each: Vec<&Run> = runs.iter().flatten().collect();
+    // In the order they ran: round by round, contenders in line-up order.
+    each.sort_by_key(|r| r.round);
+    let doc = Json {
+        seconds: num(cx.seconds, 3),
+        runs: cx.runs,
+        size: cx.size,
+        gen_cpus: &cx.gen_cpus,
+        capture_cpus: &cx.capture_cpus,
+        machine: cx.machine,
+        command: cx.command,
+        interrupted: cx.interrupted,
+        results: rows
+            .iter()
+            .map(|row| RowJson {
+                run: run_json(&row.run, None, row.adds_up()),
+                rounds: row.rounds,
+                failed_rounds: row.failed_rounds,
+            })
+            .collect(),
+        each_run: each
+            .iter()
+            .map(|r| run_json(r, Some(r.round + 1), r.adds_up()))
+            .collect(),
+        cpu_ratios: ratios
+            .iter()
+            .map(|r| RatioJson {
+                mode: &r.mode,
+                versus: &r.versus,
+                median: r.median.and_then(|m| num(m, 4)),
+                each: r.each.iter().map(|(_, x)| num(*x, 4)).collect(),
+                unpaired: r
+                    .unpaired
+                    .iter()
+                    .map(|(round, why)| Unpaired {
+                        round: round + 1,
+                        why,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    // Only strings, integers, booleans and finite numbers: serialising cannot fail.
+    serde_json::to_string(&doc)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{Counts, Failure, Side};
+    use crate::summary;
+
+    fn run(name: &str, side: Side, round: usize, captured: u64) -> Run {
+        Run {
+            name: name.into(),
+            side,
+            round,
+            counts: Counts {
+                seen: 3000,
+                captured,
+                drops: 3000 - captured,
+                secs: 3.0004,
+                cpu_user_ns: 1000,
+                cpu_sys_ns: 2000,
+                ring_bytes: 1 << 26,
+                ..Counts::default()
+            },
+            reconciles: true,
+            background: 0,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn names_values_and_nulls() {
+        let mut bad = run("netsniff-ng -w tmpfs", Side::Compared, 0, 0);
+        bad.failure = Some(Failure::new("captured nothing").with_stderr("line \"one\"\n"));
+        let runs = vec![vec![run("ring x1", Side::Ringcap, 0, 3000)], vec![bad]];
+        let rows: Vec<Row> = runs.iter().filter_map(|r| summary::row(r)).collect();
+        let ratios = summary::paired_ratios(&runs);
+        let m = Machine {
+            cpu_model: "AMD EPYC".into(),
+            cpus: 2,
+            kernel: "6.1".into(),
+        };
+        let cx = Context {
+            seconds: 3.0,
+            runs: 1,
+            size: 60,
+            gen_cpus: "0".into(),
+            capture_cpus: "1".into(),
+            machine: &m,
+            command: "ringcap bench --json",
+            interrupted: false,
+        };
+        let text = json(&cx, &rows, &runs, &ratios);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["seconds"], 3.0);
+        assert_eq!(v["machine"]["cpu_model"], "AMD EPYC");
+        let ring = &v["results"][0];
+        assert_eq!(ring["mode"], "ring x1");
+        assert_eq!(ring["captured_pps"], 999.9);
+        assert_eq!(ring["seconds"], 3.0);
+        assert_eq!(ring["cpu_sys_ns_per_pkt"], 0.67);
+        assert_eq!(ring["adds_up"], true);
+        assert_eq!(ring["failure"], serde_json::Value::Null);
+        assert_eq!(
+            (ring["rounds"].clone(), ring["failed_rounds"].clone()),
+            (1.into(), 0.into())
+        );
+        let bad = &v["results"][1];
+        assert_eq!(
+            (bad["failed"].clone(), bad["adds_up"].clone()),
+            (true.into(), false.into())
+        );
+        assert_eq!(bad["cpu_user_ns_per_pkt"], serde_json::Value::Null);
+        assert_eq!(bad["stderr_tail"][0], "line \"one\"");
+        assert_eq!(v["each_run"][1]["round"], 1);
+        assert!(v["results"][0].get("round").is_none());
+        let r = &v["cpu_ratios"][0];
+        assert_eq!(r["median"], serde_json::Value::Null);
+        assert_eq!(r["unpaired"][0]["round"], 1);
+        assert_eq!(
+            r["unpaired"][0]["why"],
+            "netsniff-ng -w tmpfs failed: captured nothing"
+        );
+    }
+
+    #[test]
+    fn numbers_are_rounded_and_never_nan() {
+        assert_eq!(num(0.123456, 4), Some(0.1235));
+        assert_eq!(num(2.0 / 3.0, 2), Some(0.67));
+        assert_eq!(num(f64::NAN, 2), None);
+        assert_eq!(num(f64::INFINITY, 2), None);
+        assert_eq!(serde_json::to_string(&num(0.1 + 0.2, 3)).unwrap(), "0.3");
+    }
+}

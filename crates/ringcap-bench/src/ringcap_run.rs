@@ -1,0 +1,155 @@
+//! One run of one of ringcap's receive paths: the engine in this process, pinned to the
+//! capture CPUs, counting (or writing, see [`crate::write`]) while the generator sends.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ringcap::{Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Handler, Mode, Report};
+
+use crate::plan::RingcapMode;
+use crate::run::{ringcap_reconciles, Counts, Failure, Run, Side};
+use crate::session::Ctx;
+use crate::traffic::Traffic;
+use crate::write;
+
+/// What a capture run under traffic gave.
+pub(crate) struct Driven {
+    /// The engine's report, or why the capture failed.
+    pub report: Result<Report, String>,
+    pub traffic: Traffic,
+    /// Why the run failed besides the capture itself (e.g. its files are incomplete).
+    pub failure: Option<String>,
+}
+
+/// The counting handler: takes every packet, does nothing with it.
+struct Nop;
+
+impl Handler for Nop {
+    fn batch(&mut self, _: &mut Batch<'_>) -> Flow {
+        Flow::Continue
+    }
+}
+
+/// Runs `m` once; None when the bench was interrupted during the run.
+pub(crate) fn run(
+    ctx: &Ctx<'_>,
+    m: &RingcapMode,
+    name: String,
+    round: usize,
+) -> crate::Result<Option<Run>> {
+    let failed = |why: String| Run::failed(name.clone(), Side::Ringcap, round, Failure::new(why));
+    // The sockets (and the workers, spawned by this thread) live in the bench's namespace.
+    let _in = ctx.net.enter()?;
+    let cap = match Capture::open(config(ctx, m)) {
+        Ok(c) => c,
+        Err(e) => return Ok(Some(failed(format!("could not start: {e}")))),
+    };
+    let ring_bytes = cap.ring_memory();
+    let before = ctx.link()?;
+    let driven = match ctx.output {
+        None => {
+            let handlers = (0..cap.workers()).map(|_| Nop).collect();
+            drive(ctx, cap, handlers)?
+        }
+        Some(out) => match write::capture_writing(ctx, out, cap)? {
+            Ok(d) => d,
+            Err(why) => return Ok(Some(failed(why))),
+        },
+    };
+    if driven.traffic.interrupted {
+        return Ok(None);
+    }
+    let link = ctx.link()?.since(before);
+    let report = match driven.report {
+        Ok(r) => r,
+        Err(e) => return Ok(Some(failed(format!("the capture failed: {e}")))),
+    };
+    let t = &report.total;
+    let mut run = Run {
+        name,
+        side: Side::Ringcap,
+        round,
+        counts: Counts {
+            seen: link.rx_packets,
+            if_drops: link.rx_dropped,
+            captured: t.received,
+            drops: t.drops,
+            secs: driven.traffic.secs,
+            cpu_user_ns: t.cpu_user_ns,
+            cpu_sys_ns: t.cpu_sys_ns,
+            ring_bytes,
+            sent: driven.traffic.sent,
+        },
+        reconciles: ringcap_reconciles(report.reconciles(), t.kernel_packets, link.rx_packets),
+        background: link.rx_packets.saturating_sub(t.kernel_packets),
+        failure: None,
+    };
+    if report.reason.is_error() {
+        run.failure = Some(Failure::new(format!(
+            "the capture ended: {}",
+            report.reason
+        )));
+    } else if let Some(why) = driven.failure {
+        run.failure = Some(Failure::new(why));
+    }
+    Ok(Some(run.judge()))
+}
+
+fn config(ctx: &Ctx<'_>, m: &RingcapMode) -> Config {
+    let s = ctx.settings;
+    let mut cfg = Config::new(ctx.net.capture_if())
+        .mode(m.mode)
+        .workers(m.threads)
+        .cpus(Some(ctx.plan.cap_cpus.clone()))
+        .fanout(Fanout {
+            mode: FanoutMode::Cpu,
+            ..Default::default()
+        })
+        .filter(s.filter.as_ref().map(|f| match m.mode {
+            Mode::Xdp => f.xdp.clone(),
+            _ => f.live.clone(),
+        }))
+        // The generator stops by itself; this is only a safety net.
+        .duration(Some(Duration::from_secs_f64(s.seconds + 30.0)));
+    cfg.coalesce = Duration::from_millis(s.coalesce_ms);
+    m.spec.configure(cfg)
+}
+
+/// Runs the capture while the generator sends, then stops it through its normal path (so the
+/// last blocks are drained and the kernel's final counts read).
+pub(crate) fn drive<H: Handler + 'static>(
+    ctx: &Ctx<'_>,
+    cap: Capture,
+    handlers: Vec<H>,
+) -> crate::Result<Driven> {
+    let (tx, rx) = mpsc::channel();
+    let stop = cap.stop_handle();
+    std::thread::scope(|s| {
+        let h =
+            s.spawn(move || cap.run_notify(handlers, move || tx.send(()).unwrap_or(()), |_| {}));
+        // Every worker takes packets, or the capture ended before it could.
+        let ready = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+        let traffic = if ready {
+            let t = ctx.traffic();
+            // Let the last blocks retire.
+            std::thread::sleep(Duration::from_millis(100));
+            t
+        } else {
+            Ok(Traffic {
+                secs: 0.0,
+                sent: None,
+                interrupted: false,
+            })
+        };
+        stop.stop(EndReason::Duration);
+        let report = match h.join() {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("the capture thread panicked".to_string()),
+        };
+        Ok(Driven {
+            report,
+            traffic: traffic?,
+            failure: (!ready).then(|| "its workers were not ready within 10 s".to_string()),
+        })
+    })
+}

@@ -1,0 +1,285 @@
+//! A bench from start to end, in named steps: check the settings, plan the CPUs and the
+//! line-up, build the network ([`Bench::prepare`]), run every contender once per round
+//! ([`Bench::run`]), sum up ([`Results`]), and take the network down ([`Bench::finish`]).
+
+use std::path::PathBuf;
+
+use ringcap::config::format_cpu_list;
+use ringcap::StopHandle;
+use ringcap_netns::PrivateNet;
+
+use crate::error::{Error, Result};
+use crate::machine::Machine;
+use crate::plan::{lineup, Contender, ModeSpec, Plan};
+use crate::run::Run;
+use crate::scratch::Scratch;
+use crate::summary::{self, Ratio, Row};
+use crate::tools::Tool;
+use crate::write::FileOutput;
+use crate::{ringcap_run, tool_run};
+
+/// Everything a bench is asked to do.
+pub struct Settings {
+    /// Seconds of traffic per run.
+    pub seconds: f64,
+    /// Rounds: every contender once per round.
+    pub runs: usize,
+    /// Frame size (60 = minimum-size SYN frames; larger: UDP).
+    pub size: usize,
+    /// Generator rate (0 = as fast as it goes).
+    pub pps: u64,
+    /// Ring modes' wake-up coalescing.
+    pub coalesce_ms: u64,
+    pub modes: Vec<ModeSpec>,
+    pub threads: Option<usize>,
+    pub gen_threads: Option<usize>,
+    pub gen_cpus: Option<Vec<usize>>,
+    pub cpus: Option<Vec<usize>>,
+    /// Capture to files (the program's `-w` pipeline, see [`FileOutput`]).
+    pub write: bool,
+    /// With `write`: the files go here instead of a private tmpfs.
+    pub write_dir: Option<PathBuf>,
+    pub filter: Option<Filter>,
+    /// The compared tools, in order.
+    pub tools: Vec<&'static Tool>,
+    /// The `ringcap` binary whose `gen` sends the traffic.
+    pub generator: PathBuf,
+    /// The command line as typed, for the chart's caption and the JSON.
+    pub command: String,
+}
+
+/// A filter expression attached to every capture (and given to the compared tools as typed).
+pub struct Filter {
+    pub expr: String,
+    /// Compiled for the kernel's sockets (recv and ring modes).
+    pub live: ringcap_filter::Program,
+    /// Compiled for AF_XDP's user-space run over each frame's bytes.
+    pub xdp: ringcap_filter::Program,
+}
+
+impl Settings {
+    /// The defaults of `ringcap bench`, sending with `generator`.
+    pub fn new(generator: PathBuf) -> Settings {
+        Settings {
+            seconds: 3.0,
+            runs: 3,
+            size: 60,
+            pps: 0,
+            coalesce_ms: 20,
+            modes: vec![
+                ModeSpec::Recv1,
+                ModeSpec::RecvN,
+                ModeSpec::Ring1,
+                ModeSpec::RingN,
+            ],
+            threads: None,
+            gen_threads: None,
+            gen_cpus: None,
+            cpus: None,
+            write: false,
+            write_dir: None,
+            filter: None,
+            tools: Vec::new(),
+            generator,
+            command: "ringcap bench".into(),
+        }
+    }
+
+    /// The settings' own consistency: a usage error in one line.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if !(self.seconds > 0.0 && self.seconds <= 3600.0) {
+            return Err(format!(
+                "--seconds {} must be between 0 and 3600",
+                self.seconds
+            ));
+        }
+        if !(60..=9000).contains(&self.size) {
+            return Err(format!("--size {} is out of range (60..9000)", self.size));
+        }
+        if self.coalesce_ms > 1000 {
+            return Err(format!("--coalesce-ms {} is above 1000", self.coalesce_ms));
+        }
+        if self.write_dir.is_some() && !self.write {
+            return Err("--write-dir needs --write".into());
+        }
+        if self.runs == 0 || self.runs > 100 {
+            return Err("--runs must be between 1 and 100".into());
+        }
+        if self.modes.is_empty() && self.tools.is_empty() {
+            return Err("nothing to measure: --modes is empty and no tool is compared".into());
+        }
+        if self.threads == Some(0) || self.gen_threads == Some(0) {
+            return Err("--threads and --gen-threads must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// What every run needs.
+pub(crate) struct Ctx<'a> {
+    pub settings: &'a Settings,
+    pub plan: &'a Plan,
+    pub net: &'a PrivateNet,
+    pub scratch: &'a Scratch,
+    /// The program's file output, on `--write` runs.
+    pub output: Option<&'a dyn FileOutput>,
+    /// The bench was interrupted (Ctrl-C): the run under way ends and is not counted.
+    pub stop: &'a StopHandle,
+}
+
+/// A prepared bench: its network is up until [`Bench::finish`] (or drop).
+pub struct Bench {
+    settings: Settings,
+    plan: Plan,
+    lineup: Vec<Contender>,
+    notes: Vec<String>,
+    machine: Machine,
+    output: Option<Box<dyn FileOutput>>,
+    // Dropped in this order: files and mount first, then the network.
+    scratch: Scratch,
+    net: PrivateNet,
+}
+
+/// Every run, and what they sum up to.
+pub struct Results {
+    /// `runs[i]`: contender i's runs, in round order.
+    pub runs: Vec<Vec<Run>>,
+    /// One row per contender that ran.
+    pub rows: Vec<Row>,
+    pub ratios: Vec<Ratio>,
+    /// Ctrl-C ended the bench early.
+    pub interrupted: bool,
+}
+
+impl Results {
+    /// Some run failed or did not add up.
+    pub fn failed(&self) -> bool {
+        self.runs.iter().flatten().any(|r| !r.adds_up())
+    }
+}
+
+impl Bench {
+    /// Plans the CPUs and the line-up, builds the network (needs root) and the scratch space.
+    /// `output` is the program's `-w` pipeline, used by `--write` runs.
+    pub fn prepare(settings: Settings, output: Option<Box<dyn FileOutput>>) -> Result<Bench> {
+        if settings.write && output.is_none() {
+            return Err(Error::NoFileOutput);
+        }
+        let allowed = ringcap::process::allowed_cpus()?;
+        let plan = Plan::new(
+            &allowed,
+            settings.gen_cpus.clone(),
+            settings.cpus.clone(),
+            settings.gen_threads,
+            settings.threads,
+        )
+        .ok_or(Error::NoCpu)?;
+        let (lineup, note) = lineup(&settings.modes, plan.threads, &settings.tools);
+        let net = PrivateNet::new().map_err(Error::Build)?;
+        // Receive work of the capture end on the capture CPUs (RPS), as IRQ spreading does.
+        net.set_rps(plan.rps_mask())?;
+        let scratch = Scratch::new(settings.write_dir.as_deref())?;
+        Ok(Bench {
+            notes: note.into_iter().collect(),
+            output: if settings.write { output } else { None },
+            settings,
+            plan,
+            lineup,
+            machine: Machine::here(),
+            scratch,
+            net,
+        })
+    }
+
+    /// The lines that say what is about to run.
+    pub fn intro(&self) -> Vec<String> {
+        let s = &self.settings;
+        let mut lines = self.notes.clone();
+        lines.push(format!(
+            "bench: {} s per run, {} run(s), {}-byte {} frames; generator {} thread(s) on CPU {}, capture on CPU {} (RPS {:x}); namespace {}",
+            s.seconds,
+            s.runs,
+            s.size,
+            if s.size <= 60 { "SYN" } else { "UDP" },
+            self.plan.gen_threads,
+            format_cpu_list(&self.plan.gen_cpus),
+            format_cpu_list(&self.plan.cap_cpus),
+            self.plan.rps_mask(),
+            self.net.ns()
+        ));
+        if s.write {
+            lines.push(format!("bench: --write: {}", self.scratch.what));
+        }
+        lines
+    }
+
+    /// Row names, in the order they run.
+    pub fn names(&self) -> Vec<String> {
+        self.lineup.iter().map(|c| self.row_name(c)).collect()
+    }
+
+    fn row_name(&self, c: &Contender) -> String {
+        c.row_name(self.settings.write, &self.scratch.label)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Runs every contender once per round, interleaved, calling `on_run` after each run (in
+    /// the order they ran). `stop` (Ctrl-C) ends the run under way, uncounted, and the bench.
+    /// An error of the bench's own machinery (the network, the generator) ends it too.
+    pub fn run(&self, stop: &StopHandle, mut on_run: impl FnMut(&Run)) -> Result<Results> {
+        let ctx = Ctx {
+            settings: &self.settings,
+            plan: &self.plan,
+            net: &self.net,
+            scratch: &self.scratch,
+            output: self.output.as_deref(),
+            stop,
+        };
+        let mut runs: Vec<Vec<Run>> = vec![Vec::new(); self.lineup.len()];
+        'rounds: for round in 0..self.settings.runs {
+            for (i, c) in self.lineup.iter().enumerate() {
+                if stop.is_stopped() {
+                    break 'rounds;
+                }
+                self.scratch.clear();
+                let name = self.row_name(c);
+                let run = match c {
+                    Contender::Ringcap(m) => ringcap_run::run(&ctx, m, name, round)?,
+                    Contender::Tool(t) => tool_run::run(&ctx, t, name, round)?,
+                };
+                // A run that Ctrl-C cut short measured nothing (a Ctrl-C typed at a terminal
+                // also reaches the generator and the tools, which may end it first).
+                let Some(run) = run.filter(|_| !stop.is_stopped()) else {
+                    break 'rounds;
+                };
+                on_run(&run);
+                runs[i].push(run);
+            }
+        }
+        Ok(Results {
+            rows: runs.iter().filter_map(|r| summary::row(r)).collect(),
+            ratios: summary::paired_ratios(&runs),
+            interrupted: stop.is_stopped(),
+            runs,
+        })
+    }
+
+    /// Removes the scratch files and the network, reporting a failure to remove it.
+    pub fn finish(self) -> Result<()> {
+        let Bench { scratch, net, .. } = self;
+        drop(scratch);
+        net.destroy()?;
+        Ok(())
+    }
+}

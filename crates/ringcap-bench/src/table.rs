@@ -1,0 +1,306 @@
+//! The bench's text table: one line per run as it finishes, the medians at the end, a FAILED
+//! run's reason and its tool's last words under its line, and the CPU ratio lines.
+
+use crate::run::Run;
+use crate::summary::{Ratio, Row};
+
+/// Column layout for a set of row names.
+#[derive(Debug, Clone)]
+pub struct Table {
+    name_width: usize,
+}
+
+impl Table {
+    /// A table wide enough for every name in `names`.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Table {
+        let name_width = names.into_iter().map(str::len).max().unwrap_or(0).max(20);
+        Table { name_width }
+    }
+
+    /// The two header lines.
+    pub fn header(&self) -> String {
+        let w = self.name_width;
+        format!(
+            "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {}\n{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}",
+            "mode", "offered", "captured", "captured", "drops", "user", "sys", "cpu", "ring", "adds up",
+            "", "Mpps", "Mpps", "%", "%", "ns/pkt", "ns/pkt", "ns/pkt", "MiB"
+        )
+    }
+
+    /// One run's figures and verdict (`yes`, `NO` or `FAILED`), then notes.
+    pub fn line(&self, r: &Run) -> String {
+        let verdict = if r.is_failed() {
+            "FAILED"
+        } else if r.reconciles {
+            "yes"
+        } else {
+            "NO"
+        };
+        let mut s = self.figures(r, verdict);
+        if r.background > 0 && !r.is_failed() {
+            s += &format!(" ({} frames not counted by the sockets)", r.background);
+        }
+        if r.counts.if_drops > 0 {
+            s += &format!(
+                " ({} dropped by the interface before any socket)",
+                r.counts.if_drops
+            );
+        }
+        s
+    }
+
+    /// A contender's median row; failed rounds are named in its verdict.
+    pub fn row_line(&self, row: &Row) -> String {
+        if row.failed_rounds == 0 || row.is_failed() {
+            return self.line(&row.run);
+        }
+        let verdict = format!(
+            "FAILED in {} of {} runs (median of the others)",
+            row.failed_rounds, row.rounds
+        );
+        self.figures(&row.run, &verdict)
+    }
+
+    fn figures(&self, r: &Run, verdict: &str) -> String {
+        let c = &r.counts;
+        if r.is_failed() && c.secs == 0.0 {
+            // Failed before any traffic: nothing was measured.
+            return format!(
+                "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {verdict}",
+                r.name,
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                w = self.name_width,
+            );
+        }
+        let per = |ns: u64| match c.ns_per_pkt(ns) {
+            Some(x) => format!("{x:.1}"),
+            None => "-".into(),
+        };
+        format!(
+            "{:<w$} {:>10.3} {:>10.3} {:>9.2} {:>8.2} {:>9} {:>9} {:>9} {:>8}  {verdict}",
+            r.name,
+            c.offered_pps() / 1e6,
+            c.captured_pps() / 1e6,
+            c.captured_pct(),
+            c.drop_pct(),
+            per(c.cpu_user_ns),
+            per(c.cpu_sys_ns),
+            per(c.cpu_ns()),
+            if c.ring_bytes > 0 {
+                (c.ring_bytes >> 20).to_string()
+            } else {
+                "-".into()
+            },
+            w = self.name_width,
+        )
+    }
+}
+
+/// Under a failed run's line: why, and the last lines its tool wrote on standard error.
+pub fn failure_lines(r: &Run) -> Vec<String> {
+    let Some(f) = &r.failure else {
+        return Vec::new();
+    };
+    let mut out = vec![format!("    {} FAILED: {}", r.name, f.why)];
+    for l in &f.stderr_tail {
+        out.push(format!("    | {l}"));
+    }
+    out
+}
+
+/// The bench's last word when some run failed or did not add up: which, and how often.
+pub fn verdict_line(rows: &[Row]) -> Option<String> {
+    let bad: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.adds_up())
+        .map(|r| {
+            let what = if r.failed_rounds > 0 {
+                format!("FAILED in {} of {} runs", r.failed_rounds, r.rounds)
+            } else {
+                "counts do not add up".to_string()
+            };
+            format!("{} ({what})", r.run.name)
+        })
+        .collect();
+    (!bad.is_empty()).then(|| format!("bench: not every run counts: {}", bad.join(", ")))
+}
+
+/// `bench: ring x1: CPU per captured packet 0.32x that of tcpdump -w /dev/null (median of 3
+/// paired runs: …)`, naming every run without a ratio and why; or why there is none at all.
+pub fn ratio_line(r: &Ratio) -> String {
+    let missing: Vec<String> = r
+        .unpaired
+        .iter()
+        .map(|(round, why)| format!("run {}: {why}", round + 1))
+        .collect();
+    let Some(median) = r.median else {
+        return format!(
+            "bench: {}: no CPU ratio to {}: {}",
+            r.mode,
+            r.versus,
+            missing.join("; ")
+        );
+    };
+    let values: Vec<String> = r.each.iter().map(|(_, x)| format!("{x:.2}")).collect();
+    let mut s = format!(
+        "bench: {}: CPU per captured packet {median:.2}x that of {} (median of {} paired run{}: {}",
+        r.mode,
+        r.versus,
+        r.each.len(),
+        if r.each.len() == 1 { "" } else { "s" },
+        values.join(" ")
+    );
+    if !missing.is_empty() {
+        s += &format!("; no ratio in {}", missing.join("; "));
+    }
+    s.push(')');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{Counts, Failure, Side};
+
+    fn run(name: &str, captured: u64) -> Run {
+        Run {
+            name: name.into(),
+            side: Side::Compared,
+            round: 0,
+            counts: Counts {
+                seen: 1_000_000,
+                captured,
+                drops: 1_000_000 - captured,
+                secs: 2.0,
+                cpu_user_ns: 100_000_000,
+                cpu_sys_ns: 300_000_000,
+                ring_bytes: 64 << 20,
+                ..Counts::default()
+            },
+            reconciles: true,
+            background: 0,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn columns_line_up_with_the_header() {
+        let t = Table::new(["ring x1", "tcpdump -w /dev/null"]);
+        let h = t.header();
+        let line = t.line(&run("ring x1", 1_000_000));
+        assert_eq!(
+            line,
+            "ring x1                   0.500      0.500    100.00     0.00     100.0     300.0     400.0       64  yes"
+        );
+        let first = h.lines().next().unwrap();
+        assert_eq!(first.find("adds up"), line.find("yes"), "{h}\n{line}");
+        // A longer name widens the column for every line.
+        let t = Table::new(["netsniff-ng -w /some/long/dir"]);
+        let line = t.line(&run("ring x1", 1));
+        assert!(line[29..].starts_with("      0.500"), "{line}");
+    }
+
+    #[test]
+    fn a_failed_run_says_failed_why_and_what_the_tool_said() {
+        let t = Table::new(["netsniff-ng -w tmpfs"]);
+        let mut r = run("netsniff-ng -w tmpfs", 0);
+        r.failure = Some(
+            Failure::new("captured nothing of 1000000 frames offered (0.500 Mpps)")
+                .with_stderr("Running! Hang up with ^C!\n0  packets incoming\n"),
+        );
+        let line = t.line(&r);
+        assert!(line.ends_with("  FAILED"), "{line}");
+        assert!(!line.contains("yes"), "{line}");
+        // No CPU per packet of nothing.
+        assert!(line.contains("        -         -         -"), "{line}");
+        assert_eq!(
+            failure_lines(&r),
+            [
+                "    netsniff-ng -w tmpfs FAILED: captured nothing of 1000000 frames offered (0.500 Mpps)",
+                "    | Running! Hang up with ^C!",
+                "    | 0  packets incoming",
+            ]
+        );
+        assert!(failure_lines(&run("x", 1)).is_empty());
+        // Failed before any traffic: no figures at all.
+        let never = Run::failed(
+            "tcpdump -w /dev/null".into(),
+            Side::Compared,
+            0,
+            Failure::new("exited (exit status: 1) before it was capturing"),
+        );
+        let line = t.line(&never);
+        assert!(
+            line.starts_with("tcpdump -w /dev/null          -          -         -")
+                && line.ends_with("-  FAILED"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_last_word_names_what_does_not_count() {
+        let good = Row {
+            run: run("ring x1", 1_000_000),
+            rounds: 2,
+            failed_rounds: 0,
+            all_add_up: true,
+        };
+        assert_eq!(verdict_line(std::slice::from_ref(&good)), None);
+        let mut partly = good.clone();
+        partly.run.name = "tcpdump -w /dev/null".into();
+        partly.failed_rounds = 1;
+        let mut off = good.clone();
+        off.run.name = "recv x1".into();
+        off.all_add_up = false;
+        assert_eq!(
+            verdict_line(&[good, partly, off]).unwrap(),
+            "bench: not every run counts: tcpdump -w /dev/null (FAILED in 1 of 2 runs), recv x1 (counts do not add up)"
+        );
+    }
+
+    #[test]
+    fn a_row_with_some_failed_rounds_is_flagged() {
+        let t = Table::new(["tcpdump"]);
+        let row = Row {
+            run: run("tcpdump", 500_000),
+            rounds: 3,
+            failed_rounds: 1,
+            all_add_up: true,
+        };
+        assert!(t
+            .row_line(&row)
+            .ends_with("FAILED in 1 of 3 runs (median of the others)"));
+    }
+
+    #[test]
+    fn ratio_lines() {
+        let mut r = Ratio {
+            mode: "ring x1".into(),
+            versus: "tcpdump -w tmpfs".into(),
+            median: Some(0.3214),
+            each: vec![(0, 0.35), (2, 0.3214)],
+            unpaired: vec![(1, "tcpdump -w tmpfs failed: exited with status 1".into())],
+        };
+        assert_eq!(
+            ratio_line(&r),
+            "bench: ring x1: CPU per captured packet 0.32x that of tcpdump -w tmpfs (median of 2 paired runs: 0.35 0.32; no ratio in run 2: tcpdump -w tmpfs failed: exited with status 1)"
+        );
+        r.unpaired.clear();
+        r.each.pop();
+        assert!(ratio_line(&r).ends_with("(median of 1 paired run: 0.35)"));
+        r.median = None;
+        r.each.clear();
+        r.unpaired = vec![(0, "a".into()), (1, "b".into())];
+        assert_eq!(
+            ratio_line(&r),
+            "bench: ring x1: no CPU ratio to tcpdump -w tmpfs: run 1: a; run 2: b"
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! One run of a compared tool: started on the capture end with the same CPU placement as
+//! ringcap, traffic only once it is capturing, stopped with SIGINT as a user would, its count
+//! from its own report or from the file it wrote, its CPU time from its rusage.
+//!
+//! A tool that cannot start, exits with an error, does not stop, or captures nothing of the
+//! traffic fails the run, with its last lines on standard error.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ringcap::config::format_cpu_list;
+
+use crate::child::{Child, Ended};
+use crate::run::{tool_reconciles, Counts, Failure, Run, Side};
+use crate::session::Ctx;
+use crate::tools::{Tool, ToolArgs};
+
+/// How long a tool may take to open its capture (netsniff-ng allocating a big ring can take
+/// seconds).
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// After its socket is bound, before the traffic: the tool's own start-up after the bind.
+const SETTLE: Duration = Duration::from_millis(300);
+/// How long a tool may take to stop after SIGINT before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `tool` once; None when the bench was interrupted during the run.
+pub(crate) fn run(
+    ctx: &Ctx<'_>,
+    tool: &Tool,
+    name: String,
+    round: usize,
+) -> crate::Result<Option<Run>> {
+    let to_null = tool.to_null(ctx.output.is_some());
+    let file = if to_null {
+        Path::new("/dev/null").to_path_buf()
+    } else {
+        ctx.scratch.dir.join(format!("{}.pcap", tool.name))
+    };
+    let failed = |f: Failure| Ok(Some(Run::failed(name.clone(), Side::Compared, round, f)));
+
+    let before = ctx.link()?;
+    let ifindex = ctx.net.ifindex(ctx.net.capture_if())?;
+    let mut child = match Child::spawn(&mut command(ctx, tool, &file)) {
+        Ok(c) => c,
+        Err(e) => return failed(Failure::new(format!("could not start {}: {e}", tool.name))),
+    };
+    if let Err(f) = wait_capturing(ctx, &mut child, ifindex) {
+        return if ctx.stop.is_stopped() {
+            Ok(None)
+        } else {
+            failed(f)
+        };
+    }
+    std::thread::sleep(SETTLE);
+    let traffic = ctx.traffic()?;
+    // Children's CPU time is added when they are reaped: the generator's is in from here on,
+    // so what grows after this point is the tool's alone.
+    let (cu0, cs0) = ringcap::process::children_cpu_time();
+    std::thread::sleep(Duration::from_millis(300));
+    child.interrupt();
+    let ended = child
+        .wait_for(STOP_GRACE)
+        .map_err(crate::Error::io(format!("waiting for {}", tool.name)))?;
+    let (cu1, cs1) = ringcap::process::children_cpu_time();
+    if traffic.interrupted {
+        return Ok(None);
+    }
+    let link = ctx.link()?.since(before);
+    let stderr = child.stderr();
+    if let Some(why) = exit_failure(ended) {
+        return failed(Failure::new(why).with_stderr(&stderr));
+    }
+    let captured = if to_null {
+        let count = tool.own_count.and_then(|count| count(&stderr));
+        count.ok_or_else(|| "it reported no packet count".to_string())
+    } else {
+        count_packets(&file).map_err(|e| format!("its file {} is unreadable: {e}", file.display()))
+    };
+    let captured = match captured {
+        Ok(n) => n,
+        Err(why) => return failed(Failure::new(why).with_stderr(&stderr)),
+    };
+    let drops = (tool.own_drops)(&stderr).unwrap_or(link.rx_packets.saturating_sub(captured));
+    let mut run = Run {
+        name,
+        side: Side::Compared,
+        round,
+        counts: Counts {
+            seen: link.rx_packets,
+            if_drops: link.rx_dropped,
+            captured,
+            drops,
+            secs: traffic.secs,
+            cpu_user_ns: cu1.saturating_sub(cu0),
+            cpu_sys_ns: cs1.saturating_sub(cs0),
+            ring_bytes: tool.ring_bytes.unwrap_or(0),
+            sent: traffic.sent,
+        },
+        reconciles: tool_reconciles(captured, drops, link.rx_packets),
+        background: 0,
+        failure: None,
+    }
+    .judge();
+    if let Some(f) = &mut run.failure {
+        *f = f.clone().with_stderr(&stderr);
+    }
+    Ok(Some(run))
+}
+
+/// `ip netns exec NS taskset -c CPUS TOOL ARGS…`: ip and taskset exec, so the child is the
+/// tool itself (its pid gets the SIGINT, its rusage is the tool's).
+fn command(ctx: &Ctx<'_>, tool: &Tool, file: &Path) -> Command {
+    let cpus = format_cpu_list(&ctx.plan.cap_cpus);
+    let out = file.to_string_lossy();
+    let args = (tool.args)(&ToolArgs {
+        iface: ctx.net.capture_if(),
+        out: &out,
+        filter: ctx.settings.filter.as_ref().map(|f| f.expr.as_str()),
+    });
+    let mut cmd = ctx.net.command("taskset");
+    cmd.args(["-c", &cpus, tool.name]).args(args);
+    cmd
+}
+
+/// Whether the child has a packet socket of its own bound and running on the capture end: one
+/// of the sockets its file descriptors name (`socket:[inode]`) among the namespace's packet
+/// sockets. Its own, not a count of them, so a socket of an earlier run still being closed
+/// can neither hide nor stand in for it.
+fn own_socket_running(ctx: &Ctx<'_>, pid: u32, ifindex: u32) -> std::io::Result<bool> {
+    let mut inodes = Vec::new();
+    // Unreadable when it has just exited: the caller's wait says so next.
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Ok(false);
+    };
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue; // closed meanwhile
+        };
+        if let Some(inode) = socket_inode(&target.to_string_lossy()) {
+            inodes.push(inode);
+        }
+    }
+    if inodes.is_empty() {
+        return Ok(false);
+    }
+    Ok(ctx
+        .net
+        .packet_sockets()
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .iter()
+        .any(|s| s.running && s.ifindex == ifindex && inodes.contains(&s.inode)))
+}
+
+/// The inode of a `/proc/PID/fd` link to a socket (`socket:[500316]`).
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Waits until the tool has its packet socket bound to the capture end: from then on the
+/// kernel queues the traffic for it. Fails if it exits first or takes too long.
+fn wait_capturing(ctx: &Ctx<'_>, child: &mut Child, ifindex: u32) -> Result<(), Failure> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => {
+                return Err(
+                    Failure::new(format!("exited ({st}) before it was capturing"))
+                        .with_stderr(&child.stderr()),
+                )
+            }
+            Ok(None) => {}
+            Err(e) => return Err(Failure::new(format!("cannot wait for it: {e}"))),
+        }
+        match own_socket_running(ctx, child.id(), ifindex) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => return Err(Failure::new(format!("cannot see its socket: {e}"))),
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            return Err(Failure::new(format!(
+                "not capturing after {} s (no packet socket of its own bound to {})",
+                READY_TIMEOUT.as_secs(),
+                ctx.net.capture_if()
+            ))
+            .with_stderr(&child.stderr()));
+        }
+        if ctx.stop.is_stopped() {
+            return Err(Failure::new("interrupted"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Why the way a tool ended fails its run: SIGINT is its normal end, so anything but a clean
+/// exit is a failure.
+fn exit_failure(e: Ended) -> Option<String> {
+    if e.killed {
+        return Some(format!(
+            "did not stop within {} s of SIGINT and was killed",
+            STOP_GRACE.as_secs()
+        ));
+    }
+    (!e.status.success()).then(|| format!("exited with an error ({})", e.status))
+}
+
+/// Counts the packets of the file a tool wrote (a tool stopped mid-write may leave a partial
+/// last record: every whole one counts).
+fn count_packets(path: &Path) -> std::io::Result<u64> {
+    let f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut r = ringcap_pcap::Reader::new(f).map_err(std::io::Error::other)?;
+    let mut n = 0u64;
+    while let Ok(Some(_)) = r.next_record() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_links_name_their_inode() {
+        assert_eq!(socket_inode("socket:[500316]"), Some(500316));
+        assert_eq!(socket_inode("pipe:[500316]"), None);
+        assert_eq!(socket_inode("/dev/null"), None);
+        assert_eq!(socket_inode("socket:[]"), None);
+    }
+
+    /// This process's own sockets are found through its fd links, as a tool's are.
+    #[test]
+    fn a_process_socket_is_found_by_its_inode() {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let me = std::process::id();
+        let mut found = false;
+        for fd in std::fs::read_dir(format!("/proc/{me}/fd"))
+            .unwrap()
+            .flatten()
+        {
+            if let Ok(t) = std::fs::read_link(fd.path()) {
+                found |= socket_inode(&t.to_string_lossy()).is_some();
+            }
+        }
+        assert!(found, "no socket:[inode] link among this process's fds");
+        drop(sock);
+    }
+}

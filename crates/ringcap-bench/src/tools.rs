@@ -1,0 +1,174 @@
+//! The tools the bench runs beside ringcap on the same traffic, each as one table entry: its
+//! command line, how it reports what it captured and dropped, and how the bench knows it is
+//! capturing before traffic starts. Adding a tool is adding an entry to [`KNOWN`].
+
+/// A capture program compared with ringcap.
+#[derive(Debug)]
+pub struct Tool {
+    /// Its program name (on `PATH`) and its name in `--compare`.
+    pub name: &'static str,
+    /// The package that installs it (the same name in Debian, Ubuntu and Fedora).
+    pub package: &'static str,
+    /// Its arguments (after the program name) for one run.
+    pub args: fn(&ToolArgs<'_>) -> Vec<String>,
+    /// Reads the number of packets it captured from its standard error, when it reports one:
+    /// count-only runs then let it write to /dev/null. Tools without it always write a file,
+    /// and the bench counts the file's packets.
+    pub own_count: Option<fn(&str) -> Option<u64>>,
+    /// Reads the kernel drops it reports on standard error.
+    pub own_drops: fn(&str) -> Option<u64>,
+    /// Capture buffer it is given, in bytes (None: the tool's own default, not shown).
+    pub ring_bytes: Option<u64>,
+}
+
+impl Tool {
+    /// Whether a run lets it write to /dev/null: count-only runs of a tool that counts itself.
+    pub fn to_null(&self, writing: bool) -> bool {
+        !writing && self.own_count.is_some()
+    }
+}
+
+/// Tools are told apart by name.
+impl PartialEq for Tool {
+    fn eq(&self, other: &Tool) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Tool {}
+
+/// What a run gives a tool.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolArgs<'a> {
+    pub iface: &'a str,
+    /// The file to write (`/dev/null` for count-only runs of a tool that counts itself).
+    pub out: &'a str,
+    pub filter: Option<&'a str>,
+}
+
+/// ringcap's default ring per worker (64 blocks of 1 MiB): the buffer netsniff-ng is given,
+/// so both capture into the same memory. (Left alone, netsniff-ng sizes its ring from the
+/// link speed: 2.5 GB on a 10 Gbit/s veth, whose allocation took 0.6 to 4 s here and made it
+/// miss the start of the traffic.)
+const NETSNIFF_RING: u64 = 64 << 20;
+
+pub static TCPDUMP: Tool = Tool {
+    name: "tcpdump",
+    package: "tcpdump",
+    args: |a| {
+        let mut v: Vec<String> = ["-i", a.iface, "-n", "-w", a.out, "-s", "262144"]
+            .map(String::from)
+            .into();
+        v.extend(a.filter.map(String::from));
+        v
+    },
+    // "123 packets captured", "4 packets dropped by kernel"
+    own_count: Some(|err| number_before(err, "packets captured")),
+    own_drops: |err| number_before(err, "packets dropped by kernel"),
+    ring_bytes: None,
+};
+
+pub static NETSNIFF_NG: Tool = Tool {
+    name: "netsniff-ng",
+    package: "netsniff-ng",
+    args: |a| {
+        let mut v: Vec<String> = [
+            "--in",
+            a.iface,
+            "--out",
+            a.out,
+            "--silent",
+            // Leave the host's socket memory settings alone.
+            "--no-sock-mem",
+            "--ring-size",
+        ]
+        .map(String::from)
+        .into();
+        v.push(format!("{}MiB", NETSNIFF_RING >> 20));
+        if let Some(f) = a.filter {
+            v.extend(["--filter".to_string(), f.to_string()]);
+        }
+        v
+    },
+    own_count: None,
+    // "      0  packets failed filter (out of space)": the ring's drops.
+    own_drops: |err| number_before(err, "packets failed filter (out of space)"),
+    ring_bytes: Some(NETSNIFF_RING),
+};
+
+/// Every tool the bench knows, in the order it runs them.
+pub static KNOWN: [&Tool; 2] = [&TCPDUMP, &NETSNIFF_NG];
+
+/// The known tool called `name`.
+pub fn find(name: &str) -> Option<&'static Tool> {
+    KNOWN.iter().copied().find(|t| t.name == name)
+}
+
+/// The number that starts the first line containing `what` ("57 packets captured" → 57).
+fn number_before(text: &str, what: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.contains(what))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TCPDUMP_END: &str = "tcpdump: listening on rc0, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n\
+        1748212 packets captured\n1790001 packets received by filter\n41789 packets dropped by kernel\n";
+    const NETSNIFF_END: &str = "Running! Hang up with ^C!\n\n\
+        \x20     57009  packets incoming (0 unread on exit)\n\
+        \x20     57000  packets passed filter\n\
+        \x20         9  packets failed filter (out of space)\n\
+        \x20    0.0157% packet droprate\n";
+
+    #[test]
+    fn tcpdump_counts_itself() {
+        let count = TCPDUMP.own_count.unwrap();
+        assert_eq!(count(TCPDUMP_END), Some(1_748_212));
+        assert_eq!((TCPDUMP.own_drops)(TCPDUMP_END), Some(41_789));
+        assert_eq!(count("tcpdump: rc0: No such device exists\n"), None);
+    }
+
+    #[test]
+    fn netsniff_reports_its_ring_drops() {
+        assert!(NETSNIFF_NG.own_count.is_none());
+        assert_eq!((NETSNIFF_NG.own_drops)(NETSNIFF_END), Some(9));
+        assert_eq!((NETSNIFF_NG.own_drops)(""), None);
+    }
+
+    #[test]
+    fn command_lines() {
+        let a = ToolArgs {
+            iface: "rc0",
+            out: "/dev/null",
+            filter: Some("tcp port 80"),
+        };
+        assert_eq!(
+            (TCPDUMP.args)(&a),
+            [
+                "-i",
+                "rc0",
+                "-n",
+                "-w",
+                "/dev/null",
+                "-s",
+                "262144",
+                "tcp port 80"
+            ]
+        );
+        let a = ToolArgs {
+            out: "/x/netsniff-ng.pcap",
+            ..a
+        };
+        assert_eq!(
+            (NETSNIFF_NG.args)(&a).join(" "),
+            "--in rc0 --out /x/netsniff-ng.pcap --silent --no-sock-mem --ring-size 64MiB --filter tcp port 80"
+        );
+        assert_eq!(find("netsniff-ng").map(|t| t.name), Some("netsniff-ng"));
+        assert!(find("wireshark").is_none());
+    }
+}

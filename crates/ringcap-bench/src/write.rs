@@ -1,0 +1,72 @@
+//! `--write`: ringcap's whole capture-to-file path, measured. Every piece of the bench's
+//! write mode is here: the program's file output plugged in, the run, and its check.
+//!
+//! The bench does not write files its own way: the program gives it the pipeline
+//! `capture -w` uses ([`FileOutput`]), so the figures are those of `capture -w`.
+
+use std::path::Path;
+
+use ringcap::{Batch, Capture, Flow, Handler, WorkerReport};
+
+use crate::ringcap_run::{drive, Driven};
+use crate::session::Ctx;
+
+/// The program's `-w` pipeline (the CLI's output module).
+pub trait FileOutput {
+    /// Opens one handler per worker writing `path` (several workers name their files as
+    /// `capture -w` does), each ready to write.
+    fn open(
+        &self,
+        path: &Path,
+        iface: &str,
+        snaplen: u32,
+        workers: usize,
+    ) -> Result<FileSinks, String>;
+}
+
+/// The handlers of one `--write` run and how to tell, afterwards, whether they wrote
+/// everything.
+pub struct FileSinks {
+    pub handlers: Vec<Box<dyn Handler>>,
+    /// Called once the capture has ended: why the files are not complete, if they are not.
+    pub check: Box<dyn FnOnce() -> Result<(), String>>,
+}
+
+/// A boxed handler as the engine's one handler type (one indirect call per batch).
+struct DynSink(Box<dyn Handler>);
+
+impl Handler for DynSink {
+    fn batch(&mut self, batch: &mut Batch<'_>) -> Flow {
+        self.0.batch(batch)
+    }
+
+    fn finish(&mut self, report: &WorkerReport) -> Result<(), String> {
+        self.0.finish(report)
+    }
+}
+
+/// Runs `cap` writing pcap files on the scratch space while the traffic flows. A file output
+/// that cannot open fails the run before it starts (`Err` holds why); files left incomplete
+/// fail it after (in [`Driven::failure`]).
+pub(crate) fn capture_writing(
+    ctx: &Ctx<'_>,
+    out: &dyn FileOutput,
+    cap: Capture,
+) -> crate::Result<Result<Driven, String>> {
+    let path = ctx.scratch.dir.join("ringcap.pcap");
+    let sinks = match out.open(
+        &path,
+        ctx.net.capture_if(),
+        cap.config().snaplen,
+        cap.workers(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("opening {}: {e}", path.display()))),
+    };
+    let handlers: Vec<DynSink> = sinks.handlers.into_iter().map(DynSink).collect();
+    let mut driven = drive(ctx, cap, handlers)?;
+    if let Err(e) = (sinks.check)() {
+        driven.failure = Some(format!("writing the files failed: {e}"));
+    }
+    Ok(Ok(driven))
+}
