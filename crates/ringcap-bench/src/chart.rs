@@ -425,6 +425,7 @@ mod tests {
                 },
                 reconciles: true,
                 background: 0,
+                host: None,
                 failure: None,
             },
             rounds: 3,

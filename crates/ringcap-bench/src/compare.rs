@@ -41,7 +41,11 @@ pub fn choose(arg: Option<&str>, installed: impl Fn(&str) -> bool) -> Result<Cho
             continue;
         }
         let Some(tool) = tools::find(name) else {
-            let known: Vec<&str> = tools::KNOWN.iter().map(|t| t.name).collect();
+            let known: Vec<&str> = tools::KNOWN
+                .iter()
+                .chain(tools::ON_REQUEST.iter())
+                .map(|t| t.name)
+                .collect();
             return Err(format!(
                 "--compare knows {} (or none), not {name:?}",
                 known.join(", ")
@@ -128,7 +132,13 @@ mod tests {
         let e = choose(Some("wireshark"), |_| true).unwrap_err();
         assert_eq!(
             e,
-            "--compare knows tcpdump, netsniff-ng (or none), not \"wireshark\""
+            "--compare knows tcpdump, netsniff-ng, xdpdump (or none), not \"wireshark\""
         );
+        // xdpdump only when named, from the xdp-tools package
+        assert_eq!(choose(None, |_| true).unwrap().tools, tools::KNOWN);
+        let c = choose(Some("xdpdump"), |_| true).unwrap();
+        assert_eq!(c.tools, [&tools::XDPDUMP]);
+        let e = choose(Some("xdpdump"), |_| false).unwrap_err();
+        assert!(e.contains("xdp-tools"), "{e}");
     }
 }

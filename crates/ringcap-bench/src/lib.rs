@@ -25,6 +25,7 @@ pub mod chart;
 mod child;
 pub mod compare;
 mod error;
+pub mod host_stack;
 pub mod machine;
 pub mod plan;
 pub mod report;

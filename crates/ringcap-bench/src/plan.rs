@@ -71,6 +71,12 @@ pub enum ModeSpec {
     Ring1,
     RingN,
     Xdp,
+    /// AF_XDP with a filter matching 1 frame in 64 in the XDP program: the rest go on to the
+    /// host's stack ([`crate::host_stack`]).
+    XdpFilter,
+    /// The same filter run in user space over every frame (`--xdp-filter user`): every frame is
+    /// taken from the host.
+    XdpUserFilter,
 }
 
 impl ModeSpec {
@@ -81,6 +87,8 @@ impl ModeSpec {
         ("ring1", ModeSpec::Ring1),
         ("ringN", ModeSpec::RingN),
         ("xdp", ModeSpec::Xdp),
+        ("xdp+filter", ModeSpec::XdpFilter),
+        ("xdp+ufilter", ModeSpec::XdpUserFilter),
     ];
 
     /// The words `--modes` takes, for its error message.
@@ -111,10 +119,12 @@ impl ModeSpec {
             ModeSpec::RecvN => (Mode::Recv, threads),
             ModeSpec::Ring1 => (Mode::Ring, 1),
             ModeSpec::RingN => (Mode::Ring, threads),
-            ModeSpec::Xdp => (Mode::Xdp, 1),
+            ModeSpec::Xdp | ModeSpec::XdpFilter | ModeSpec::XdpUserFilter => (Mode::Xdp, 1),
         };
         let label = match self {
             ModeSpec::Xdp => "xdp".to_string(),
+            ModeSpec::XdpFilter => "xdp+filter".to_string(),
+            ModeSpec::XdpUserFilter => "xdp+ufilter".to_string(),
             _ => format!("{mode} x{threads}"),
         };
         RingcapMode {
@@ -134,7 +144,19 @@ impl ModeSpec {
             | ModeSpec::Ring1
             | ModeSpec::RingN
             | ModeSpec::Xdp => cfg,
+            // The row's own filter, whatever --filter says; in the XDP program, or in user
+            // space over every frame.
+            ModeSpec::XdpFilter | ModeSpec::XdpUserFilter => {
+                let mut cfg = cfg.filter(crate::host_stack::program().ok());
+                cfg.xdp.user_filter = self == ModeSpec::XdpUserFilter;
+                cfg
+            }
         }
+    }
+
+    /// The rows that measure what the host's stack keeps ([`crate::host_stack`]).
+    pub fn host_stack(self) -> bool {
+        matches!(self, ModeSpec::XdpFilter | ModeSpec::XdpUserFilter)
     }
 }
 
@@ -165,8 +187,17 @@ impl Contender {
         match self {
             Contender::Ringcap(m) if writing => format!("{} -w {files}", m.label),
             Contender::Ringcap(m) => m.label.clone(),
-            Contender::Tool(t) if t.to_null(writing) => format!("{} -w /dev/null", t.name),
-            Contender::Tool(t) => format!("{} -w {files}", t.name),
+            Contender::Tool(t) => {
+                let to = if t.to_null(writing) {
+                    "/dev/null"
+                } else {
+                    files
+                };
+                match t.note {
+                    Some(note) => format!("{} -w {to} ({note})", t.name),
+                    None => format!("{} -w {to}", t.name),
+                }
+            }
         }
     }
 }
@@ -246,6 +277,15 @@ mod tests {
         assert_eq!(ModeSpec::RingN.resolve(4).label, "ring x4");
         assert_eq!(ModeSpec::Recv1.resolve(4).label, "recv x1");
         assert_eq!(ModeSpec::Xdp.resolve(4).label, "xdp");
+        let m = ModeSpec::parse_list("xdp,xdp+filter,xdp+ufilter").unwrap();
+        let labels: Vec<String> = m.iter().map(|m| m.resolve(4).label).collect();
+        assert_eq!(labels, ["xdp", "xdp+filter", "xdp+ufilter"]);
+        let (l, note) = lineup(&m, 1, &[]);
+        assert_eq!(
+            (l.len(), note),
+            (3, None),
+            "three rows of one xdp socket each"
+        );
         let e = ModeSpec::parse_list("ring1,warp").unwrap_err();
         assert!(e.starts_with("unknown mode \"warp\" in --modes"), "{e}");
     }

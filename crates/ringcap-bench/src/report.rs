@@ -66,6 +66,10 @@ struct RunJson<'a> {
     failed: bool,
     failure: Option<&'a str>,
     stderr_tail: &'a [String],
+    /// The `xdp+filter` rows: passed to the host, its IP receive count and CPU per offered
+    /// frame, with and without the capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a crate::host_stack::HostStack>,
 }
 
 #[derive(Serialize)]
@@ -144,6 +148,7 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
         failed: r.is_failed(),
         failure: r.failure.as_ref().map(|f| f.why.as_str()),
         stderr_tail: r.failure.as_ref().map_or(&[], |f| &f.stderr_tail),
+        host: r.host.as_ref(),
     }
 }
 
@@ -219,6 +224,7 @@ mod tests {
             },
             reconciles: true,
             background: 0,
+            host: None,
             failure: None,
         }
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ringcap::{Batch, Capture, Config, EndReason, Fanout, FanoutMode, Flow, Handler, Mode, Report};
 
+use crate::host_stack;
 use crate::plan::RingcapMode;
 use crate::run::{ringcap_reconciles, Counts, Failure, Run, Side, Written};
 use crate::session::Ctx;
@@ -40,6 +41,20 @@ pub(crate) fn run(
     round: usize,
 ) -> crate::Result<Option<Run>> {
     let failed = |why: String| Run::failed(name.clone(), Side::Ringcap, round, Failure::new(why));
+    // The xdp+filter rows: the frames go to the capture end's own address, first with nothing
+    // capturing (the host stack's floor), then with the capture.
+    let mac;
+    let mut row_ctx = *ctx;
+    let mut host = None;
+    if m.spec.host_stack() {
+        mac = host_stack::capture_mac(ctx)?;
+        row_ctx.dst_mac = Some(&mac);
+        match host_stack::baseline(&row_ctx)? {
+            Some(b) => host = Some(b),
+            None => return Ok(None),
+        }
+    }
+    let ctx = &row_ctx;
     // The sockets (and the workers, spawned by this thread) live in the bench's namespace.
     let _in = ctx.net.enter()?;
     let cap = match Capture::open(config(ctx, m)) {
@@ -51,6 +66,10 @@ pub(crate) fn run(
     }
     let ring_bytes = cap.ring_memory();
     let before = ctx.link()?;
+    let host_before = host
+        .as_ref()
+        .map(|_| host_stack::Sample::take(ctx))
+        .transpose()?;
     let driven = match ctx.output {
         None => {
             let handlers = (0..cap.workers()).map(|_| Nop).collect();
@@ -65,11 +84,38 @@ pub(crate) fn run(
         return Ok(None);
     }
     let link = ctx.link()?.since(before);
+    let host_after = host_before
+        .map(|_| host_stack::Sample::take(ctx))
+        .transpose()?;
     let report = match driven.report {
         Ok(r) => r,
         Err(e) => return Ok(Some(failed(format!("the capture failed: {e}")))),
     };
     let t = &report.total;
+    // AF_XDP with a filter: what the XDP program passed to the host's stack (filter in the
+    // kernel), or what the filter rejected after the redirect (in user space), is neither
+    // received nor dropped, but it is part of what the interface took in.
+    let extra = |name: &str| {
+        report
+            .extra
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    };
+    let passed = extra("xdp_passed");
+    let taken = t.kernel_packets + passed + extra("xdp_filtered");
+    let host = match (host, host_before, host_after) {
+        (Some(without), Some(b), Some(a)) => {
+            let (ip_in, busy) = a.since(&b, link.rx_packets + link.rx_dropped);
+            Some(host_stack::HostStack {
+                passed,
+                ip_in,
+                busy_ns_per_offered: busy,
+                without,
+            })
+        }
+        _ => None,
+    };
     let mut run = Run {
         name,
         side: Side::Ringcap,
@@ -88,8 +134,9 @@ pub(crate) fn run(
             sent: driven.traffic.sent,
             output: driven.written,
         },
-        reconciles: ringcap_reconciles(report.reconciles(), t.kernel_packets, link.rx_packets),
-        background: link.rx_packets.saturating_sub(t.kernel_packets),
+        reconciles: ringcap_reconciles(report.reconciles(), taken, link.rx_packets),
+        background: link.rx_packets.saturating_sub(taken),
+        host,
         failure: None,
     };
     if report.reason.is_error() {

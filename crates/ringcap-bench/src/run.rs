@@ -146,6 +146,8 @@ pub struct Run {
     pub reconciles: bool,
     /// Frames the interface received that no socket counted (another listener, a stray frame).
     pub background: u64,
+    /// The `xdp+filter` rows: what the filter left to the host's stack, and the stack's count.
+    pub host: Option<crate::host_stack::HostStack>,
     pub failure: Option<Failure>,
 }
 
@@ -159,6 +161,7 @@ impl Run {
             counts: Counts::default(),
             reconciles: false,
             background: 0,
+            host: None,
             failure: Some(failure),
         }
     }
@@ -273,6 +276,7 @@ mod tests {
             counts: c,
             reconciles: true,
             background: 0,
+            host: None,
             failure: None,
         };
         // The case from the field: 0 of 0.019 Mpps, 100 % drops, and it "added up".

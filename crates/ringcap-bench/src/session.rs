@@ -120,6 +120,7 @@ impl Settings {
 }
 
 /// What every run needs.
+#[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub settings: &'a Settings,
     pub plan: &'a Plan,
@@ -129,6 +130,9 @@ pub(crate) struct Ctx<'a> {
     pub output: Option<&'a dyn FileOutput>,
     /// The bench was interrupted (Ctrl-C): the run under way ends and is not counted.
     pub stop: &'a StopHandle,
+    /// The generator's destination MAC when not its template's: the `xdp+filter` rows address
+    /// the capture end, so the frames the filter passes reach its IP layer.
+    pub dst_mac: Option<&'a str>,
 }
 
 /// A prepared bench: its network is up until [`Bench::finish`] (or drop).
@@ -249,6 +253,7 @@ impl Bench {
             scratch: &self.scratch,
             output: self.output.as_deref(),
             stop,
+            dst_mac: None,
         };
         let mut runs: Vec<Vec<Run>> = vec![Vec::new(); self.lineup.len()];
         'rounds: for round in 0..self.settings.runs {

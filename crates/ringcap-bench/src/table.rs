@@ -134,6 +134,54 @@ pub fn failure_lines(r: &Run) -> Vec<String> {
     out
 }
 
+/// Under an `xdp+filter` row's line: what the filter left to the host's stack, and what the
+/// stack received and the CPUs spent, against the same traffic with no capture.
+pub fn host_lines(r: &Run) -> Vec<String> {
+    let Some(h) = &r.host else {
+        return Vec::new();
+    };
+    if r.is_failed() {
+        return Vec::new();
+    }
+    let pct = |part: u64, of: u64| {
+        if of == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}%", 100.0 * part as f64 / of as f64)
+        }
+    };
+    let ns = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.0} ns"));
+    vec![
+        format!(
+            "    {}: filter '{}' (1 frame in 64) {}; passed to the host {}",
+            r.name,
+            crate::host_stack::EXPR,
+            if r.name.contains("ufilter") {
+                "in user space"
+            } else {
+                "in the XDP program"
+            },
+            h.passed
+        ),
+        format!(
+            "    {}: host IP received {} ({} of offered), with no capture {} ({})",
+            r.name,
+            h.ip_in,
+            pct(h.ip_in, r.counts.offered()),
+            h.without.ip_in,
+            pct(h.without.ip_in, h.without.offered),
+        ),
+        format!(
+            "    {}: per offered frame: workers' CPU {}, capture CPUs busy {} (with no capture {})",
+            r.name,
+            ns((r.counts.offered() > 0)
+                .then(|| r.counts.cpu_ns() as f64 / r.counts.offered() as f64)),
+            ns(h.busy_ns_per_offered),
+            ns(h.without.busy_ns_per_offered),
+        ),
+    ]
+}
+
 /// The bench's last word when some run failed or did not add up: which, and how often.
 pub fn verdict_line(rows: &[Row]) -> Option<String> {
     let bad: Vec<String> = rows
@@ -205,6 +253,7 @@ mod tests {
             },
             reconciles: true,
             background: 0,
+            host: None,
             failure: None,
         }
     }

@@ -14,7 +14,7 @@ use ringcap::config::format_cpu_list;
 use crate::child::{Child, Ended};
 use crate::run::{tool_reconciles, Counts, Failure, Run, Side};
 use crate::session::Ctx;
-use crate::tools::{Tool, ToolArgs};
+use crate::tools::{Ready, Tool, ToolArgs};
 
 /// How long a tool may take to open its capture (netsniff-ng allocating a big ring can take
 /// seconds).
@@ -45,7 +45,7 @@ pub(crate) fn run(
         Ok(c) => c,
         Err(e) => return failed(Failure::new(format!("could not start {}: {e}", tool.name))),
     };
-    if let Err(f) = wait_capturing(ctx, &mut child, ifindex) {
+    if let Err(f) = wait_capturing(ctx, tool, &mut child, ifindex) {
         return if ctx.stop.is_stopped() {
             Ok(None)
         } else {
@@ -100,6 +100,7 @@ pub(crate) fn run(
         },
         reconciles: tool_reconciles(captured, drops, link.rx_packets),
         background: 0,
+        host: None,
         failure: None,
     }
     .judge();
@@ -161,9 +162,24 @@ fn socket_inode(link: &str) -> Option<u64> {
         .ok()
 }
 
-/// Waits until the tool has its packet socket bound to the capture end: from then on the
-/// kernel queues the traffic for it. Fails if it exits first or takes too long.
-fn wait_capturing(ctx: &Ctx<'_>, child: &mut Child, ifindex: u32) -> Result<(), Failure> {
+/// Whether an XDP program is attached to the capture end (`ip link` shows `prog/xdp`).
+fn xdp_attached(ctx: &Ctx<'_>) -> std::io::Result<bool> {
+    let link = ctx
+        .net
+        .ip(&["-d", "link", "show", ctx.net.capture_if()])
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(link.contains("prog/xdp"))
+}
+
+/// Waits until the tool is capturing: its packet socket bound to the capture end, or (xdpdump)
+/// its XDP program attached to it; from then on the kernel hands it the traffic. Fails if it
+/// exits first or takes too long.
+fn wait_capturing(
+    ctx: &Ctx<'_>,
+    tool: &Tool,
+    child: &mut Child,
+    ifindex: u32,
+) -> Result<(), Failure> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -176,14 +192,22 @@ fn wait_capturing(ctx: &Ctx<'_>, child: &mut Child, ifindex: u32) -> Result<(), 
             Ok(None) => {}
             Err(e) => return Err(Failure::new(format!("cannot wait for it: {e}"))),
         }
-        match own_socket_running(ctx, child.id(), ifindex) {
+        let ready = match tool.ready {
+            Ready::PacketSocket => own_socket_running(ctx, child.id(), ifindex),
+            Ready::XdpProgram => xdp_attached(ctx),
+        };
+        match ready {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(e) => return Err(Failure::new(format!("cannot see its socket: {e}"))),
+            Err(e) => return Err(Failure::new(format!("cannot see its capture: {e}"))),
         }
         if start.elapsed() > READY_TIMEOUT {
+            let what = match tool.ready {
+                Ready::PacketSocket => "no packet socket of its own bound to",
+                Ready::XdpProgram => "no XDP program attached to",
+            };
             return Err(Failure::new(format!(
-                "not capturing after {} s (no packet socket of its own bound to {})",
+                "not capturing after {} s ({what} {})",
                 READY_TIMEOUT.as_secs(),
                 ctx.net.capture_if()
             ))

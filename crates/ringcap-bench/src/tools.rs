@@ -19,6 +19,19 @@ pub struct Tool {
     pub own_drops: fn(&str) -> Option<u64>,
     /// Capture buffer it is given, in bytes (None: the tool's own default, not shown).
     pub ring_bytes: Option<u64>,
+    /// How the bench knows it is capturing, before the traffic starts.
+    pub ready: Ready,
+    /// Said in its row name (what it cannot do that ringcap's rows do).
+    pub note: Option<&'static str>,
+}
+
+/// The sign that a tool is capturing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// A packet socket of its own, bound to the capture end and running (`/proc/net/packet`).
+    PacketSocket,
+    /// An XDP program attached to the capture end (xdpdump's capture program).
+    XdpProgram,
 }
 
 impl Tool {
@@ -65,6 +78,8 @@ pub static TCPDUMP: Tool = Tool {
     own_count: Some(|err| number_before(err, "packets captured")),
     own_drops: |err| number_before(err, "packets dropped by kernel"),
     ring_bytes: None,
+    ready: Ready::PacketSocket,
+    note: None,
 };
 
 pub static NETSNIFF_NG: Tool = Tool {
@@ -93,14 +108,43 @@ pub static NETSNIFF_NG: Tool = Tool {
     // "      0  packets failed filter (out of space)": the ring's drops.
     own_drops: |err| number_before(err, "packets failed filter (out of space)"),
     ring_bytes: Some(NETSNIFF_RING),
+    ready: Ready::PacketSocket,
+    note: None,
+};
+
+/// xdp-tools' capture at the XDP hook: its own XDP program copies every frame into a perf
+/// ring and passes it on (without `--load-xdp-program` it falls back to libpcap on an
+/// interface with no XDP program). It has no filter: a `--filter` is not given to it, and its
+/// row says so.
+pub static XDPDUMP: Tool = Tool {
+    name: "xdpdump",
+    package: "xdp-tools",
+    args: |a| {
+        ["-i", a.iface, "-w", a.out, "--load-xdp-program"]
+            .map(String::from)
+            .into()
+    },
+    // "123 packets captured", "4 packets dropped by perf ring"
+    own_count: Some(|err| number_before(err, "packets captured")),
+    own_drops: |err| number_before(err, "packets dropped by perf ring"),
+    ring_bytes: None,
+    ready: Ready::XdpProgram,
+    note: Some("no filter"),
 };
 
 /// Every tool the bench knows, in the order it runs them.
 pub static KNOWN: [&Tool; 2] = [&TCPDUMP, &NETSNIFF_NG];
 
-/// The known tool called `name`.
+/// Tools run only when `--compare` names them: xdpdump is a counterpart of the xdp rows alone.
+pub static ON_REQUEST: [&Tool; 1] = [&XDPDUMP];
+
+/// The tool called `name`, known or run on request.
 pub fn find(name: &str) -> Option<&'static Tool> {
-    KNOWN.iter().copied().find(|t| t.name == name)
+    KNOWN
+        .iter()
+        .chain(ON_REQUEST.iter())
+        .copied()
+        .find(|t| t.name == name)
 }
 
 /// The number that starts the first line containing `what` ("57 packets captured" → 57).
@@ -131,6 +175,14 @@ mod tests {
         assert_eq!(count(TCPDUMP_END), Some(1_748_212));
         assert_eq!((TCPDUMP.own_drops)(TCPDUMP_END), Some(41_789));
         assert_eq!(count("tcpdump: rc0: No such device exists\n"), None);
+    }
+
+    #[test]
+    fn xdpdump_counts_itself() {
+        let end = "listening on rc0, ingress XDP program ID 14579 func xdpdump, capture mode entry, capture size 262144 bytes\n\
+                   1 packets captured\n0 packets dropped by perf ring\n";
+        assert_eq!(XDPDUMP.own_count.unwrap()(end), Some(1));
+        assert_eq!((XDPDUMP.own_drops)(end), Some(0));
     }
 
     #[test]
@@ -169,6 +221,12 @@ mod tests {
             "--in rc0 --out /x/netsniff-ng.pcap --silent --no-sock-mem --ring-size 64MiB --filter tcp port 80"
         );
         assert_eq!(find("netsniff-ng").map(|t| t.name), Some("netsniff-ng"));
+        assert_eq!(
+            (XDPDUMP.args)(&a).join(" "),
+            "-i rc0 -w /x/netsniff-ng.pcap --load-xdp-program",
+            "no filter given"
+        );
+        assert_eq!(find("xdpdump").map(|t| t.package), Some("xdp-tools"));
         assert!(find("wireshark").is_none());
     }
 }

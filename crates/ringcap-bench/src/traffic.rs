@@ -67,6 +67,9 @@ impl Ctx<'_> {
         if template == "udp" {
             cmd.args(["--size", &s.size.to_string()]);
         }
+        if let Some(mac) = self.dst_mac {
+            cmd.args(["--dst-mac", mac]);
+        }
         let t0 = Instant::now();
         let mut gen = Child::spawn(&mut cmd).map_err(Error::io("starting ringcap gen"))?;
         let status = loop {

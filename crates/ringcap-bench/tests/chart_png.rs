@@ -28,6 +28,7 @@ fn row(name: &str, side: Side, offered: u64, captured: u64, user: u64, sys: u64)
             },
             reconciles: true,
             background: 0,
+            host: None,
             failure: None,
         },
         rounds: 3,

@@ -18,7 +18,10 @@ pub struct Args {
     /// Seconds of traffic per run.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
-    /// Receive paths to measure, comma separated: recv1, recvN, ring1, ringN, xdp.
+    /// Receive paths to measure, comma separated: recv1, recvN, ring1, ringN, xdp, xdp+filter
+    /// (AF_XDP with a filter in the XDP program matching 1 frame in 64: the rest go on to the
+    /// host's stack, whose IP receive count is shown against a run with no capture), xdp+ufilter
+    /// (the same filter in user space: every frame is taken from the host).
     #[arg(long, default_value = "recv1,recvN,ring1,ringN")]
     pub modes: String,
     /// Capture workers for the N-thread modes (default: one per capture CPU).
@@ -199,7 +202,10 @@ fn print_run(table: &Table, r: &Run, runs: usize) {
     } else {
         eprintln!("{}", table.line(r));
     }
-    for l in table::failure_lines(r) {
+    for l in table::failure_lines(r)
+        .into_iter()
+        .chain(table::host_lines(r))
+    {
         eprintln!("{l}");
     }
 }
@@ -210,6 +216,9 @@ fn print_summary(table: &Table, results: &Results, runs: usize) {
         eprintln!("{}", table.header());
         for row in &results.rows {
             eprintln!("{}", table.row_line(row));
+            for l in table::host_lines(&row.run) {
+                eprintln!("{l}");
+            }
             if row.is_failed() {
                 for l in table::failure_lines(&row.run) {
                     eprintln!("{l}");

@@ -80,7 +80,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if !args.quiet {
         eprintln!("{}", start_line(&capture, &why));
         if cfg.mode == Mode::Xdp {
-            eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
+            if cfg.filter.is_some() && !cfg.xdp.user_filter {
+                eprintln!(
+                    "ringcap: note: in xdp mode the frames the filter matches no longer reach \
+                     this host's network stack; the others pass to it"
+                );
+            } else {
+                eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
+            }
             if args.threads.is_some() {
                 eprintln!(
                     "ringcap: note: --threads is ignored in xdp mode: one worker per RX queue"
@@ -232,8 +239,11 @@ fn start_line(c: &Capture, why: &Why) -> String {
     if cfg.direction != ringcap::Direction::InOut {
         s += &format!(", direction {}", cfg.direction);
     }
-    if cfg.filter.is_some() {
-        s += ", kernel filter attached";
+    match (cfg.filter.is_some(), cfg.mode, cfg.xdp.user_filter) {
+        (false, _, _) => {}
+        (true, Mode::Xdp, false) => s += ", filter in the XDP program",
+        (true, Mode::Xdp, true) => s += ", filter in user space",
+        (true, _, _) => s += ", kernel filter attached",
     }
     // Why: the defaults the machine chose, or the flag that overrode them.
     let workers = if cfg.mode == Mode::Xdp {
@@ -323,6 +333,9 @@ struct SummaryJson {
     freezes: u64,
     losing_blocks: u64,
     reconciles: bool,
+    /// The mode's own counts, by name (AF_XDP: xdp_passed, the frames the filter left to the
+    /// host).
+    extra: serde_json::Map<String, serde_json::Value>,
     workers: Vec<WorkerJson>,
 }
 
@@ -347,6 +360,11 @@ fn summary_json(r: &Report) -> String {
         freezes: t.freezes,
         losing_blocks: t.losing_blocks,
         reconciles: r.reconciles(),
+        extra: r
+            .extra
+            .iter()
+            .map(|(n, v)| (n.clone(), (*v).into()))
+            .collect(),
         workers: r
             .workers
             .iter()
@@ -397,9 +415,17 @@ pub fn print_summary(r: &Report, json: bool) {
         out += &format!("{p}\n");
     }
     let t = &r.total;
+    // xdp with the filter in the kernel: what it left to the host is beside the reconciliation
+    let passed = r
+        .extra
+        .iter()
+        .find(|(n, _)| n == "xdp_passed")
+        .map_or(String::new(), |(_, v)| {
+            format!(" (passed to the host by the filter: {v})")
+        });
     if r.reconciles() {
         out += &format!(
-            "counts add up: kernel {} = received {} + {past} {} + dropped {}\n",
+            "counts add up: kernel {} = received {} + {past} {} + dropped {}{passed}\n",
             t.kernel_packets, t.received, t.past_count, t.drops
         );
     } else if !t.complete {

@@ -72,6 +72,10 @@ pub struct Args {
     /// Compile for a live Linux socket (VLAN and direction from kernel metadata).
     #[arg(long)]
     live: bool,
+    /// Print the eBPF of `capture --mode xdp` (the filter inside ringcap's XDP program), one
+    /// instruction per line with the classic instruction it comes from.
+    #[arg(long, conflicts_with_all = ["live", "dump"])]
+    ebpf: bool,
     /// The filter expression (pcap-filter(7)); several words are joined with spaces.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     expr: Vec<String>,
@@ -102,6 +106,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
+    if args.ebpf {
+        match ringcap::xdp::listing(&prog) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("ringcap: filter: cannot run in the XDP program: {e}");
+                return Ok(1);
+            }
+        }
+        return Ok(0);
+    }
     let text = match args.dump {
         0 | 1 => prog.dump_d(),
         2 => prog.dump_dd(),

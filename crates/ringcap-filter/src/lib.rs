@@ -22,6 +22,7 @@ pub mod bpf;
 mod codegen;
 mod cond;
 mod dump;
+pub mod ebpf;
 pub mod lexer;
 mod names;
 mod opt;

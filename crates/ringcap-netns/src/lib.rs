@@ -57,6 +57,8 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// A network namespace with a veth pair inside it.
 pub struct PrivateNet {
     ns: String,
+    /// The peer end's own namespace (`<ns>-peer`) with [`Options::split`].
+    peer_ns: Option<String>,
     capture_if: String,
     peer_if: String,
     deleted: bool,
@@ -67,6 +69,9 @@ pub struct PrivateNet {
 pub struct Options {
     pub capture_if: String,
     pub peer_if: String,
+    /// Put the peer end in a namespace of its own (`<ns>-peer`), like a separate host: then
+    /// traffic between the two ends crosses the capture end's stack as a host's would.
+    pub split: bool,
     pub mtu: Option<u32>,
 }
 
@@ -75,6 +80,7 @@ impl Default for Options {
         Options {
             capture_if: "rc0".into(),
             peer_if: "rc1".into(),
+            split: false,
             mtu: None,
         }
     }
@@ -98,8 +104,9 @@ impl PrivateNet {
         );
         ip(&["netns", "add", &ns])?;
         // From here on, dropping `net` removes the namespace, also when a step below fails.
-        let net = PrivateNet {
+        let mut net = PrivateNet {
             ns,
+            peer_ns: None,
             capture_if: opts.capture_if.clone(),
             peer_if: opts.peer_if.clone(),
             deleted: false,
@@ -119,8 +126,16 @@ impl PrivateNet {
             net.ip(&["link", "set", &opts.capture_if, "mtu", &mtu.to_string()])?;
             net.ip(&["link", "set", &opts.peer_if, "mtu", &mtu.to_string()])?;
         }
+        if opts.split {
+            let peer_ns = format!("{}-peer", net.ns);
+            ip(&["netns", "add", &peer_ns])?;
+            net.peer_ns = Some(peer_ns.clone());
+            net.peer_sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6")?;
+            net.ip(&["link", "set", &opts.peer_if, "netns", &peer_ns])?;
+            net.peer_ip(&["link", "set", "lo", "up"])?;
+        }
         net.ip(&["link", "set", &opts.capture_if, "up"])?;
-        net.ip(&["link", "set", &opts.peer_if, "up"])?;
+        net.peer_ip(&["link", "set", &opts.peer_if, "up"])?;
         net.ip(&["link", "set", "lo", "up"])?;
         Ok(net)
     }
@@ -170,6 +185,30 @@ impl PrivateNet {
         .map(drop)
     }
 
+    /// The namespace holding the peer end: its own with [`Options::split`], else [`Self::ns`].
+    pub fn peer_ns(&self) -> &str {
+        self.peer_ns.as_deref().unwrap_or(&self.ns)
+    }
+
+    /// Runs `ip ARGS` in the peer end's namespace.
+    pub fn peer_ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["-n", self.peer_ns()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// Runs a shell snippet in the peer end's namespace.
+    pub fn peer_sh(&self, script: &str) -> Result<String> {
+        run(Command::new("ip").args(["netns", "exec", self.peer_ns(), "sh", "-c", script]))
+    }
+
+    /// A command that runs `program` in the peer end's namespace.
+    pub fn peer_command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", self.peer_ns(), program]);
+        c
+    }
+
     /// Runs a shell snippet inside the namespace (with its own /sys).
     pub fn sh(&self, script: &str) -> Result<String> {
         run(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", script]))
@@ -185,19 +224,17 @@ impl PrivateNet {
     /// Moves the calling thread into the namespace until the guard drops. Threads spawned
     /// meanwhile stay in it for their whole life.
     pub fn enter(&self) -> Result<NsGuard> {
-        let back = File::open("/proc/thread-self/ns/net")
-            .map_err(|e| Error::Io("/proc/thread-self/ns/net".into(), e))?;
-        let path = format!("/run/netns/{}", self.ns);
-        let target = File::open(&path).map_err(|e| Error::Io(path, e))?;
-        sys::setns_net(target.as_fd())?;
-        Ok(NsGuard {
-            back: OwnedFd::from(back),
-        })
+        enter_ns(&self.ns)
+    }
+
+    /// Like [`Self::enter`], into the peer end's namespace.
+    pub fn enter_peer(&self) -> Result<NsGuard> {
+        enter_ns(self.peer_ns())
     }
 
     /// A raw socket on the peer end, to send frames that arrive at the capture end.
     pub fn sender(&self) -> Result<Sender> {
-        let _in = self.enter()?;
+        let _in = self.enter_peer()?;
         Sender::open(&self.peer_if)
     }
 
@@ -247,6 +284,9 @@ impl PrivateNet {
     /// Removes the namespace now (also done on drop), reporting a failure.
     pub fn destroy(mut self) -> Result<()> {
         self.deleted = true;
+        if let Some(p) = &self.peer_ns {
+            ip(&["netns", "del", p])?;
+        }
         ip(&["netns", "del", &self.ns]).map(drop)
     }
 }
@@ -254,6 +294,9 @@ impl PrivateNet {
 impl Drop for PrivateNet {
     fn drop(&mut self) {
         if !self.deleted {
+            if let Some(p) = &self.peer_ns {
+                let _ = ip(&["netns", "del", p]);
+            }
             let _ = ip(&["netns", "del", &self.ns]);
         }
     }
@@ -296,6 +339,17 @@ impl Sender {
     }
 }
 
+fn enter_ns(ns: &str) -> Result<NsGuard> {
+    let back = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| Error::Io("/proc/thread-self/ns/net".into(), e))?;
+    let path = format!("/run/netns/{ns}");
+    let target = File::open(&path).map_err(|e| Error::Io(path, e))?;
+    sys::setns_net(target.as_fd())?;
+    Ok(NsGuard {
+        back: OwnedFd::from(back),
+    })
+}
+
 fn ip(args: &[&str]) -> Result<String> {
     run(Command::new("ip").args(args))
 }
@@ -326,8 +380,10 @@ fn remove_stale() {
     }
 }
 
-/// The process that made namespace `name` (`ringcap-<pid>-<n>`), if it is one of ours.
+/// The process that made namespace `name` (`ringcap-<pid>-<n>`, or its peer's
+/// `ringcap-<pid>-<n>-peer`), if it is one of ours.
 fn owner_pid(name: &str) -> Option<u32> {
+    let name = name.strip_suffix("-peer").unwrap_or(name);
     let rest = name.strip_prefix("ringcap-")?;
     let (pid, n) = rest.split_once('-')?;
     n.parse::<u32>().ok()?;
@@ -342,6 +398,7 @@ mod tests {
     fn only_our_namespace_names_have_an_owner() {
         assert_eq!(owner_pid("ringcap-1234-0"), Some(1234));
         assert_eq!(owner_pid("ringcap-1234-17"), Some(1234));
+        assert_eq!(owner_pid("ringcap-1234-17-peer"), Some(1234));
         assert_eq!(owner_pid("ringcap-1234"), None);
         assert_eq!(owner_pid("ringcap-bench-1234"), None);
         assert_eq!(owner_pid("other-1234-0"), None);

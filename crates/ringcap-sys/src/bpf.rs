@@ -18,6 +18,7 @@ pub const BPF_PROG_LOAD: u32 = 5;
 pub const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
 
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 
 pub const BPF_PROG_TYPE_XDP: u32 = 6;
@@ -249,4 +250,96 @@ pub fn prog_name(prog: BorrowedFd<'_>) -> Result<String> {
     let bytes: Vec<u8> = info[16..20].iter().flat_map(|w| w.to_ne_bytes()).collect();
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+}
+
+pub const BPF_PROG_TEST_RUN: u32 = 10;
+
+/// BPF_PROG_TEST_RUN: runs a loaded program once over `data` (for XDP: a frame of at least
+/// 14 bytes) and returns the program's return value. The kernel copies `data` into a frame of
+/// its own, so the program sees it as it would see a received frame, without any device.
+pub fn prog_test_run(prog: BorrowedFd<'_>, data: &[u8]) -> Result<u32> {
+    let mut a = Attr::new();
+    // struct { prog_fd, retval, data_size_in, data_size_out, data_in, data_out, repeat, ... }
+    a.u32(0, prog.as_raw_fd() as u32)
+        .u32(8, data.len().min(u32::MAX as usize) as u32)
+        .u64(16, data.as_ptr() as u64)
+        .u32(32, 1);
+    bpf(BPF_PROG_TEST_RUN, &mut a, "bpf(BPF_PROG_TEST_RUN)")?;
+    Ok(u32::from_ne_bytes(a.0[4..8].try_into().expect("4 bytes")))
+}
+
+/// A program the kernel refused, with the verifier's last message when it gave one.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: Error,
+    /// The last line of the verifier's log that says what went wrong (not its statistics).
+    pub reason: Option<String>,
+}
+
+/// BPF_PROG_LOAD without a log first (a log slows the verifier, and a long program's log
+/// overflows any buffer, which fails the load with ENOSPC); on refusal, loads again with a
+/// 16 MiB log to tell why. The kernel keeps the log's tail when it overflows (since 6.4), and the
+/// reason is near the end.
+pub fn prog_load_explained(
+    prog_type: u32,
+    insns: &[Insn],
+    license: &std::ffi::CStr,
+    name: &str,
+) -> std::result::Result<OwnedFd, Refused> {
+    let error = match prog_load(prog_type, insns, license, name, &mut []) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let mut log = vec![0u8; 16 << 20];
+    let reason = match prog_load(prog_type, insns, license, name, &mut log) {
+        // refused once, accepted with a log: report the first error without a reason
+        Ok(_) => None,
+        Err(_) => verifier_reason(&log_text(&log)),
+    };
+    Err(Refused { error, reason })
+}
+
+/// The verifier's last message: the last line of its log, skipping the closing statistics
+/// (`processed N insns ...`, `verification time ...`, `stack depth ...`).
+pub fn verifier_reason(log: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+        })
+        .map(str::to_string)
+}
+
+/// The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-7`): a per-CPU map's
+/// value, read from user space, holds one slot per possible CPU.
+pub fn possible_cpus() -> Result<usize> {
+    let path = "/sys/devices/system/cpu/possible";
+    let text = std::fs::read_to_string(path).map_err(|e| Error {
+        call: "read /sys/devices/system/cpu/possible",
+        source: e,
+    })?;
+    let mut n = 0usize;
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let last = part.rsplit('-').next().unwrap_or(part);
+        let last: usize = last.trim().parse().map_err(|_| Error {
+            call: "parse /sys/devices/system/cpu/possible",
+            source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+        })?;
+        n = n.max(last + 1);
+    }
+    Ok(n.max(1))
+}
+
+/// BPF_MAP_LOOKUP_ELEM on a per-CPU map of u64 values: the sum over every CPU's slot. The kernel
+/// copies one 8-byte-aligned slot per possible CPU.
+pub fn percpu_u64_sum(map: BorrowedFd<'_>, key: &[u8], cpus: usize) -> Result<u64> {
+    let mut v = vec![0u8; 8 * cpus];
+    map_lookup(map, key, &mut v)?;
+    Ok(v.chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
+        .fold(0u64, u64::wrapping_add))
 }

@@ -337,6 +337,10 @@ pub struct XdpOptions {
     pub native: Option<bool>,
     pub zero_copy: bool,
     pub busy_poll: bool,
+    /// Run the filter in user space on every frame instead of in the XDP program (which leaves
+    /// what does not match to the host's stack): every frame is then redirected, and the host
+    /// sees none of them.
+    pub user_filter: bool,
 }
 
 /// Everything a capture is asked to do.

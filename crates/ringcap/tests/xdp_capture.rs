@@ -26,8 +26,7 @@ fn base(native: Option<bool>) -> Config {
     let mut cfg = Config::new("rc0").mode(Mode::Xdp).pin(false);
     cfg.xdp = XdpOptions {
         native,
-        zero_copy: false,
-        busy_poll: false,
+        ..XdpOptions::default()
     };
     cfg
 }
@@ -240,9 +239,10 @@ fn xdp_filter_runs_in_user_space_and_counts_reconcile() {
         })
         .collect();
     let net = TestNet::new().unwrap();
-    let cfg = base(None)
+    let mut cfg = base(None)
         .filter(Some(ringcap_filter::Program { insns: prog }))
         .duration(Some(Duration::from_millis(800)));
+    cfg.xdp.user_filter = true;
     let (report, seen) = capture(&net, cfg, Duration::ZERO, |net| send(net, &frames));
     check_reconciles(&report);
     assert_eq!(report.total.received, 200);

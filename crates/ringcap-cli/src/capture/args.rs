@@ -20,7 +20,9 @@ Receive paths (--mode, --threads):
   ring, 1 thread    a TPACKET_V3 mmap ring, poll only when no block is ready
   ring, N threads   a ring per worker in one fanout group (the default)
   xdp               AF_XDP, one socket per RX queue; frames it takes NO LONGER REACH the
-                    host's network stack (right for a mirror port, wrong for a host's own traffic)
+                    host's network stack (right for a mirror port, wrong for a host's own traffic);
+                    with a filter, it runs in the XDP program and only matching frames are
+                    taken: the others stay with the host (--xdp-filter user: all are taken)
 
 Defaults that fit the machine: one worker per RX queue of the interface (or per CPU its RPS
 spreads to), at most one per CPU; rings share a budget of the lesser of 1 GiB and 1/64 of the
@@ -150,6 +152,10 @@ pub struct Args {
     /// AF_XDP busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL).
     #[arg(long)]
     pub busy_poll: bool,
+    /// Where the filter runs in xdp mode: kernel (in the XDP program; what does not match stays
+    /// with the host's stack) or user (every frame is taken, then filtered in user space).
+    #[arg(long, default_value = "kernel", value_parser = ["kernel", "user"])]
+    pub xdp_filter: String,
     #[command(flatten)]
     pub output: crate::output::OutputArgs,
     #[command(flatten)]
@@ -259,6 +265,7 @@ impl Args {
             native: self.xdp_mode.as_deref().map(|m| m == "native"),
             zero_copy: self.zero_copy,
             busy_poll: self.busy_poll,
+            user_filter: self.xdp_filter == "user",
         };
         if self.user.is_some() && self.mode == Mode::Xdp {
             bail!(

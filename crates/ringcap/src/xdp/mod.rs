@@ -16,13 +16,18 @@
 //! when the worker starts and deleted when it stops; before and after, frames of that queue go
 //! to the host stack (the program's fallback action is XDP_PASS).
 //!
-//! **Filters** run in user space on each frame through ringcap-filter's cBPF interpreter; there is
-//! no kernel-side form (AF_XDP sockets take no socket filter, and compiling cBPF to eBPF inside
-//! the XDP program is not done). Rejected frames are counted (`xdp_filtered`) and never handed
-//! to the handler.
+//! **Filters** run in the kernel by default: the classic program (compiled for the frame's own
+//! bytes, VLAN tags included) is translated to eBPF by `ringcap_filter::ebpf` and runs in the XDP
+//! program before the redirect, so a frame that does not match goes on to the host's stack
+//! untouched and is counted in a per-CPU map (`xdp_passed`); only matching frames are copied into
+//! the UMEM. A program the verifier refuses fails the start with its last message, before
+//! anything is attached; there is no silent fallback. `XdpOptions::user_filter` (`--xdp-filter
+//! user`) instead redirects every frame and runs ringcap-filter's interpreter on each in user
+//! space; rejected frames are counted (`xdp_filtered`) and never handed to the handler.
 //!
 //! **Counts** (exact once the capture has stopped): for each queue,
-//! `kernel_packets = xdp_redirected - xdp_filtered` and `drops = rx_ring_full + rx_dropped`, so
+//! `kernel_packets = xdp_redirected - xdp_filtered` (`xdp_filtered` is 0 with the filter in the
+//! kernel) and `drops = rx_ring_full + rx_dropped`, so
 //! `kernel_packets = received + past_count + drops` like the AF_PACKET modes. `xdp_redirected`
 //! is the program's own per-queue counter of frames it handed to a socket; each such frame is
 //! either put in the socket's RX ring (and then read by the worker: received, past `-c`, or
@@ -66,6 +71,7 @@ use crate::packet::Packet;
 use crate::{Batch, Capture, Config, Error, Result};
 
 pub use attach::{AttachMode, Attachment};
+pub use program::listing;
 
 /// What the CLI prints when the mode starts (and the help and README say).
 pub const HOST_STACK_WARNING: &str =
@@ -136,7 +142,24 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
         return Err(attach::foreign_error(&cfg.iface, &state));
     }
 
-    let prog = program::load(queues)?;
+    // Before any socket or attachment: a filter the kernel refuses leaves nothing behind.
+    let in_kernel = if cfg.xdp.user_filter {
+        None
+    } else {
+        cfg.filter.as_ref()
+    };
+    // The XDP program only says match or not: what a match keeps must be one length.
+    let snaplen =
+        match in_kernel.map(ringcap_filter::ebpf::accept_length) {
+            None => cfg.snaplen,
+            Some(Some(keep)) => cfg.snaplen.min(keep),
+            Some(None) => return Err(Error::Xdp(
+                "the filter keeps different lengths of different frames, which the XDP program \
+                 cannot say; use --xdp-filter user"
+                    .into(),
+            )),
+        };
+    let prog = program::load(queues, in_kernel)?;
     let xcfg = xsk::XskConfig {
         frames: FRAMES,
         chunk,
@@ -155,8 +178,11 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
         cfg.xdp.native,
         cfg.promisc,
     )?;
-    // The same interpreter `ringcap read` uses (ringcap-filter), over the program as compiled.
-    let filter: Option<Arc<ringcap_filter::Program>> = cfg.filter.clone().map(Arc::new);
+    // --xdp-filter user: the same interpreter `ringcap read` uses, over every redirected frame.
+    let filter: Option<Arc<ringcap_filter::Program>> = match cfg.xdp.user_filter {
+        true => cfg.filter.clone().map(Arc::new),
+        false => None,
+    };
     let sources: Vec<Box<dyn Source>> = socks
         .into_iter()
         .enumerate()
@@ -166,6 +192,7 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
                 probe: Arc::new(XdpProbe {
                     sock: sock.fd().clone(),
                     counters: prog.counters.clone(),
+                    passed: prog.passed.clone(),
                     queue: q as u32,
                     filtered: filtered.clone(),
                     last: Mutex::new(Last::default()),
@@ -174,7 +201,7 @@ pub(crate) fn open_capture(mut cfg: Config, ifindex: u32) -> Result<Capture> {
                 xskmap: prog.xskmap.clone(),
                 queue: q as u32,
                 filter: filter.clone(),
-                snaplen: cfg.snaplen,
+                snaplen,
                 filtered,
                 busy_poll: cfg.xdp.busy_poll,
             }) as Box<dyn Source>
@@ -356,6 +383,7 @@ struct Last {
     drops: u64,
     redirected: u64,
     filtered: u64,
+    passed: u64,
     stats: sys::xdp::Statistics,
 }
 
@@ -364,6 +392,8 @@ struct Last {
 struct XdpProbe {
     sock: Arc<OwnedFd>,
     counters: Arc<OwnedFd>,
+    /// The kernel filter's count of frames it left to the host (`None`: no kernel filter).
+    passed: Option<program::Passed>,
     queue: u32,
     filtered: Arc<AtomicU64>,
     last: Mutex<Last>,
@@ -383,6 +413,10 @@ impl KernelProbe for XdpProbe {
         let filtered = self.filtered.load(Ordering::Relaxed);
         let s = sys::xdp::statistics(self.sock.as_fd())?;
         let redirected = program::redirected(&self.counters, self.queue)?;
+        let passed = match &self.passed {
+            Some(p) => program::passed(p, self.queue)?,
+            None => 0,
+        };
         let packets = redirected.wrapping_sub(filtered);
         let drops = s.rx_ring_full.wrapping_add(s.rx_dropped);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
@@ -393,7 +427,11 @@ impl KernelProbe for XdpProbe {
             "xdp_redirected",
             redirected.wrapping_sub(last.redirected),
         );
-        add_extra(t, "xdp_filtered", filtered.wrapping_sub(last.filtered));
+        if self.passed.is_some() {
+            add_extra(t, "xdp_passed", passed.wrapping_sub(last.passed));
+        } else {
+            add_extra(t, "xdp_filtered", filtered.wrapping_sub(last.filtered));
+        }
         add_extra(
             t,
             "rx_dropped",
@@ -420,6 +458,7 @@ impl KernelProbe for XdpProbe {
             drops,
             redirected,
             filtered,
+            passed,
             stats: s,
         };
         Ok(())
