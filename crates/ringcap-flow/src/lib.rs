@@ -27,11 +27,10 @@ pub mod message;
 pub mod meter;
 pub mod record;
 pub mod table;
-pub mod wire_shim;
 
-/// Header summaries (TEMPORARY alias: `ringcap_wire` once that crate is merged).
+/// Header summaries: the flow key is built from ringcap-wire's one-pass summary.
 #[doc(hidden)]
-pub use wire_shim as wire;
+pub use ringcap_wire as wire;
 
 pub use export::{CollectorSpec, Counters, ExportConfig, ExportError, ExportReport, Exporter};
 pub use key::{FlowKey, Kind};
