@@ -390,8 +390,11 @@ mod tests {
             re(&["read", "-r", "f", "tcp", "--bogus"]),
             ["read", "-r", "f", "--bogus", "--", "tcp"]
         );
-        // tcpdump's -n and -nn are taken and dropped.
-        assert_eq!(re(&["read", "-nn", "-r", "f", "-n"]), ["read", "-r", "f"]);
+        // tcpdump's -n and -nn are read's own flags now (the decoder's): left for clap.
+        assert_eq!(
+            re(&["read", "-nn", "-r", "f", "-n"]),
+            ["read", "-nn", "-r", "f", "-n"]
+        );
         // After --, everything is the expression; a negative number inside it stays there.
         assert_eq!(
             re(&["read", "-r", "f", "len", ">", "-1"]),
@@ -414,7 +417,7 @@ mod tests {
             "capture has no --nano; use --time-stamp-precision nano (the default)"
         );
         let h = hint_unknown(&c, Some("capture"), "--count").unwrap();
-        assert_eq!(h, "capture has no --count; use -q");
+        assert_eq!(h, "capture has no --count; use --count-only");
         let h = hint_unknown(&c, Some("capture"), "-r").unwrap();
         assert_eq!(
             h,

@@ -31,6 +31,9 @@ pub fn parse_time(s: &str) -> anyhow::Result<u64> {
         )
     };
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        if t.bytes().filter(|&b| b == b'.').count() > 1 {
+            return Err(bad());
+        }
         let (secs, frac) = t.split_once('.').unwrap_or((t, ""));
         let secs: u64 = secs.parse().map_err(|_| bad())?;
         let mut ns = 0u64;
