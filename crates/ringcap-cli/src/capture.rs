@@ -79,6 +79,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     if !args.quiet {
         eprintln!("{}", start_line(&capture, &why));
+    }
+    // Said even with -q: the host loses the frames the capture takes.
+    {
         if cfg.mode == Mode::Xdp {
             if cfg.filter.is_some() && !cfg.xdp.user_filter {
                 eprintln!(

@@ -92,16 +92,21 @@ fn modified_pcap_from_editcap_reads_as_tcpdump_and_tshark_read_it() {
     // every packet, with tshark's timestamps and lengths
     let text = stdout_of(
         Command::new(BIN)
-            .args(["read", "--epoch", "-r"])
+            .args(["read", "-tt", "-e", "-r"])
             .arg(&modified),
     );
+    // tcpdump's -tt -e line: `SECS.FRAC SRC > DST, ethertype …, length N: …`
     let ours: Vec<(u64, u32)> = text
         .lines()
+        .filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit))
         .map(|l| {
-            let mut w = l.split(' ');
-            let t = ringcap_netlab::tools::epoch_ns(w.next().unwrap());
-            assert_eq!(w.next(), Some("len"), "{l}");
-            (t, w.next().unwrap().parse().unwrap())
+            let t = ringcap_netlab::tools::epoch_ns(l.split(' ').next().unwrap());
+            let len = l
+                .split_once(", length ")
+                .and_then(|(_, rest)| rest.split(':').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no length in {l}"));
+            (t, len)
         })
         .collect();
     assert_eq!(ours, tshark_times(&modified));

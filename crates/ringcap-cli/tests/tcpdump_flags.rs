@@ -618,7 +618,8 @@ fn relinquish_privileges_after_the_sockets_are_open() {
         .map(|e| e.path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ours"))
         .collect();
-    assert_eq!(files.len(), 2, "{files:?}");
+    // one file in time order (the default with several workers)
+    assert_eq!(files.len(), 1, "{files:?}");
     let their_owner = fs::metadata(&theirs).unwrap().uid();
     assert_eq!(their_owner, uid);
     let mut packets = 0;
@@ -797,7 +798,7 @@ fn unknown_flags_say_what_to_use_and_missing_arguments_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["capture", "-i", "rc0", "--count"],
-            "capture has no --count; use -q",
+            "capture has no --count; use --count-only",
         ),
         (
             &["capture", "-i", "rc0", "--nano"],
