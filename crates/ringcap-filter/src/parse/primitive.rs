@@ -5,7 +5,8 @@ use super::{Parser, Quals, R};
 use crate::ast::*;
 use crate::lexer::Tok;
 
-/// Every word libpcap's scanner makes a keyword (so it is never a name without `\`).
+/// Every word libpcap's scanner makes a keyword (so it is never a name without `\`), with
+/// [`UNSUPPORTED`]'s.
 const KEYWORDS: &[&str] = &[
     "dst",
     "src",
@@ -64,10 +65,6 @@ const KEYWORDS: &[&str] = &[
     "proto",
     "protochain",
     "gateway",
-    "type",
-    "subtype",
-    "direction",
-    "dir",
     "address1",
     "addr1",
     "address2",
@@ -93,48 +90,6 @@ const KEYWORDS: &[&str] = &[
     "ifindex",
     "vlan",
     "mpls",
-    "pppoed",
-    "pppoes",
-    "geneve",
-    "lane",
-    "llc",
-    "metac",
-    "bcc",
-    "oam",
-    "oamf4",
-    "oamf4ec",
-    "oamf4sc",
-    "sc",
-    "ilmic",
-    "vpi",
-    "vci",
-    "connectmsg",
-    "metaconnect",
-    "on",
-    "ifname",
-    "rset",
-    "ruleset",
-    "rnr",
-    "rulenum",
-    "srnr",
-    "subrulenum",
-    "reason",
-    "action",
-    "fisu",
-    "lssu",
-    "lsu",
-    "msu",
-    "hfisu",
-    "hlssu",
-    "hmsu",
-    "sio",
-    "opc",
-    "dpc",
-    "sls",
-    "hsio",
-    "hopc",
-    "hdpc",
-    "hsls",
 ];
 
 /// Keywords that start primitives ringcap does not compile (PPPoE, Geneve, LLC, ATM, pflog,
@@ -189,7 +144,7 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 pub(super) fn is_keyword(s: &str) -> bool {
-    KEYWORDS.contains(&s)
+    KEYWORDS.contains(&s) || UNSUPPORTED.contains(&s)
 }
 
 /// libpcap's `pname`.
