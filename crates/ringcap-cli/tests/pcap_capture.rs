@@ -4,81 +4,17 @@
 //! `-w -` into tshark; rotation; a full disk (a 64 KiB tmpfs) leaves a valid file and the
 //! counts. Root only.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
 
 use ringcap_netlab::tools::{tmpdir, tshark_frames as tshark, Frame};
 use ringcap_netlab::{can_run, udp_frame, with_vlan, TestNet};
 
+mod capture_common;
+
+use capture_common::{finish, now_ns, start};
+
 const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-/// Starts `sh -c script` in the namespace; returns once ringcap says it is capturing. Its
-/// standard error is collected in the returned receiver.
-fn start(net: &TestNet, script: &str) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = net
-        .command("sh")
-        .args(["-c", script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (all_tx, all_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let mut sent = false;
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if !sent && line.contains("capturing on") {
-                let _ = ready_tx.send(());
-                sent = true;
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        let _ = ready_tx.send(());
-        let _ = all_tx.send(text);
-    });
-    ready_rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("capture did not start");
-    std::thread::sleep(Duration::from_millis(300));
-    (child, all_rx)
-}
-
-/// Waits for the child; returns (exit code, stdout, stderr).
-fn finish(mut child: Child, err: std::sync::mpsc::Receiver<String>) -> (i32, String, String) {
-    let until = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("capture did not end");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let e = err.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
-    (status.code().unwrap_or(-1), out, e)
-}
 
 /// The frames sent: every third carries an 802.1Q tag, every fifth an 802.1ad tag.
 fn frames(n: u32, size: usize) -> Vec<Vec<u8>> {
