@@ -27,8 +27,9 @@ pub(crate) trait Entry: Copy + Default {
     fn packets(&self) -> u64;
     fn octets(&self) -> u64;
     fn record(&self, end: EndReason) -> FlowRecord;
-    /// Reads the words a lookup and an update touch, so their cache lines start loading.
-    fn touch(&self) -> u64;
+    /// Starts loading the cache lines a lookup and an update of this slot touch, without
+    /// waiting for them.
+    fn prefetch(&self);
 }
 
 /// The counters every layout keeps, in the same order.
@@ -156,8 +157,9 @@ impl Entry for V4Entry {
     }
 
     #[inline(always)]
-    fn touch(&self) -> u64 {
-        self.tag as u64
+    fn prefetch(&self) {
+        // One line, 64-byte aligned.
+        ringcap_sys::hint::prefetch(self);
     }
 }
 
@@ -222,8 +224,10 @@ impl Entry for WideEntry {
     }
 
     #[inline(always)]
-    fn touch(&self) -> u64 {
-        (self.tag as u64).wrapping_add(self.last_ns)
+    fn prefetch(&self) {
+        // 96 bytes at a 32-byte boundary always span two lines: the tag's and `last_ns`'s.
+        ringcap_sys::hint::prefetch(self);
+        ringcap_sys::hint::prefetch(&self.last_ns);
     }
 }
 

@@ -7,8 +7,9 @@
 //! ([`message`]), JSON lines ([`json`]) and the exporter thread with its UDP sockets
 //! ([`export`]).
 //!
-//! **What it must not depend on:** the capture engine (`ringcap`), `ringcap-sys`, `libc`, or any
-//! system call on the per-packet path. It is pure code over packets given to it — header views
+//! **What it must not depend on:** the capture engine (`ringcap`), `libc`, or any system call on
+//! the per-packet path. From `ringcap-sys` it takes only the hints in `ringcap_sys::hint` (the
+//! table's cache prefetch, and huge pages asked for once when a table is made). It is pure code over packets given to it — header views
 //! come from `ringcap-wire` — plus `std::net::UdpSocket` and a thread in the exporter, off the
 //! hot path. The CLI glues it to the engine (one [`meter::Meter`] per capture worker, hash
 //! fanout so a flow stays on one worker) and to capture files.

@@ -11,7 +11,8 @@
 //! - the syscall wrappers: sockets and interfaces (`net`, re-exported at the root), threads,
 //!   CPUs, clocks, signals and mounts (`process`, re-exported at the root), `bpf()`
 //!   ([`bpf`]), rtnetlink ([`netlink`]), the ethtool ioctl ([`ethtool`]), link-layer facts
-//!   and the cooked socket ([`link`]), giving up root ([`privileges`]);
+//!   and the cooked socket ([`link`]), giving up root ([`privileges`]), the cache prefetch and huge-page
+//!   hints ([`hint`]);
 //! - the kernel ABIs: AF_PACKET ([`packet`]) and AF_XDP ([`xdp`]) constants and `repr(C)`
 //!   structures;
 //! - the shared-memory rings ([`ring`]): the TPACKET_V3 RX ring, the TPACKET_V2 TX ring, the
@@ -30,6 +31,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 pub mod bpf;
 pub mod ethtool;
 pub mod file;
+pub mod hint;
 pub mod link;
 mod net;
 pub mod netlink;
