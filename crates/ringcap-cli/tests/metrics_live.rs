@@ -386,3 +386,186 @@ fn bench_metrics_move_during_a_run_and_match_its_report() {
     drop(prom);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One thread held in a cgroup v1 freezer of its own (the tasks file takes thread ids): the
+/// rest of the process runs on. Thawed, put back and removed on drop.
+struct FrozenThread {
+    dir: std::path::PathBuf,
+    tid: String,
+}
+
+const FREEZER: &str = "/sys/fs/cgroup/freezer";
+
+impl FrozenThread {
+    fn new(tid: &str) -> FrozenThread {
+        let dir = std::path::Path::new(FREEZER).join(format!("ringcap-test-{tid}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tasks"), tid).unwrap();
+        FrozenThread {
+            dir,
+            tid: tid.to_string(),
+        }
+    }
+
+    fn set(&self, state: &str) {
+        std::fs::write(self.dir.join("freezer.state"), state).unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(self.dir.join("freezer.state"))
+            .unwrap()
+            .trim()
+            != state
+        {
+            assert!(Instant::now() < until, "the freezer never got to {state}");
+            std::thread::yield_now();
+        }
+    }
+
+    fn freeze(&self) {
+        self.set("FROZEN");
+    }
+
+    fn thaw(&self) {
+        self.set("THAWED");
+    }
+}
+
+impl Drop for FrozenThread {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("freezer.state"), "THAWED");
+        let _ = std::fs::write(std::path::Path::new(FREEZER).join("tasks"), &self.tid);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The thread of `pid` named `name`.
+fn thread_named(pid: u32, name: &str) -> String {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .map(|t| t.file_name().to_string_lossy().into_owned())
+        .unwrap_or_else(|| panic!("no thread {name} in process {pid}"))
+}
+
+/// A worker stalled with blocks in user space: the ring fill is what Prometheus scrapes.
+/// The worker thread alone is frozen (cgroup v1 freezer) while its ring holds a backlog, at a
+/// moment when it has taken part of it: the blocks it has not given back stay in user space,
+/// served as `ringcap_ring_blocks_user` for as long as it stays frozen, while the rest of the
+/// process (the metrics server) runs on. Thawed, it takes the rest and the fill is 0 again;
+/// the counts add up at the end.
+#[test]
+fn ring_fill_is_served_while_the_worker_is_stalled() {
+    if !skip::root() || !skip::tools(&["prometheus", "promtool", "curl", "nsenter", "kill"]) {
+        return;
+    }
+    if !std::path::Path::new(FREEZER).join("tasks").exists() {
+        skip::skip("no cgroup v1 freezer at /sys/fs/cgroup/freezer to stall one thread");
+        return;
+    }
+    const BLOCKS: f64 = 2048.0;
+    const BURST: u32 = 1500;
+    let net = TestNet::new().unwrap();
+    let dir = tmpdir("metrics-ring-fill");
+    let mport = free_tcp_port(Some(&net));
+    let out = dir.join("out.pcap");
+    let mut cap = Reaped(Some(
+        in_ns(Some(&net), BIN)
+            .args(["capture", "-i", "rc0", "--threads", "1", "-q", "-w"])
+            .arg(&out)
+            // Small blocks retired after 1 ms: a burst leaves hundreds of them waiting.
+            .args([
+                "--block-size",
+                "4096",
+                "--blocks",
+                "2048",
+                "--block-timeout-ms",
+                "1",
+            ])
+            .args(["--coalesce-ms", "0"])
+            .args(["--metrics", &format!("127.0.0.1:{mport}")])
+            .args(["udp", "dst", "port", "9"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_serving(Some(&net), mport, &mut cap);
+    scrape_until(Some(&net), mport, |t| {
+        metric(t, "ringcap_capture_running") == 1.0
+    });
+    let prom = Prometheus::start(Some(&net), &dir, &format!("127.0.0.1:{mport}"));
+    let worker = FrozenThread::new(&thread_named(cap.child().id(), "ringcap-w0"));
+    let url = format!("http://127.0.0.1:{mport}/metrics");
+    let read = || {
+        let t = curl(Some(&net), &url).unwrap();
+        (
+            metric(&t, "ringcap_ring_blocks_user"),
+            metric(&t, "ringcap_packets_received_total"),
+        )
+    };
+    let tx = net.sender().unwrap();
+    let mut sent = 0u32;
+    // How long the worker runs between thaw and freeze: longer when it took nothing, shorter
+    // when it took everything. It is caught part way through within a few bursts.
+    let mut run_us = 100u64;
+    let mut fill = 0.0;
+    for _ in 0..60 {
+        worker.freeze();
+        let (_, before) = read();
+        for _ in 0..BURST {
+            tx.send(&udp_frame(sent, 1, 1000)).unwrap();
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        worker.thaw();
+        std::thread::sleep(Duration::from_micros(run_us));
+        worker.freeze();
+        let (f, after) = read();
+        if f > 0.0 {
+            fill = f;
+            break;
+        }
+        if after == before {
+            run_us *= 2;
+        } else {
+            run_us = run_us * 2 / 3;
+        }
+        worker.thaw();
+        scrape_until(Some(&net), mport, |t| {
+            metric(t, "ringcap_packets_received_total") == f64::from(sent)
+        });
+    }
+    assert!(fill > 0.0, "the frozen worker was never caught part way");
+    // Stalled: the fill stays, and Prometheus scrapes it.
+    let (_, received) = read();
+    assert!(received < f64::from(sent));
+    prom.wait_for("ringcap_ring_blocks_user", fill);
+    prom.wait_for("ringcap_ring_blocks", BLOCKS);
+    assert!(fill < BLOCKS);
+    assert_eq!(
+        read(),
+        (fill, received),
+        "nothing moves while the worker is frozen"
+    );
+    // Running again: it takes the backlog, the fill goes back to 0.
+    worker.thaw();
+    drop(worker);
+    let text = scrape_until(Some(&net), mport, |t| {
+        metric(t, "ringcap_packets_received_total") == f64::from(sent)
+    });
+    assert_eq!(metric(&text, "ringcap_ring_blocks_user"), 0.0, "{text}");
+    prom.wait_for("ringcap_ring_blocks_user", 0.0);
+    signal("-INT", &mut cap);
+    let o = cap.take().wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let [kernel, got, past, dropped] = summary_counts(&err);
+    assert_eq!(
+        (kernel, got, past, dropped),
+        (u64::from(sent), u64::from(sent), 0, 0),
+        "{err}"
+    );
+    drop(prom);
+    let _ = std::fs::remove_dir_all(&dir);
+}
