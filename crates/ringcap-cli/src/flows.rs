@@ -110,6 +110,8 @@ pub struct Args {
     /// No per-second line.
     #[arg(short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
     /// Filter expression (tcpdump syntax): only matching packets are metered.
     #[arg(trailing_var_arg = true, allow_hyphen_values = false)]
     pub expr: Vec<String>,
@@ -302,8 +304,9 @@ fn now_ns() -> u64 {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let timeouts = args.timeouts()?;
+    let metrics = crate::metrics::bind(&args.metrics, "flows")?;
     if !args.read.is_empty() {
-        return run_files(&args, timeouts);
+        return run_files(&args, timeouts, metrics);
     }
     let iface = args.iface.clone().unwrap_or_default();
     let cfg = args.capture_config(&iface)?;
@@ -316,6 +319,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ecfg.workers = workers;
     let (exporter, queue) = Exporter::start(ecfg)?;
     let counters = exporter.counters().clone();
+    let _server = crate::metrics::serve_flows(metrics, &counters, Some(&capture))?;
     let reports = Arc::new(Mutex::new(vec![None; workers]));
     let handlers: Vec<FlowSink> = (0..workers)
         .map(|i| FlowSink {
@@ -437,11 +441,16 @@ fn print_flow_summary(m: &[MeterReport], received: u64, e: &ExportReport, max: u
 }
 
 /// `-r FILE...`: the packets of capture files through one meter, in file order.
-fn run_files(args: &Args, timeouts: Timeouts) -> anyhow::Result<i32> {
+fn run_files(
+    args: &Args,
+    timeouts: Timeouts,
+    metrics: Option<crate::metrics::Exporter>,
+) -> anyhow::Result<i32> {
     let ecfg = export_config(args, 1)?;
     let expr = args.expr.join(" ");
     let (exporter, queue) = Exporter::start(ecfg)?;
     let counters = exporter.counters().clone();
+    let _server = crate::metrics::serve_flows(metrics, &counters, None)?;
     let mut meter = Meter::new(0, FlowTable::new(args.max_flows, timeouts), queue);
     let (mut read, mut taken) = (0u64, 0u64);
     let result = (|| -> anyhow::Result<()> {

@@ -3,7 +3,8 @@
 //! else happens), then glues each command's live counters to ringcap-metrics' snapshots.
 //!
 //! Every source is read at scrape time from counters that already exist: the engine's
-//! [`ringcap::Monitor`], the output writers' summary, the generator's per-second tick.
+//! [`ringcap::Monitor`], the output writers' summary, the flow meters' per-batch counters and
+//! the flow exporter's per-message ones, the generator's per-second tick.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -12,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ringcap::{Capture, Mode, Monitor};
 use ringcap_metrics::{
-    CaptureInfo, CaptureSnapshot, GenSnapshot, GenThreadSample, Listener, Metrics, OutputSnapshot,
-    Server, WorkerSample,
+    CaptureInfo, CaptureSnapshot, CollectorSample, FlowMeterSample, FlowSnapshot, GenSnapshot,
+    GenThreadSample, Listener, Metrics, OutputSnapshot, Server, WorkerSample,
 };
 
 use crate::output::OutputSummary;
@@ -122,13 +123,18 @@ fn capture_snapshot(info: &CaptureInfo, m: &Monitor) -> CaptureSnapshot {
 }
 
 fn output_snapshot(s: &OutputSummary) -> OutputSnapshot {
-    let (records, rotated) = s.live();
+    let (taken, rotated) = s.live();
+    // Files: what the writer threads wrote (added once per buffer); lines: what the workers
+    // handed to the printer.
+    let (records_written, bytes_written) = match s.written() {
+        Some((records, bytes)) => (records, Some(bytes)),
+        None => (taken, None),
+    };
     OutputSnapshot {
-        records_written: records,
+        records_written,
         records_not_written: s.packets_not_written(),
         write_errors: s.errors() as u64,
-        // The writers count no bytes across files yet (the output pipeline will).
-        bytes_written: None,
+        bytes_written,
         files_rotated: Some(rotated),
     }
 }
@@ -149,6 +155,56 @@ pub fn serve_capture(
         let summary = summary.clone();
         e.metrics.output(move || output_snapshot(&summary));
     }
+    e.serve().map(Some)
+}
+
+/// The flow meters' counters (stored once per batch by each worker) and the exporter's
+/// (stored after each message) as the exporter's snapshot.
+fn flow_snapshot(c: &ringcap_flow::Counters) -> FlowSnapshot {
+    use std::sync::atomic::Ordering::Relaxed;
+    FlowSnapshot {
+        meters: c
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| FlowMeterSample {
+                worker: i,
+                active: w.in_table.load(Relaxed),
+                exported: w.records.load(Relaxed),
+                evicted: w.evicted.load(Relaxed),
+                records_lost: w.lost_records.load(Relaxed),
+            })
+            .collect(),
+        collectors: c
+            .outputs
+            .iter()
+            .map(|o| CollectorSample {
+                collector: o.name.clone(),
+                protocol: o.protocol.to_string(),
+                messages_sent: o.sent.load(Relaxed),
+                messages_failed: o.failed.load(Relaxed),
+            })
+            .collect(),
+    }
+}
+
+/// `flows`: registers the flow meters and collectors (and, live, the capture feeding them) and
+/// starts serving.
+pub fn serve_flows(
+    exporter: Option<Exporter>,
+    counters: &Arc<ringcap_flow::Counters>,
+    capture: Option<&Capture>,
+) -> anyhow::Result<Option<Server>> {
+    let Some(mut e) = exporter else {
+        return Ok(None);
+    };
+    if let Some(capture) = capture {
+        let info = capture_info(capture);
+        let monitor = capture.monitor();
+        e.metrics.capture(move || capture_snapshot(&info, &monitor));
+    }
+    let counters = counters.clone();
+    e.metrics.flows(move || flow_snapshot(&counters));
     e.serve().map(Some)
 }
 

@@ -339,6 +339,11 @@ impl OutputSummary {
         (taken, self.sink.files_opened().saturating_sub(1))
     }
 
+    /// Records and file bytes written so far, when the output is files or `-w -` (not lines).
+    pub fn written(&self) -> Option<(u64, u64)> {
+        (!self.sink.lines()).then(|| (self.sink.records_written(), self.sink.bytes_written()))
+    }
+
     /// Records the writers were too far behind to take.
     pub fn packets_not_written(&self) -> u64 {
         self.workers

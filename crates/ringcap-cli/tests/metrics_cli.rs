@@ -4,133 +4,23 @@
 //! the generator's counters are served too; and a listener that cannot be set up is one line
 //! and exit status 2.
 
+mod metrics_common;
+
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use metrics_common::*;
 use ringcap_netlab::tools::{one_line_error, tmpdir};
 use ringcap_netlab::{udp_frame, TestNet};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
-
-/// A child process killed (and reaped) when the test ends, however it ends.
-struct Reaped(Option<Child>);
-
-impl Reaped {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
-    }
-    fn take(&mut self) -> Child {
-        self.0.take().unwrap()
-    }
-}
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A program run directly inside the namespace (so signals reach it, not a wrapper).
-fn in_ns(net: &TestNet, program: &str) -> Command {
-    let mut c = Command::new("nsenter");
-    c.arg(format!("--net=/run/netns/{}", net.ns())).arg(program);
-    c
-}
-
 fn curl_in(net: &TestNet, url: &str) -> Option<String> {
-    let out = in_ns(net, "curl")
-        .args(["-sS", "--max-time", "5", url])
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    curl(Some(net), url)
 }
 
-/// Prometheus' instant query: each series' labels and value.
-fn query(net: &TestNet, expr: &str) -> Vec<(serde_json::Value, f64)> {
-    let url = format!("http://127.0.0.1:19090/api/v1/query?query={expr}");
-    let Some(body) = curl_in(net, &url) else {
-        return Vec::new();
-    };
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    v["data"]["result"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .map(|s| {
-                    let value = s["value"][1]
-                        .as_str()
-                        .unwrap_or("nan")
-                        .parse()
-                        .unwrap_or(f64::NAN);
-                    (s["metric"].clone(), value)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn start_prometheus(net: &TestNet, dir: &Path, target: &str) -> Reaped {
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: ringcap\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = in_ns(net, "prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg("--web.listen-address=127.0.0.1:19090")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut p = Reaped(Some(child));
-    let until = Instant::now() + Duration::from_secs(30);
-    while curl_in(net, "http://127.0.0.1:19090/-/ready").is_none() {
-        assert!(
-            p.child().try_wait().unwrap().is_none(),
-            "prometheus exited: {}",
-            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-        );
-        assert!(Instant::now() < until, "prometheus did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    p
-}
-
-fn lint(text: &str) {
-    use std::io::Write;
-    let mut p = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = p.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn scrape_until(net: &TestNet, port: u16, done: impl Fn(&str) -> bool) -> String {
+    metrics_common::scrape_until(Some(net), port, done)
 }
 
 /// `received` per worker from the summary's table, and the total row.
@@ -161,7 +51,7 @@ fn prometheus_scrapes_a_running_capture_and_agrees_with_its_summary() {
     let net = TestNet::new().unwrap();
     let dir = tmpdir("prometheus");
     let mut cap = Reaped(Some(
-        in_ns(&net, BIN)
+        in_ns(Some(&net), BIN)
             .args([
                 "capture",
                 "-i",
@@ -187,7 +77,7 @@ fn prometheus_scrapes_a_running_capture_and_agrees_with_its_summary() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut prom = start_prometheus(&net, &dir, "127.0.0.1:19300");
+    let mut prom = Prometheus::start(Some(&net), &dir, "127.0.0.1:19300");
 
     let tx = net.sender().unwrap();
     for i in 0..N as u32 {
@@ -197,8 +87,8 @@ fn prometheus_scrapes_a_running_capture_and_agrees_with_its_summary() {
     let until = Instant::now() + Duration::from_secs(30);
     let sum = |s: &[(serde_json::Value, f64)]| s.iter().map(|x| x.1).sum::<f64>();
     loop {
-        let s = query(&net, "ringcap_packets_received_total");
-        let k = query(&net, "ringcap_kernel_packets_total");
+        let s = prom.query("ringcap_packets_received_total");
+        let k = prom.query("ringcap_kernel_packets_total");
         if sum(&s) == N as f64 && sum(&k) == N as f64 {
             break;
         }
@@ -209,20 +99,20 @@ fn prometheus_scrapes_a_running_capture_and_agrees_with_its_summary() {
         std::thread::sleep(Duration::from_millis(500));
     }
     std::thread::sleep(Duration::from_secs(3));
-    let series = query(&net, "ringcap_packets_received_total");
+    let series = prom.query("ringcap_packets_received_total");
     assert_eq!(series.len(), 2, "one series per worker: {series:?}");
     assert_eq!(sum(&series), N as f64, "{series:?}");
-    assert_eq!(sum(&query(&net, "ringcap_packets_dropped_total")), 0.0);
-    let up = query(&net, "up");
+    assert_eq!(sum(&prom.query("ringcap_packets_dropped_total")), 0.0);
+    let up = prom.query("up");
     assert_eq!(up.len(), 1);
     assert_eq!(up[0].1, 1.0, "the scrape target is healthy: {up:?}");
-    let info = query(&net, "ringcap_capture_info");
+    let info = prom.query("ringcap_capture_info");
     assert_eq!(info.len(), 1, "{info:?}");
     assert_eq!(info[0].0["mode"], "ring");
     assert_eq!(info[0].0["fanout"], "hash");
     assert_eq!(info[0].0["blocks"], "64");
-    assert_eq!(query(&net, "ringcap_build_info").len(), 1);
-    let targets = curl_in(&net, "http://127.0.0.1:19090/api/v1/targets").unwrap();
+    assert_eq!(prom.query("ringcap_build_info").len(), 1);
+    let targets = curl_in(&net, &prom.url("/api/v1/targets")).unwrap();
     assert!(targets.contains("\"lastError\":\"\""), "{targets}");
 
     // Prometheus' linter on what a plain client gets.
@@ -247,10 +137,7 @@ fn prometheus_scrapes_a_running_capture_and_agrees_with_its_summary() {
             .map(|s| s.1);
         assert_eq!(v, Some(*w as f64), "worker {i}: {err}\n{series:?}");
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &prom.child().id().to_string()])
-        .status();
-    let _ = prom.take().wait();
+    prom.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -263,7 +150,7 @@ fn the_generator_serves_its_counters() {
     }
     let net = TestNet::new().unwrap();
     let mut gen = Reaped(Some(
-        in_ns(&net, BIN)
+        in_ns(Some(&net), BIN)
             .args(["gen", "-i", "rc1", "--threads", "1", "--pps", "1000"])
             .args(["--duration", "4", "-q", "--metrics", "127.0.0.1:19301"])
             .stdin(Stdio::null())
@@ -337,6 +224,7 @@ fn a_listener_that_cannot_be_set_up_is_one_line_and_status_2() {
         &["capture", "-i", "lo", "-c", "1"][..],
         &["gen", "-i", "lo", "-c", "1"][..],
         &["bench", "--seconds", "1"][..],
+        &["flows", "-i", "lo", "--ipfix", "127.0.0.1:4739", "-c", "1"][..],
     ] {
         let mut a = cmd.to_vec();
         a.extend(["--metrics", addr.as_str()]);
@@ -352,22 +240,10 @@ fn a_listener_that_cannot_be_set_up_is_one_line_and_status_2() {
     drop(taken);
 }
 
-/// The sum of every sample of `name` in a text exposition (0 when there is none).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
-        })
-        .filter_map(|l| l.rsplit(' ').next())
-        .filter_map(|v| v.parse::<f64>().ok())
-        .sum()
-}
-
 /// A capture serving metrics at `port` in the namespace, up and answering.
 fn capture_with_metrics(net: &TestNet, port: u16, args: &[&str]) -> Reaped {
     let mut cap = Reaped(Some(
-        in_ns(net, BIN)
+        in_ns(Some(net), BIN)
             .args(["capture", "-i", "rc0", "--threads", "1", "-q"])
             .args(["--metrics", &format!("127.0.0.1:{port}")])
             .args(args)
@@ -393,41 +269,6 @@ fn capture_with_metrics(net: &TestNet, port: u16, args: &[&str]) -> Reaped {
         std::thread::sleep(Duration::from_millis(100));
     }
     cap
-}
-
-/// Scrapes until `done` holds for the text (or fails after 20 s with the last scrape).
-fn scrape_until(net: &TestNet, port: u16, done: impl Fn(&str) -> bool) -> String {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = curl_in(net, &format!("http://127.0.0.1:{port}/metrics")).unwrap_or_default();
-        if done(&text) {
-            return text;
-        }
-        assert!(Instant::now() < until, "never reached:\n{text}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn signal(sig: &str, child: &mut Reaped) {
-    let pid = child.child().id().to_string();
-    assert!(Command::new("kill")
-        .args([sig, &pid])
-        .status()
-        .unwrap()
-        .success());
-}
-
-/// `counts add up: kernel K = received R + past P + dropped D` from the summary.
-fn summary_counts(err: &str) -> [u64; 4] {
-    let l = err
-        .lines()
-        .find_map(|l| l.strip_prefix("counts add up: "))
-        .unwrap_or_else(|| panic!("no 'counts add up' line:\n{err}"));
-    let n: Vec<u64> = l
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    [n[0], n[1], n[2], n[3]]
 }
 
 /// Overload made certain: the capture process is stopped (SIGSTOP) while frames arrive, so its
@@ -490,8 +331,8 @@ fn overload_drops_and_freezes_are_served_and_add_up() {
     assert_eq!(drops as f64, dropped, "{err}");
 }
 
-/// `-w` with `-C`: records the writers took and files rotated are served while the capture
-/// runs, and they are what capinfos finds in the files afterwards.
+/// `-w` with `-C`: records and bytes written and files rotated are served while the capture
+/// runs, and they are what capinfos and the file sizes show afterwards.
 #[test]
 fn records_written_and_files_rotated_are_served() {
     if !ringcap_netlab::can_run("records_written_and_files_rotated")
@@ -514,6 +355,7 @@ fn records_written_and_files_rotated_are_served() {
         metric(t, "ringcap_output_records_written_total") == N as f64
     });
     let rotated = metric(&text, "ringcap_output_files_rotated_total");
+    let bytes = metric(&text, "ringcap_output_written_bytes_total");
     assert_eq!(metric(&text, "ringcap_output_write_errors_total"), 0.0);
     signal("-INT", &mut cap);
     let out = cap.take().wait_with_output().unwrap();
@@ -524,6 +366,13 @@ fn records_written_and_files_rotated_are_served() {
         .map(|e| e.unwrap().path())
         .collect();
     assert!(files.len() >= 3, "{files:?}");
+    // Every record was written when the scrape said so, and pcap files get nothing after
+    // their last record: the bytes served are the files' sizes.
+    let on_disk: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert_eq!(bytes, on_disk as f64, "{files:?}\n{text}");
     assert_eq!(rotated, (files.len() - 1) as f64, "{files:?}\n{text}");
     let mut packets = 0;
     for f in &files {
@@ -565,7 +414,7 @@ fn the_generator_serves_refused_frames() {
         .collect();
     write_pcap(&file, &frames);
     let mut gen = Reaped(Some(
-        in_ns(&net, BIN)
+        in_ns(Some(&net), BIN)
             .args(["gen", "-i", "rc1", "--threads", "1", "--pps", "600"])
             .arg("--replay")
             .arg(&file)

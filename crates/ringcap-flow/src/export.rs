@@ -55,6 +55,31 @@ pub struct Counters {
     /// Packets the capture filter looked at and took (when there is a filter).
     pub filter_observed: AtomicU64,
     pub filter_selected: AtomicU64,
+    /// Each output's messages so far, in the order IPFIX collectors, NetFlow v9 collectors,
+    /// the JSON file: stored by the exporter thread after each message (never per packet).
+    pub outputs: Vec<OutputCounters>,
+}
+
+/// One output's live counts: messages (IPFIX/NetFlow v9 packets, JSON lines) sent and failed.
+#[derive(Debug)]
+pub struct OutputCounters {
+    /// The collector as the user gave it (`HOST:PORT`, or the JSON file's name).
+    pub name: String,
+    /// `ipfix`, `netflow9` or `json`.
+    pub protocol: &'static str,
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl OutputCounters {
+    fn new(name: &str, protocol: &'static str) -> OutputCounters {
+        OutputCounters {
+            name: name.to_string(),
+            protocol,
+            sent: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
 }
 
 /// One worker's published totals, on a cache line of its own.
@@ -165,6 +190,9 @@ struct UdpOut {
     records: u64,
     by_reason: [u64; 5],
     filter: bool,
+    /// Where its collectors' counts are published: `counters.outputs[first..]`.
+    live: Arc<Counters>,
+    first: usize,
 }
 
 impl UdpOut {
@@ -173,6 +201,7 @@ impl UdpOut {
         specs: &[CollectorSpec],
         cfg: &ExportConfig,
         start_ms: u64,
+        (live, first): (Arc<Counters>, usize),
     ) -> Result<UdpOut, ExportError> {
         let mut conns = Vec::with_capacity(specs.len());
         for s in specs {
@@ -211,6 +240,8 @@ impl UdpOut {
             records: 0,
             by_reason: [0; 5],
             filter: cfg.filter,
+            live,
+            first,
         })
     }
 
@@ -273,6 +304,14 @@ impl UdpOut {
         }
         self.messages += 1;
         self.since_templates += 1;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        for (c, o) in self.conns.iter().zip(&self.live.outputs[self.first..]) {
+            o.sent.store(c.sent, Relaxed);
+            o.failed.store(c.failed, Relaxed);
+        }
     }
 
     fn record(&mut self, r: &FlowRecord, now: u64, base: &ExporterStats) {
@@ -345,6 +384,8 @@ struct JsonOut {
     written: u64,
     lost: u64,
     error: Option<String>,
+    /// Its slot in the counters' outputs (the last).
+    live: Arc<Counters>,
 }
 
 impl JsonOut {
@@ -368,6 +409,10 @@ impl JsonOut {
             if let Err(e) = self.w.flush() {
                 self.error = Some(e.to_string());
             }
+        }
+        if let Some(o) = self.live.outputs.last() {
+            o.sent.store(self.written, Relaxed);
+            o.failed.store(self.lost, Relaxed);
         }
     }
 
@@ -418,17 +463,40 @@ impl Exporter {
     /// sends each its templates, and starts the exporter thread. Returns the workers' queue.
     pub fn start(mut cfg: ExportConfig) -> Result<(Exporter, Queue), ExportError> {
         let start_ms = now_ms();
-        let counters = Arc::new(Counters::new(cfg.workers));
+        let outputs = (cfg
+            .ipfix
+            .iter()
+            .map(|s| OutputCounters::new(&s.name, "ipfix")))
+        .chain(
+            cfg.netflow9
+                .iter()
+                .map(|s| OutputCounters::new(&s.name, "netflow9")),
+        )
+        .chain(cfg.json.iter().map(|(n, _)| OutputCounters::new(n, "json")))
+        .collect();
+        let counters = Arc::new(Counters {
+            outputs,
+            ..Counters::new(cfg.workers)
+        });
         let mut udp = Vec::new();
         if !cfg.ipfix.is_empty() {
-            udp.push(UdpOut::open(Protocol::Ipfix, &cfg.ipfix, &cfg, start_ms)?);
+            let live = (counters.clone(), 0);
+            udp.push(UdpOut::open(
+                Protocol::Ipfix,
+                &cfg.ipfix,
+                &cfg,
+                start_ms,
+                live,
+            )?);
         }
         if !cfg.netflow9.is_empty() {
+            let live = (counters.clone(), cfg.ipfix.len());
             udp.push(UdpOut::open(
                 Protocol::NetflowV9,
                 &cfg.netflow9,
                 &cfg,
                 start_ms,
+                live,
             )?);
         }
         let json = cfg.json.take().map(|(name, w)| JsonOut {
@@ -437,6 +505,7 @@ impl Exporter {
             written: 0,
             lost: 0,
             error: None,
+            live: counters.clone(),
         });
         let mut outs = Outputs {
             udp,

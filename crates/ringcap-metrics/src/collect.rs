@@ -315,7 +315,7 @@ impl Collector for OutputCollector {
         counter(
             e,
             "ringcap_output_records_written",
-            "Packet records the capture's writers took (written to files or in their write buffers).",
+            "Packet records written to capture files (or printed as packet lines).",
             None,
             &[(vec![], s.records_written)],
         )?;
@@ -323,7 +323,7 @@ impl Collector for OutputCollector {
             counter(
                 e,
                 "ringcap_output_written",
-                "Bytes written to capture files.",
+                "Bytes written to capture files (compressed bytes with --compress).",
                 Some(&Unit::Bytes),
                 &[(vec![], b)],
             )?;
@@ -379,7 +379,8 @@ impl Collector for FlowCollector {
         counter(
             e,
             "ringcap_flows_exported",
-            "Flow records handed to the exporter.",
+            "Flow records the worker's table ended and handed on to the exporter (those that \
+             found its queue full are also counted in ringcap_flow_records_lost_total).",
             None,
             &meter(|m| m.exported),
         )?;

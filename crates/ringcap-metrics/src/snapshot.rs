@@ -70,9 +70,9 @@ pub struct CaptureInfo {
 /// The capture output's counters (`-w`): records and bytes written, what could not be.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputSnapshot {
-    /// Records the writers took: written, or in a write buffer to be written.
+    /// Records written (to files, or handed to the packet-line printer).
     pub records_written: u64,
-    /// Bytes written to files, where the writers count them.
+    /// Bytes written to files (compressed where they are), where the writers count them.
     pub bytes_written: Option<u64>,
     /// Records that reached a writer and could not be written (after a write error).
     pub records_not_written: u64,
@@ -87,7 +87,8 @@ pub struct FlowMeterSample {
     pub worker: usize,
     /// Flows in the table now.
     pub active: u64,
-    /// Flow records handed to the exporter.
+    /// Flow records the table ended and handed on to the exporter (including those that found
+    /// its queue full, also counted in `records_lost`).
     pub exported: u64,
     /// Flows pushed out early because the table was full.
     pub evicted: u64,
@@ -108,10 +109,10 @@ pub struct CollectorSample {
 
 /// Flow metering and export.
 ///
-/// Made to be fed from what the flow meters already publish once per batch (ringcap-flow's
-/// per-worker counters: flows in the table, records handed over, evictions, records lost to
-/// a full queue) and from the exporter thread's per-collector message counts, which it would
-/// publish the same way (relaxed stores after each send) for the closure to load:
+/// Fed from what the flow meters already publish once per batch (ringcap-flow's per-worker
+/// counters: flows in the table, records handed over, evictions, records lost to a full queue)
+/// and from the exporter thread's per-output message counts, which it publishes the same way
+/// (relaxed stores after each message) for the closure to load (the CLI's `flows`):
 ///
 /// ```ignore
 /// metrics.flows(move || FlowSnapshot {
@@ -122,7 +123,12 @@ pub struct CollectorSample {
 ///         evicted: w.evicted.load(Relaxed),
 ///         records_lost: w.lost_records.load(Relaxed),
 ///     }).collect(),
-///     collectors: exporter.live_counts(), // one CollectorSample per collector
+///     collectors: counters.outputs.iter().map(|o| CollectorSample {
+///         collector: o.name.clone(),
+///         protocol: o.protocol.to_string(),
+///         messages_sent: o.sent.load(Relaxed),
+///         messages_failed: o.failed.load(Relaxed),
+///     }).collect(),
 /// });
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -203,9 +203,10 @@ impl Summary {
     }
 }
 
-/// What the output threads share, summed at their ends.
+/// What the output threads share, summed at their ends; and, live, files opened, records and
+/// bytes written so far (added by the writer threads once per buffer).
 #[derive(Default)]
-pub(crate) struct Shared(Mutex<Summary>, AtomicU64);
+pub(crate) struct Shared(Mutex<Summary>, AtomicU64, AtomicU64, AtomicU64);
 
 impl Shared {
     fn with(&self, f: impl FnOnce(&mut Summary)) {
@@ -270,6 +271,14 @@ impl Shared {
         self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// A writer wrote `records` more packet records and `bytes` more file bytes (live counts).
+    /// Bytes first, records released after them: whoever sees the records sees their bytes.
+    pub fn wrote(&self, records: u64, bytes: u64) {
+        use std::sync::atomic::Ordering;
+        self.3.fetch_add(bytes, Ordering::Relaxed);
+        self.2.fetch_add(records, Ordering::Release);
+    }
+
     fn snapshot(&self) -> Summary {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -283,6 +292,25 @@ impl Live {
     /// Files opened so far (the first ones included).
     pub fn files_opened(&self) -> u64 {
         self.0 .1.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Packet records written so far (to files or standard output; at the end, the summary's
+    /// `written`).
+    pub fn records_written(&self) -> u64 {
+        self.0 .2.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// File bytes written so far, compressed where the files are (at the end, the summary's
+    /// `bytes_out`); read after [`Live::records_written`], at least those records' bytes.
+    /// With O_DIRECT a partly filled last block counts once staged; it reaches
+    /// the disk within `--flush-ms`.
+    pub fn bytes_written(&self) -> u64 {
+        self.0 .3.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Packets go to a line printer, not to files: nothing is counted as written.
+    pub fn lines(&self) -> bool {
+        self.0 .0.lock().unwrap_or_else(|e| e.into_inner()).lines
     }
 
     /// Write errors so far (distinct messages).

@@ -51,6 +51,8 @@ pub(crate) struct FileWriter {
     /// `-G` with `-W`: the last file is complete; later records are past the limit.
     done: bool,
     counts: WriterCounts,
+    /// Records and file bytes already added to the live counts (see [`FileWriter::publish`]).
+    published: (u64, u64),
     shared: Arc<Shared>,
     control: Arc<Control>,
 }
@@ -77,6 +79,7 @@ impl FileWriter {
             window_start_s: (start_ns / 1_000_000_000) as i64,
             done: false,
             counts: WriterCounts::default(),
+            published: (0, 0),
             shared,
             control,
         };
@@ -266,12 +269,30 @@ impl FileWriter {
         }
     }
 
+    /// Adds what was written since the last call to the live counts (once per buffer). They
+    /// never go back: records and bytes a failed write cut off stay counted until the end,
+    /// where the summary has the exact figures.
+    fn publish(&mut self) {
+        let (mut records, mut bytes) = (self.counts.written, self.counts.bytes_out);
+        if let Some(f) = &self.file {
+            records += f.written;
+            bytes += f.len();
+        }
+        let (r0, b0) = self.published;
+        let (r1, b1) = (records.max(r0), bytes.max(b0));
+        if (r1, b1) != (r0, b0) {
+            self.shared.wrote(r1 - r0, b1 - b0);
+            self.published = (r1, b1);
+        }
+    }
+
     /// Writes a partly filled O_DIRECT tail that has waited long enough.
     pub fn tick(&mut self, now: Instant) {
         if let Some(f) = &mut self.file {
             f.tick(now);
             self.check_failed();
         }
+        self.publish();
     }
 
     /// When the next tick is due (None: nothing waits).
@@ -282,6 +303,7 @@ impl FileWriter {
     /// Closes the last file, with statistics blocks (pcapng).
     pub fn finish(mut self, stats: &[IfStats]) -> WriterCounts {
         self.close_current(stats);
+        self.publish();
         self.counts
     }
 }
