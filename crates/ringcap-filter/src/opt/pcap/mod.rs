@@ -85,6 +85,11 @@ pub(super) struct Emulation {
     /// its false edge n + i).
     eparent: Vec<usize>,
     edepth: Vec<u32>,
+    /// The dominator tree's preorder number of each block and the last one below it
+    /// (`UNREACHED` off the tree): whether a block dominates another in constant time, as
+    /// libpcap's bit sets answer it.
+    dpre: Vec<u32>,
+    dlast: Vec<u32>,
     values: Values,
     done: bool,
     non_branch_movement: bool,
@@ -173,6 +178,8 @@ impl Emulation {
             levels: Vec::new(),
             eparent: vec![NONE; 2 * n],
             edepth: vec![0; 2 * n],
+            dpre: Vec::new(),
+            dlast: Vec::new(),
             values: Values::default(),
             done: true,
             non_branch_movement: false,
