@@ -73,6 +73,9 @@ pub(super) fn atomuse_of(code: i32, k: u32) -> i32 {
     atomuse(code, k)
 }
 
+/// Off the dominator tree (a block no path from the root reaches).
+const UNREACHED: u32 = u32::MAX;
+
 fn mask(atom: i32) -> u32 {
     1u32 << atom
 }
@@ -150,6 +153,7 @@ impl Emulation {
                 }
             }
         }
+        self.number_dom_tree();
     }
 
     fn common_dominator(&self, mut a: usize, mut b: usize) -> usize {
@@ -163,15 +167,53 @@ impl Emulation {
         a
     }
 
-    /// Whether `b` dominates `d` (libpcap's `SET_MEMBER(d->dom, b->id)`).
-    pub(super) fn dominates(&self, b: usize, mut d: usize) -> bool {
-        while d != NONE && self.blocks[d].ddepth >= self.blocks[b].ddepth {
-            if d == b {
-                return true;
+    /// Numbers the dominator tree in preorder, so that `b` dominates `d` exactly when `d`'s
+    /// number lies in `b`'s subtree range.
+    fn number_dom_tree(&mut self) {
+        let n = self.n();
+        // children lists, flattened: the children of b are kids[start[b]..start[b + 1]]
+        let mut start = vec![0usize; n + 1];
+        for b in &self.blocks {
+            if b.idom != NONE {
+                start[b.idom + 1] += 1;
             }
-            d = self.blocks[d].idom;
         }
-        false
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut kids = vec![0usize; start[n]];
+        for (i, b) in self.blocks.iter().enumerate() {
+            if b.idom != NONE {
+                kids[fill[b.idom]] = i;
+                fill[b.idom] += 1;
+            }
+        }
+        self.dpre = vec![UNREACHED; n];
+        self.dlast = vec![UNREACHED; n];
+        let mut next = 0u32;
+        // (block, whether its children were pushed)
+        let mut stack = vec![(self.root, false)];
+        while let Some((b, expanded)) = stack.pop() {
+            if expanded {
+                self.dlast[b] = next - 1;
+                continue;
+            }
+            self.dpre[b] = next;
+            next += 1;
+            stack.push((b, true));
+            stack.extend(kids[start[b]..start[b + 1]].iter().map(|&k| (k, false)));
+        }
+    }
+
+    /// Whether `b` dominates `d` (libpcap's `SET_MEMBER(d->dom, b->id)`): on the tree, or
+    /// the block itself.
+    pub(super) fn dominates(&self, b: usize, d: usize) -> bool {
+        if b == d {
+            return true;
+        }
+        let (pb, pd) = (self.dpre[b], self.dpre[d]);
+        pb != UNREACHED && pd != UNREACHED && pb <= pd && pd <= self.dlast[b]
     }
 
     /// find_edom, as a tree over edges: an edge's dominators are itself and the common

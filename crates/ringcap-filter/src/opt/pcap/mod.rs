@@ -10,8 +10,19 @@
 //! tests on the same value up past others (`or_pullup`, `and_pullup`), it moves branches only
 //! in its first pass and folds statements only in its second, so a test that becomes constant
 //! in the second pass stays (except at the root). ringcap reproduces each step:
+//!
+//! One consequence to know about, as tcpdump users meet it: the optimized and unoptimized
+//! programs of one expression can give different verdicts on a frame that ends inside a header.
+//! `net 0.0.0.0/0` unoptimized loads the addresses (`ld [26]; and #0; jeq #0`) and rejects a
+//! frame cut before them; the optimizer folds `x & 0 == 0` to true, drops the load, and
+//! accepts it. tcpdump and tcpdump -O disagree there in the same way, so ringcap's two
+//! programs are compared with each of them separately (filter_diff, filter_random and
+//! xdp_filter_equiv run frames cut inside IPv4, IPv6, TCP, UDP, ICMPv6, 802.1Q and MPLS headers,
+//! both as truncated captures and as short frames).
+//!
 //! - `flow`: levels, dominators, edge dominators, use-def sets (optimize.c's find_*), with
-//!   dominator trees in place of libpcap's bit sets (same relation, linear memory);
+//!   dominator trees in place of libpcap's bit sets (same relation, linear memory; whether a
+//!   block dominates another is a preorder range test, constant time as a bit test is);
 //! - `stmts`: value numbering and statement folding (opt_stmt, opt_peep, opt_deadstores),
 //!   with libpcap's errors (a division or shift by a constant it folds);
 //! - `branches`: jump threading and pullups (opt_j, fold_edge, or_pullup, and_pullup);
@@ -85,6 +96,11 @@ pub(super) struct Emulation {
     /// its false edge n + i).
     eparent: Vec<usize>,
     edepth: Vec<u32>,
+    /// The dominator tree's preorder number of each block and the last one below it
+    /// (`UNREACHED` off the tree): whether a block dominates another in constant time, as
+    /// libpcap's bit sets answer it.
+    dpre: Vec<u32>,
+    dlast: Vec<u32>,
     values: Values,
     done: bool,
     non_branch_movement: bool,
@@ -173,6 +189,8 @@ impl Emulation {
             levels: Vec::new(),
             eparent: vec![NONE; 2 * n],
             edepth: vec![0; 2 * n],
+            dpre: Vec::new(),
+            dlast: Vec::new(),
             values: Values::default(),
             done: true,
             non_branch_movement: false,
