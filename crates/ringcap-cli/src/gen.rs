@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 use ringcap::config::{format_cpu_list, parse_cpu_list};
 use ringcap::stats::{human_bytes, human_rate};
 use ringcap_gen::{
-    FrameSpec, GenConfig, Generator, IpRange, MacAddr, PortRange, Proto, Source, Timing, TxMode,
+    FrameSpec, GenConfig, GenReport, Generator, IpRange, MacAddr, PortRange, Proto, Source, Tick,
+    Timing, TxMode,
 };
 
 #[derive(clap::Args)]
@@ -179,7 +180,53 @@ fn template(args: &Args) -> anyhow::Result<FrameSpec> {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let exporter = crate::metrics::bind(&args.metrics, "gen")?;
-    let (source, what) = match &args.replay {
+    let (source, what) = source(&args)?;
+    let cfg = config(&args, source)?;
+    if let (Timing::File, Source::Replay(r), Some(path)) = (cfg.timing, &cfg.source, &args.replay) {
+        // Before the interface: the file's fault, named with the file.
+        r.check_timing(cfg.loops)
+            .with_context(|| format!("replaying {}", path.display()))?;
+    }
+    let gen = Generator::new(cfg).with_context(|| format!("cannot send on {}", args.iface))?;
+    // Ctrl-C, SIGTERM and SIGHUP end the run through the senders' stop flag.
+    let stop = ringcap::StopHandle::new();
+    ringcap::signals::stop_on_signal(&stop).context("installing signal handlers")?;
+    if let Some(why) = gen.fallback() {
+        eprintln!("ringcap gen: {why}");
+    }
+    announce(&gen, &args.iface, &what);
+
+    let feed = crate::metrics::GenFeed::default();
+    let _server = feed.serve(exporter)?;
+    let gen_cpus = gen.cpus();
+    let mut progress = Progress::new(args.quiet);
+    let report = gen.run(stop.flag(), |tick| {
+        feed.update(
+            tick.threads
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (gen_cpus.get(i).copied().flatten(), t.0, t.1, t.2)),
+        );
+        progress.tick(tick);
+    });
+    let report = report?;
+    feed.update(
+        report
+            .threads
+            .iter()
+            .map(|t| (t.cpu, t.frames, t.bytes, t.refused)),
+    );
+    print_report(&report);
+    if let Some(e) = report.error() {
+        eprintln!("ringcap: sending on {} failed: {e}", args.iface);
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// What to send (a replayed file, or a template's frames) and how the start line names it.
+fn source(args: &Args) -> anyhow::Result<(Source, String)> {
+    Ok(match &args.replay {
         Some(path) => {
             let r = ringcap_gen::load_replay(path)?;
             let what = format!(
@@ -195,7 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             (Source::Replay(r), what)
         }
         None => {
-            let spec = template(&args)?;
+            let spec = template(args)?;
             let what = format!(
                 "{} frames ({} flows{})",
                 spec.name(),
@@ -207,7 +254,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             );
             (Source::Template(spec), what)
         }
-    };
+    })
+}
+
+/// The generator's configuration from the command line.
+fn config(args: &Args, source: Source) -> anyhow::Result<GenConfig> {
     let mut cfg = GenConfig::new(&args.iface, source);
     cfg.timing = if args.timing == "file" {
         Timing::File
@@ -240,24 +291,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     cfg.batch = args.batch;
     cfg.qdisc_bypass = !args.no_qdisc_bypass;
     cfg.copy_frames = !args.zero_copy;
+    Ok(cfg)
+}
 
-    if let (Timing::File, Source::Replay(r), Some(path)) = (cfg.timing, &cfg.source, &args.replay) {
-        // Before the interface: the file's fault, named with the file.
-        r.check_timing(cfg.loops)
-            .with_context(|| format!("replaying {}", path.display()))?;
-    }
-    let gen = Generator::new(cfg).with_context(|| format!("cannot send on {}", args.iface))?;
-    // Ctrl-C, SIGTERM and SIGHUP end the run through the senders' stop flag.
-    let stop = ringcap::StopHandle::new();
-    ringcap::signals::stop_on_signal(&stop).context("installing signal handlers")?;
-    if let Some(why) = gen.fallback() {
-        eprintln!("ringcap gen: {why}");
-    }
+/// The start line on stderr: what, how big, where, on how many threads and CPUs, how.
+fn announce(gen: &Generator, iface: &str, what: &str) {
     let cpus: Vec<usize> = gen.cpus().into_iter().flatten().collect();
     eprintln!(
-        "ringcap gen: sending {what}, {} bytes each, on {} with {} thread{}{}{}",
+        "ringcap gen: sending {what}, {} bytes each, on {iface} with {} thread{}{}{}",
         gen.frame_len(),
-        args.iface,
         gen.threads(),
         if gen.threads() == 1 { "" } else { "s" },
         if cpus.is_empty() {
@@ -271,32 +313,41 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             ", sendmmsg".to_string()
         }
     );
+}
 
-    let feed = crate::metrics::GenFeed::default();
-    let _server = feed.serve(exporter)?;
-    let gen_cpus = gen.cpus();
-    let quiet = args.quiet;
-    let mut last = (0u64, 0u64, 0u64);
-    let mut last_per: Vec<u64> = Vec::new();
-    let report = gen.run(stop.flag(), |tick| {
-        feed.update(
-            tick.threads
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (gen_cpus.get(i).copied().flatten(), t.0, t.1, t.2)),
-        );
+/// The per-second counters on stderr (unless quiet): rates since the previous tick, in
+/// total and per thread.
+struct Progress {
+    quiet: bool,
+    /// Frames, bytes and elapsed ns at the previous tick.
+    last: (u64, u64, u64),
+    /// Frames per thread at the previous tick.
+    last_per: Vec<u64>,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        Progress {
+            quiet,
+            last: (0, 0, 0),
+            last_per: Vec::new(),
+        }
+    }
+
+    fn tick(&mut self, tick: &Tick) {
         let (f, b): (u64, u64) = tick
             .threads
             .iter()
             .fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1));
         let refused: u64 = tick.threads.iter().map(|t| t.2).sum();
-        if !quiet {
+        if !self.quiet {
+            let last = self.last;
             let dt = (tick.elapsed_ns - last.2) as f64 / 1e9;
-            last_per.resize(tick.threads.len(), 0);
+            self.last_per.resize(tick.threads.len(), 0);
             let per: Vec<String> = tick
                 .threads
                 .iter()
-                .zip(&last_per)
+                .zip(&self.last_per)
                 .enumerate()
                 .map(|(i, (t, l))| format!("t{i} {}", human_rate((t.0 - l) as f64 / dt).trim_end()))
                 .collect();
@@ -308,17 +359,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 per.join(" ")
             );
         }
-        last = (f, b, tick.elapsed_ns);
-        last_per = tick.threads.iter().map(|t| t.0).collect();
-    });
-    let report = report?;
-    feed.update(
-        report
-            .threads
-            .iter()
-            .map(|t| (t.cpu, t.frames, t.bytes, t.refused)),
-    );
+        self.last = (f, b, tick.elapsed_ns);
+        self.last_per = tick.threads.iter().map(|t| t.0).collect();
+    }
+}
 
+/// The end on stdout: a line per thread, then the total.
+fn print_report(report: &GenReport) {
     let secs = report.elapsed_ns as f64 / 1e9;
     for (i, t) in report.threads.iter().enumerate() {
         println!(
@@ -348,11 +395,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         report.refused,
         report.unsent
     );
-    if let Some(e) = report.error() {
-        eprintln!("ringcap: sending on {} failed: {e}", args.iface);
-        return Ok(1);
-    }
-    Ok(0)
 }
 
 #[cfg(test)]

@@ -47,18 +47,7 @@ pub(crate) fn icmp6(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, ip: Ip<'_>, fragmen
         return Ok(());
     }
     if cx.v() > 0 && !fragmented && b.len() >= len as usize {
-        let field = be16(b, 2)?;
-        let sum =
-            checksum::finish(ip.pseudo(ip_proto::ICMPV6, len) + checksum::sum(&b[..len as usize]));
-        if sum != 0 {
-            pr!(
-                cx,
-                "[bad icmp6 cksum 0x{field:04x} -> 0x{:04x}!] ",
-                shouldbe(field, sum)
-            );
-        } else {
-            cx.out.s("[icmp6 sum ok] ");
-        }
+        checksum_status(cx, b, len, ip)?;
     }
     let t = u8_at(b, 0)?;
     match type_name(t) {
@@ -68,61 +57,51 @@ pub(crate) fn icmp6(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, ip: Ip<'_>, fragmen
     if cx.v() > 0 && matches!(t, 133 | 134 | 135 | 136 | 137 | 145 | 147) {
         pr!(cx, ", length {len}");
     }
+    if message(cx, b, len, t)? == End::Length && cx.v() == 0 {
+        pr!(cx, ", length {len}");
+    }
+    Ok(())
+}
+
+/// How a message's line ends: with tcpdump's `, length N` (without `-v`), or already
+/// (after a hex dump of what is not decoded).
+#[derive(PartialEq, Eq)]
+enum End {
+    Length,
+    Done,
+}
+
+/// `-v`'s `[icmp6 sum ok]` or `[bad icmp6 cksum …]`, over the whole message.
+fn checksum_status(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, ip: Ip<'_>) -> R {
+    let field = be16(b, 2)?;
+    let sum =
+        checksum::finish(ip.pseudo(ip_proto::ICMPV6, len) + checksum::sum(&b[..len as usize]));
+    if sum != 0 {
+        pr!(
+            cx,
+            "[bad icmp6 cksum 0x{field:04x} -> 0x{:04x}!] ",
+            shouldbe(field, sum)
+        );
+    } else {
+        cx.out.s("[icmp6 sum ok] ");
+    }
+    Ok(())
+}
+
+/// The message of type `t` after its name: what its fields mean.
+fn message(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, t: u8) -> Result<End, Trunc> {
     let code = u8_at(b, 1)?;
     // The quoted packet's IPv6 header starts after the 8-byte ICMPv6 header.
     let q = b.get(8..).unwrap_or(&[]);
-    let qaddr = |at: usize| bytes(q, at, 16).map(v6);
     match t {
-        1 => {
-            match code {
-                0 => cx.out.s(", unreachable route"),
-                1 => cx.out.s(",  unreachable prohibited"),
-                2 => cx.out.s(", beyond scope"),
-                3 => cx.out.s(", unreachable address"),
-                4 => cx.out.s(", unreachable port"),
-                c => pr!(cx, ", unknown unreach code ({c})"),
-            }
-            match code {
-                0 | 1 | 3 => pr!(cx, " {}", V6(&qaddr(24)?)),
-                2 => {
-                    let (d, s) = (qaddr(24)?, qaddr(8)?);
-                    pr!(cx, " {}, source address {}", V6(&d), V6(&s));
-                }
-                4 => {
-                    let (proto, at) = upper_layer(q).ok_or(Trunc)?;
-                    let dport = be16(q, at + 2)?;
-                    let d = qaddr(24)?;
-                    match proto {
-                        6 => pr!(cx, ", {} tcp port {dport}", V6(&d)),
-                        17 => pr!(cx, ", {} udp port {dport}", V6(&d)),
-                        p => pr!(cx, ", {} protocol {p} port {dport} unreachable", V6(&d)),
-                    }
-                }
-                _ => {
-                    if cx.v() <= 1 {
-                        unknown_data(cx, b, len, "\n\t");
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        1 => return unreachable(cx, b, len, code, q),
         2 => pr!(cx, ", mtu {}", be32(b, 4)?),
         3 => match code {
-            0 => pr!(cx, " for {}", V6(&qaddr(24)?)),
+            0 => pr!(cx, " for {}", V6(&quoted_addr(q, 24)?)),
             1 => cx.out.s(" (reassembly)"),
             c => pr!(cx, ", unknown code ({c})"),
         },
-        4 => {
-            bytes(q, 24, 16)?;
-            let ptr = be32(b, 4)?;
-            match code {
-                0 => pr!(cx, ", erroneous - octet {ptr}"),
-                1 => pr!(cx, ", next header - octet {ptr}"),
-                2 => pr!(cx, ", option - octet {ptr}"),
-                3 => pr!(cx, ", incomplete header chain - octet {ptr}"),
-                c => pr!(cx, ", code-#{c}"),
-            }
-        }
+        4 => parameter_problem(cx, b, code, q)?,
         128 | 129 => pr!(cx, ", id {}, seq {}", be16(b, 4)?, be16(b, 6)?),
         130 => {
             if len == 24 {
@@ -142,29 +121,7 @@ pub(crate) fn icmp6(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, ip: Ip<'_>, fragmen
         }
         134 => {
             if cx.v() > 0 {
-                let flags = u8_at(b, 5)?;
-                pr!(cx, "\n\thop limit {}, Flags [", u8_at(b, 4)?);
-                crate::names::bits(
-                    cx.out,
-                    &[
-                        (0x80, "managed"),
-                        (0x40, "other stateful"),
-                        (0x20, "home agent"),
-                        (0x02, "ipv6 only"),
-                    ],
-                    "none",
-                    ", ",
-                    u32::from(flags),
-                );
-                pr!(
-                    cx,
-                    "], pref {}, router lifetime {}s, reachable time {}ms, retrans timer {}ms",
-                    rtpref(flags),
-                    be16(b, 6)?,
-                    be32(b, 8)?,
-                    be32(b, 12)?
-                );
-                nd_options(cx, b, 16, len)?;
+                router_advertisement(cx, b, len)?;
             }
         }
         135 => {
@@ -173,25 +130,7 @@ pub(crate) fn icmp6(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, ip: Ip<'_>, fragmen
                 nd_options(cx, b, 24, len)?;
             }
         }
-        136 => {
-            pr!(cx, ", tgt is {}", V6(&v6(bytes(b, 8, 16)?)));
-            if cx.v() > 0 {
-                cx.out.s(", Flags [");
-                crate::names::bits(
-                    cx.out,
-                    &[
-                        (0x8000_0000, "router"),
-                        (0x4000_0000, "solicited"),
-                        (0x2000_0000, "override"),
-                    ],
-                    "none",
-                    ", ",
-                    be32(b, 4)?,
-                );
-                cx.out.s("]");
-                nd_options(cx, b, 24, len)?;
-            }
-        }
+        136 => neighbor_advertisement(cx, b, len)?,
         137 => {
             pr!(cx, ", {}", V6(&v6(bytes(b, 24, 16)?)));
             pr!(cx, " to {}", V6(&v6(bytes(b, 8, 16)?)));
@@ -209,11 +148,112 @@ pub(crate) fn icmp6(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, ip: Ip<'_>, fragmen
             if cx.v() <= 1 {
                 unknown_data(cx, b, len, "\n\t");
             }
-            return Ok(());
+            return Ok(End::Done);
         }
     }
-    if cx.v() == 0 {
-        pr!(cx, ", length {len}");
+    Ok(End::Length)
+}
+
+/// An address in the quoted packet `q` (its IPv6 header: source at 8, destination at 24).
+fn quoted_addr(q: &[u8], at: usize) -> Result<[u8; 16], Trunc> {
+    bytes(q, at, 16).map(v6)
+}
+
+/// Destination unreachable: why, and for what (from the quoted packet `q`).
+fn unreachable(cx: &mut Cx<'_, '_>, b: &[u8], len: u32, code: u8, q: &[u8]) -> Result<End, Trunc> {
+    match code {
+        0 => cx.out.s(", unreachable route"),
+        1 => cx.out.s(",  unreachable prohibited"),
+        2 => cx.out.s(", beyond scope"),
+        3 => cx.out.s(", unreachable address"),
+        4 => cx.out.s(", unreachable port"),
+        c => pr!(cx, ", unknown unreach code ({c})"),
+    }
+    match code {
+        0 | 1 | 3 => pr!(cx, " {}", V6(&quoted_addr(q, 24)?)),
+        2 => {
+            let (d, s) = (quoted_addr(q, 24)?, quoted_addr(q, 8)?);
+            pr!(cx, " {}, source address {}", V6(&d), V6(&s));
+        }
+        4 => {
+            let (proto, at) = upper_layer(q).ok_or(Trunc)?;
+            let dport = be16(q, at + 2)?;
+            let d = quoted_addr(q, 24)?;
+            match proto {
+                6 => pr!(cx, ", {} tcp port {dport}", V6(&d)),
+                17 => pr!(cx, ", {} udp port {dport}", V6(&d)),
+                p => pr!(cx, ", {} protocol {p} port {dport} unreachable", V6(&d)),
+            }
+        }
+        _ => {
+            if cx.v() <= 1 {
+                unknown_data(cx, b, len, "\n\t");
+                return Ok(End::Done);
+            }
+        }
+    }
+    Ok(End::Length)
+}
+
+/// Parameter problem: what is wrong, and at which octet.
+fn parameter_problem(cx: &mut Cx<'_, '_>, b: &[u8], code: u8, q: &[u8]) -> R {
+    bytes(q, 24, 16)?;
+    let ptr = be32(b, 4)?;
+    match code {
+        0 => pr!(cx, ", erroneous - octet {ptr}"),
+        1 => pr!(cx, ", next header - octet {ptr}"),
+        2 => pr!(cx, ", option - octet {ptr}"),
+        3 => pr!(cx, ", incomplete header chain - octet {ptr}"),
+        c => pr!(cx, ", code-#{c}"),
+    }
+    Ok(())
+}
+
+/// `-v`'s router advertisement: hop limit, flags, preference, timers, options.
+fn router_advertisement(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> R {
+    let flags = u8_at(b, 5)?;
+    pr!(cx, "\n\thop limit {}, Flags [", u8_at(b, 4)?);
+    crate::names::bits(
+        cx.out,
+        &[
+            (0x80, "managed"),
+            (0x40, "other stateful"),
+            (0x20, "home agent"),
+            (0x02, "ipv6 only"),
+        ],
+        "none",
+        ", ",
+        u32::from(flags),
+    );
+    pr!(
+        cx,
+        "], pref {}, router lifetime {}s, reachable time {}ms, retrans timer {}ms",
+        rtpref(flags),
+        be16(b, 6)?,
+        be32(b, 8)?,
+        be32(b, 12)?
+    );
+    nd_options(cx, b, 16, len)
+}
+
+/// Neighbor advertisement: the target, and with `-v` its flags and options.
+fn neighbor_advertisement(cx: &mut Cx<'_, '_>, b: &[u8], len: u32) -> R {
+    pr!(cx, ", tgt is {}", V6(&v6(bytes(b, 8, 16)?)));
+    if cx.v() > 0 {
+        cx.out.s(", Flags [");
+        crate::names::bits(
+            cx.out,
+            &[
+                (0x8000_0000, "router"),
+                (0x4000_0000, "solicited"),
+                (0x2000_0000, "override"),
+            ],
+            "none",
+            ", ",
+            be32(b, 4)?,
+        );
+        cx.out.s("]");
+        nd_options(cx, b, 24, len)?;
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub(crate) fn ip6(cx: &mut Cx<'_, '_>, b: &[u8], length: u32) -> R {
         return Ok(());
     }
     let payload_len = u32::from(u16::from_be_bytes([b[4], b[5]]));
-    let mut len = if payload_len != 0 {
+    let len = if payload_len != 0 {
         let l = payload_len + 40;
         if length < l {
             pr!(cx, "truncated-ip6 - {} bytes missing!", l - length);
@@ -33,22 +33,8 @@ pub(crate) fn ip6(cx: &mut Cx<'_, '_>, b: &[u8], length: u32) -> R {
     } else {
         length + 40
     };
-    let mut nh = b[6];
     if cx.v() > 0 {
-        let flow = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        cx.out.s("(");
-        if flow & 0x0ff0_0000 != 0 {
-            pr!(cx, "class 0x{:02x}, ", (flow & 0x0ff0_0000) >> 20);
-        }
-        if flow & 0x000f_ffff != 0 {
-            pr!(cx, "flowlabel 0x{:05x}, ", flow & 0x000f_ffff);
-        }
-        pr!(
-            cx,
-            "hlim {}, next-header {} ({nh}) payload length: {payload_len}) ",
-            b[7],
-            ipproto(nh)
-        );
+        fixed_header(cx, b, payload_len);
     }
     // The packet ends where the payload length says.
     let b = &b[..b.len().min(len as usize)];
@@ -56,133 +42,222 @@ pub(crate) fn ip6(cx: &mut Cx<'_, '_>, b: &[u8], length: u32) -> R {
         hdr: &b[..40],
         dst: final_dst(b),
     };
-    let mut at = 0usize;
-    let mut advance = 40usize;
-    let mut total = 0u32;
-    let (mut found_ext, mut found_jumbo, mut found_hbh) = (false, false, false);
-    let mut jumbo_len = payload_len;
-    let mut prev = 255u8;
-    let mut fragmented = false;
-    while at < b.len() && advance > 0 {
-        if len < advance as u32 {
-            return Err(Trunc);
-        }
-        at += advance;
-        len -= advance as u32;
-        total += advance as u32;
-        if at == 40 && !matches!(nh, ip_proto::TCP | ip_proto::UDP | 33 | ip_proto::SCTP) {
-            ip.addrs(cx);
-            cx.out.s(": ");
-        }
-        let h = &b[at.min(b.len())..];
-        match nh {
-            ip_proto::HOPOPT => {
-                if found_hbh {
-                    cx.out
-                        .s("[The Hop-by-Hop Options header was already found] (invalid)");
-                    return Ok(());
-                }
-                if prev != 255 {
-                    cx.out.s(
-                        "[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)",
-                    );
-                    return Ok(());
-                }
-                cx.proto = "hbhopt";
-                let whole = u8_at(h, 1).and_then(|l| {
-                    let n = (usize::from(l) + 1) * 8;
-                    bytes(h, 0, n).map(|_| n)
-                });
-                let Ok(n) = whole else {
-                    // Past its length byte, tcpdump goes on to miss the Jumbo Payload a
-                    // zero payload length promises.
-                    cx.out.s(" [|hbhopt]");
-                    if payload_len == 0 && h.len() >= 2 {
-                        cx.out
-                            .s("[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
-                    }
-                    return Ok(());
-                };
-                advance = n;
-                cx.out.s("HBH ");
-                options(cx, &h[2..advance], Some((&mut found_jumbo, &mut jumbo_len)))?;
-                if jumbo_len == 0 && !found_jumbo {
-                    cx.out
-                        .s("[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
-                    return Ok(());
-                }
-                found_ext = true;
-                found_hbh = true;
-                nh = h[0];
-            }
-            ip_proto::DSTOPTS => {
-                cx.proto = "dstopt";
-                advance = (usize::from(u8_at(h, 1)?) + 1) * 8;
-                bytes(h, 0, advance)?;
-                cx.out.s("DSTOPT ");
-                if cx.v() > 0 {
-                    options(cx, &h[2..advance], None)?;
-                }
-                found_ext = true;
-                nh = h[0];
-            }
-            ip_proto::FRAGMENT => {
-                cx.proto = "frag6";
-                let offlg = be16(h, 2)?;
-                let frag_len = (40 + payload_len).wrapping_sub(at as u32 + 8);
-                if cx.v() > 0 {
-                    let id = be32(h, 4)?;
-                    pr!(cx, "frag (0x{id:08x}:{}|{frag_len})", offlg & 0xfff8);
-                } else {
-                    pr!(cx, "frag ({}|{frag_len})", offlg & 0xfff8);
-                }
-                if offlg & 0xfff8 != 0 {
-                    return Ok(());
-                }
-                cx.out.s(" ");
-                advance = 8;
-                if b.len() <= at + advance {
-                    return Ok(());
-                }
-                found_ext = true;
-                nh = h[0];
-                fragmented = true;
-            }
-            ip_proto::ROUTING => {
-                // Not one byte of it: tcpdump's IPv6 loop is still the one reading.
-                cx.proto = "ip6";
-                u8_at(h, 0)?;
-                cx.proto = "rt6";
-                match routing(cx, h)? {
-                    Some(n) => advance = n,
-                    None => return Ok(()),
-                }
-                found_ext = true;
-                nh = h[0];
-            }
-            _ => {
-                if found_jumbo {
-                    let l = jumbo_len + 40;
-                    if l < total {
-                        return Err(Trunc);
-                    }
-                    if length < l {
-                        pr!(cx, "truncated-ip6 - {} bytes missing!", l - length);
-                    }
-                    len = l - total;
-                } else if payload_len == 0 {
-                    if found_ext {
-                        return Err(Trunc);
-                    }
-                    len = 40 - total;
-                }
-                return demux(cx, h, len, ip, nh, fragmented);
-            }
-        }
-        prev = nh;
-        cx.proto = "ip6";
+    Chain {
+        b,
+        length,
+        payload_len,
+        len,
+        nh: b[6],
+        at: 0,
+        advance: 40,
+        total: 0,
+        found_ext: false,
+        found_jumbo: false,
+        found_hbh: false,
+        jumbo_len: payload_len,
+        prev: 255,
+        fragmented: false,
     }
-    Ok(())
+    .walk(cx, ip)
+}
+
+/// `-v`'s fields of the fixed header: `(class 0x10, flowlabel 0x12345, hlim 64, …) `.
+fn fixed_header(cx: &mut Cx<'_, '_>, b: &[u8], payload_len: u32) {
+    let nh = b[6];
+    let flow = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    cx.out.s("(");
+    if flow & 0x0ff0_0000 != 0 {
+        pr!(cx, "class 0x{:02x}, ", (flow & 0x0ff0_0000) >> 20);
+    }
+    if flow & 0x000f_ffff != 0 {
+        pr!(cx, "flowlabel 0x{:05x}, ", flow & 0x000f_ffff);
+    }
+    pr!(
+        cx,
+        "hlim {}, next-header {} ({nh}) payload length: {payload_len}) ",
+        b[7],
+        ipproto(nh)
+    );
+}
+
+/// Whether the walk goes on to the next header after an extension header.
+#[derive(PartialEq, Eq)]
+enum Step {
+    Next,
+    Stop,
+}
+
+/// The walk along the chain of extension headers, as tcpdump's `ip6_print` loop does it:
+/// where it is, and what it has found on the way.
+struct Chain<'b> {
+    /// The packet, up to where its payload length says it ends.
+    b: &'b [u8],
+    /// The length on the wire, as the caller was given it.
+    length: u32,
+    payload_len: u32,
+    /// What is left of the packet from `at`.
+    len: u32,
+    /// The header at `at`.
+    nh: u8,
+    at: usize,
+    /// The length of the header at `at` (0 ends the walk).
+    advance: usize,
+    /// The headers' bytes so far.
+    total: u32,
+    found_ext: bool,
+    found_jumbo: bool,
+    found_hbh: bool,
+    jumbo_len: u32,
+    prev: u8,
+    fragmented: bool,
+}
+
+impl Chain<'_> {
+    fn walk(mut self, cx: &mut Cx<'_, '_>, ip: Ip<'_>) -> R {
+        let b = self.b;
+        while self.at < b.len() && self.advance > 0 {
+            if self.len < self.advance as u32 {
+                return Err(Trunc);
+            }
+            self.at += self.advance;
+            self.len -= self.advance as u32;
+            self.total += self.advance as u32;
+            if self.at == 40
+                && !matches!(self.nh, ip_proto::TCP | ip_proto::UDP | 33 | ip_proto::SCTP)
+            {
+                ip.addrs(cx);
+                cx.out.s(": ");
+            }
+            let h = &b[self.at.min(b.len())..];
+            let step = match self.nh {
+                ip_proto::HOPOPT => self.hop_by_hop(cx, h)?,
+                ip_proto::DSTOPTS => self.destination_options(cx, h)?,
+                ip_proto::FRAGMENT => self.fragment(cx, h)?,
+                ip_proto::ROUTING => self.routing(cx, h)?,
+                _ => return self.upper_layer(cx, h, ip),
+            };
+            if step == Step::Stop {
+                return Ok(());
+            }
+            self.found_ext = true;
+            self.nh = h[0];
+            self.prev = self.nh;
+            cx.proto = "ip6";
+        }
+        Ok(())
+    }
+
+    /// `HBH `, its options, and the Jumbo Payload a zero payload length promises.
+    fn hop_by_hop(&mut self, cx: &mut Cx<'_, '_>, h: &[u8]) -> Result<Step, Trunc> {
+        if self.found_hbh {
+            cx.out
+                .s("[The Hop-by-Hop Options header was already found] (invalid)");
+            return Ok(Step::Stop);
+        }
+        if self.prev != 255 {
+            cx.out
+                .s("[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)");
+            return Ok(Step::Stop);
+        }
+        cx.proto = "hbhopt";
+        let whole = u8_at(h, 1).and_then(|l| {
+            let n = (usize::from(l) + 1) * 8;
+            bytes(h, 0, n).map(|_| n)
+        });
+        let Ok(n) = whole else {
+            // Past its length byte, tcpdump goes on to miss the Jumbo Payload a
+            // zero payload length promises.
+            cx.out.s(" [|hbhopt]");
+            if self.payload_len == 0 && h.len() >= 2 {
+                cx.out
+                    .s("[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
+            }
+            return Ok(Step::Stop);
+        };
+        self.advance = n;
+        cx.out.s("HBH ");
+        options(
+            cx,
+            &h[2..n],
+            Some((&mut self.found_jumbo, &mut self.jumbo_len)),
+        )?;
+        if self.jumbo_len == 0 && !self.found_jumbo {
+            cx.out
+                .s("[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
+            return Ok(Step::Stop);
+        }
+        self.found_hbh = true;
+        Ok(Step::Next)
+    }
+
+    /// `DSTOPT `, and its options with `-v`.
+    fn destination_options(&mut self, cx: &mut Cx<'_, '_>, h: &[u8]) -> Result<Step, Trunc> {
+        cx.proto = "dstopt";
+        self.advance = (usize::from(u8_at(h, 1)?) + 1) * 8;
+        bytes(h, 0, self.advance)?;
+        cx.out.s("DSTOPT ");
+        if cx.v() > 0 {
+            options(cx, &h[2..self.advance], None)?;
+        }
+        Ok(Step::Next)
+    }
+
+    /// `frag (0|1448) `: the walk goes on past a first fragment only.
+    fn fragment(&mut self, cx: &mut Cx<'_, '_>, h: &[u8]) -> Result<Step, Trunc> {
+        cx.proto = "frag6";
+        let offlg = be16(h, 2)?;
+        let frag_len = (40 + self.payload_len).wrapping_sub(self.at as u32 + 8);
+        if cx.v() > 0 {
+            let id = be32(h, 4)?;
+            pr!(cx, "frag (0x{id:08x}:{}|{frag_len})", offlg & 0xfff8);
+        } else {
+            pr!(cx, "frag ({}|{frag_len})", offlg & 0xfff8);
+        }
+        if offlg & 0xfff8 != 0 {
+            return Ok(Step::Stop);
+        }
+        cx.out.s(" ");
+        self.advance = 8;
+        if self.b.len() <= self.at + self.advance {
+            return Ok(Step::Stop);
+        }
+        self.fragmented = true;
+        Ok(Step::Next)
+    }
+
+    /// `RT6 (…) `, see [`routing`].
+    fn routing(&mut self, cx: &mut Cx<'_, '_>, h: &[u8]) -> Result<Step, Trunc> {
+        // Not one byte of it: tcpdump's IPv6 loop is still the one reading.
+        cx.proto = "ip6";
+        u8_at(h, 0)?;
+        cx.proto = "rt6";
+        match routing(cx, h)? {
+            Some(n) => self.advance = n,
+            None => return Ok(Step::Stop),
+        }
+        Ok(Step::Next)
+    }
+
+    /// The header after the extension headers, with the length left for it (from a Jumbo
+    /// Payload option when there was one).
+    fn upper_layer(&mut self, cx: &mut Cx<'_, '_>, h: &[u8], ip: Ip<'_>) -> R {
+        if self.found_jumbo {
+            let l = self.jumbo_len + 40;
+            if l < self.total {
+                return Err(Trunc);
+            }
+            if self.length < l {
+                pr!(cx, "truncated-ip6 - {} bytes missing!", l - self.length);
+            }
+            self.len = l - self.total;
+        } else if self.payload_len == 0 {
+            if self.found_ext {
+                return Err(Trunc);
+            }
+            self.len = 40 - self.total;
+        }
+        demux(cx, h, self.len, ip, self.nh, self.fragmented)
+    }
 }
 
 /// The destination the transport checksum covers: the last address of a routing header

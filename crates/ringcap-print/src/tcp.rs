@@ -157,6 +157,64 @@ enum Opts {
     Stopped,
 }
 
+/// Why the options end before the header does.
+enum Stop {
+    /// An option longer than what is left of the header: `[bad opt]`.
+    Bad,
+    /// An option cut off by the snap length: ` [|tcp]`.
+    Cut,
+}
+
+/// How reading an option's data ends early: a [`Stop`], or the capture ending inside a
+/// field it reads.
+enum Halt {
+    Stop(Stop),
+    Trunc,
+}
+
+impl From<Stop> for Halt {
+    fn from(s: Stop) -> Halt {
+        Halt::Stop(s)
+    }
+}
+
+impl From<Trunc> for Halt {
+    fn from(_: Trunc) -> Halt {
+        Halt::Trunc
+    }
+}
+
+/// Bytes `l` of option data at `at` must be inside the header (`left` bytes of it) and
+/// captured.
+fn check(b: &[u8], left: usize, at: usize, l: usize) -> Result<(), Stop> {
+    if l > left {
+        Err(Stop::Bad)
+    } else if at + l > b.len() {
+        Err(Stop::Cut)
+    } else {
+        Ok(())
+    }
+}
+
+/// Ends the options' line early, closing what tcpdump closes.
+fn stop(cx: &mut Cx<'_, '_>, s: Stop, sep: bool) -> Result<Opts, Trunc> {
+    match s {
+        Stop::Bad => {
+            cx.out.s("[bad opt]");
+            if sep {
+                cx.out.s("]");
+            }
+        }
+        Stop::Cut => {
+            cx.out.s(" [|tcp]");
+            if sep {
+                cx.out.s(">");
+            }
+        }
+    }
+    Ok(Opts::Stopped)
+}
+
 /// The options between byte 20 and the header length.
 fn options(
     cx: &mut Cx<'_, '_>,
@@ -169,37 +227,8 @@ fn options(
     let mut left = hlen - 20;
     let mut at = 20usize;
     let mut sep = false;
-    // Bytes `l` of option data must be inside the header and captured.
-    enum Stop {
-        Bad,
-        Cut,
-    }
-    let check = |left: usize, at: usize, l: usize| -> Result<(), Stop> {
-        if l > left {
-            Err(Stop::Bad)
-        } else if at + l > b.len() {
-            Err(Stop::Cut)
-        } else {
-            Ok(())
-        }
-    };
-    let stop = |cx: &mut Cx<'_, '_>, s: Stop, sep: bool| {
-        match s {
-            Stop::Bad => {
-                cx.out.s("[bad opt]");
-                if sep {
-                    cx.out.s("]");
-                }
-            }
-            Stop::Cut => {
-                cx.out.s(" [|tcp]");
-                if sep {
-                    cx.out.s(">");
-                }
-            }
-        }
-        Ok(Opts::Stopped)
-    };
+    // SACK blocks are shown relative to the sequence numbers of the other direction.
+    let sack_base = if rev { thseq } else { thack };
     while left > 0 {
         if sep {
             cx.out.s(",");
@@ -218,129 +247,11 @@ fn options(
             l
         };
         left -= 1;
-        match opt {
-            0 => cx.out.s("eol"),
-            1 => cx.out.s("nop"),
-            2 => cx.out.s("mss"),
-            3 => cx.out.s("wscale"),
-            4 => cx.out.s("sackOK"),
-            5 => cx.out.s("sack"),
-            6 => cx.out.s("echo"),
-            7 => cx.out.s("echoreply"),
-            8 => cx.out.s("TS"),
-            11 => cx.out.s("cc"),
-            12 => cx.out.s("ccnew"),
-            13 => {}
-            19 => cx.out.s("md5"),
-            20 => cx.out.s("scps"),
-            28 => cx.out.s("uto"),
-            29 => cx.out.s("tcp-ao"),
-            30 => cx.out.s("mptcp"),
-            34 => cx.out.s("tfo"),
-            254 => cx.out.s("exp"),
-            o => pr!(cx, "unknown-{o}"),
-        }
-        let data_len = match opt {
-            2 => {
-                if let Err(s) = check(left, at, 2) {
-                    return stop(cx, s, sep);
-                }
-                pr!(cx, " {}", be16(b, at)?);
-                2
-            }
-            3 => {
-                if let Err(s) = check(left, at, 1) {
-                    return stop(cx, s, sep);
-                }
-                pr!(cx, " {}", b[at]);
-                1
-            }
-            5 => {
-                let d = len - 2;
-                if d % 8 != 0 {
-                    cx.out.s(" invalid sack");
-                } else {
-                    pr!(cx, " {} ", d / 8);
-                    let mut i = 0;
-                    while i < d {
-                        if let Err(s) = check(left, at, i + 8) {
-                            return stop(cx, s, sep);
-                        }
-                        let (mut s, mut e) = (be32(b, at + i)?, be32(b, at + i + 4)?);
-                        let base = if rev { thseq } else { thack };
-                        s = s.wrapping_sub(base);
-                        e = e.wrapping_sub(base);
-                        pr!(cx, "{{{s}:{e}}}");
-                        i += 8;
-                    }
-                }
-                d
-            }
-            6 | 7 | 11 | 12 | 13 => {
-                if let Err(s) = check(left, at, 4) {
-                    return stop(cx, s, sep);
-                }
-                pr!(cx, " {}", be32(b, at)?);
-                4
-            }
-            8 => {
-                if let Err(s) = check(left, at, 8) {
-                    return stop(cx, s, sep);
-                }
-                pr!(cx, " val {} ecr {}", be32(b, at)?, be32(b, at + 4)?);
-                8
-            }
-            19 => {
-                if let Err(s) = check(left, at, 16) {
-                    return stop(cx, s, sep);
-                }
-                // No secret to check the signature with (tcpdump's -M): its bytes.
-                cx.out
-                    .s(" shared secret not supplied with -M, can't check - ");
-                for &x in &b[at..at + 16] {
-                    pr!(cx, "{x:02x}");
-                }
-                16
-            }
-            20 => {
-                if let Err(s) = check(left, at, 2) {
-                    return stop(cx, s, sep);
-                }
-                pr!(cx, " cap {:02x} id {}", b[at], b[at + 1]);
-                2
-            }
-            28 => {
-                if let Err(s) = check(left, at, 2) {
-                    return stop(cx, s, sep);
-                }
-                let v = be16(b, at)?;
-                let secs = if v & 1 != 0 { (v >> 1) * 60 } else { v >> 1 };
-                pr!(cx, " 0x{v:x} {secs}");
-                2
-            }
-            34 => {
-                let d = len - 2;
-                if let Err(s) = check(left, at, d) {
-                    return stop(cx, s, sep);
-                }
-                cx.out.s(" ");
-                fast_open(cx, &b[at..at + d]);
-                d
-            }
-            0 | 1 | 4 => 0,
-            _ => {
-                let d = len - 2;
-                if d > 0 {
-                    cx.out.s(" 0x");
-                }
-                for i in 0..d {
-                    if let Err(s) = check(left, at, i + 1) {
-                        return stop(cx, s, sep);
-                    }
-                    pr!(cx, "{:02x}", b[at + i]);
-                }
-                d
-            }
+        option_name(cx, opt);
+        let data_len = match option_data(cx, b, opt, len, at, left, sack_base) {
+            Ok(n) => n,
+            Err(Halt::Stop(s)) => return stop(cx, s, sep),
+            Err(Halt::Trunc) => return Err(Trunc),
         };
         at += data_len;
         left = left.saturating_sub(data_len);
@@ -357,6 +268,138 @@ fn options(
         }
     }
     Ok(Opts::Done)
+}
+
+fn option_name(cx: &mut Cx<'_, '_>, opt: u8) {
+    match opt {
+        0 => cx.out.s("eol"),
+        1 => cx.out.s("nop"),
+        2 => cx.out.s("mss"),
+        3 => cx.out.s("wscale"),
+        4 => cx.out.s("sackOK"),
+        5 => cx.out.s("sack"),
+        6 => cx.out.s("echo"),
+        7 => cx.out.s("echoreply"),
+        8 => cx.out.s("TS"),
+        11 => cx.out.s("cc"),
+        12 => cx.out.s("ccnew"),
+        13 => {}
+        19 => cx.out.s("md5"),
+        20 => cx.out.s("scps"),
+        28 => cx.out.s("uto"),
+        29 => cx.out.s("tcp-ao"),
+        30 => cx.out.s("mptcp"),
+        34 => cx.out.s("tfo"),
+        254 => cx.out.s("exp"),
+        o => pr!(cx, "unknown-{o}"),
+    }
+}
+
+/// The data of option `opt` (`len` bytes with its kind and length) at `at`, with `left`
+/// bytes of the header after `at`. Returns how many bytes of data it read.
+fn option_data(
+    cx: &mut Cx<'_, '_>,
+    b: &[u8],
+    opt: u8,
+    len: usize,
+    at: usize,
+    left: usize,
+    sack_base: u32,
+) -> Result<usize, Halt> {
+    Ok(match opt {
+        2 => {
+            check(b, left, at, 2)?;
+            pr!(cx, " {}", be16(b, at)?);
+            2
+        }
+        3 => {
+            check(b, left, at, 1)?;
+            pr!(cx, " {}", b[at]);
+            1
+        }
+        5 => {
+            let d = len - 2;
+            sack(cx, b, at, left, d, sack_base)?;
+            d
+        }
+        6 | 7 | 11 | 12 | 13 => {
+            check(b, left, at, 4)?;
+            pr!(cx, " {}", be32(b, at)?);
+            4
+        }
+        8 => {
+            check(b, left, at, 8)?;
+            pr!(cx, " val {} ecr {}", be32(b, at)?, be32(b, at + 4)?);
+            8
+        }
+        19 => {
+            check(b, left, at, 16)?;
+            // No secret to check the signature with (tcpdump's -M): its bytes.
+            cx.out
+                .s(" shared secret not supplied with -M, can't check - ");
+            for &x in &b[at..at + 16] {
+                pr!(cx, "{x:02x}");
+            }
+            16
+        }
+        20 => {
+            check(b, left, at, 2)?;
+            pr!(cx, " cap {:02x} id {}", b[at], b[at + 1]);
+            2
+        }
+        28 => {
+            check(b, left, at, 2)?;
+            let v = be16(b, at)?;
+            let secs = if v & 1 != 0 { (v >> 1) * 60 } else { v >> 1 };
+            pr!(cx, " 0x{v:x} {secs}");
+            2
+        }
+        34 => {
+            let d = len - 2;
+            check(b, left, at, d)?;
+            cx.out.s(" ");
+            fast_open(cx, &b[at..at + d]);
+            d
+        }
+        0 | 1 | 4 => 0,
+        _ => {
+            let d = len - 2;
+            if d > 0 {
+                cx.out.s(" 0x");
+            }
+            for i in 0..d {
+                check(b, left, at, i + 1)?;
+                pr!(cx, "{:02x}", b[at + i]);
+            }
+            d
+        }
+    })
+}
+
+/// SACK blocks (`d` bytes at `at`): `sack 1 {1001:2001}`, relative to `base`.
+fn sack(
+    cx: &mut Cx<'_, '_>,
+    b: &[u8],
+    at: usize,
+    left: usize,
+    d: usize,
+    base: u32,
+) -> Result<(), Halt> {
+    if !d.is_multiple_of(8) {
+        cx.out.s(" invalid sack");
+        return Ok(());
+    }
+    pr!(cx, " {} ", d / 8);
+    let mut i = 0;
+    while i < d {
+        check(b, left, at, i + 8)?;
+        let (mut s, mut e) = (be32(b, at + i)?, be32(b, at + i + 4)?);
+        s = s.wrapping_sub(base);
+        e = e.wrapping_sub(base);
+        pr!(cx, "{{{s}:{e}}}");
+        i += 8;
+    }
+    Ok(())
 }
 
 /// TCP Fast Open: a cookie request, or the cookie.

@@ -36,7 +36,7 @@ mod writer;
 
 use std::io;
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -45,7 +45,7 @@ use ringcap_pcap::{Format, Precision, RecordFormat, Rotation, WriterOptions};
 
 pub use spool::{Go, Spool};
 
-use chunk::ProducerEnd;
+use chunk::{Chunk, Msg, ProducerEnd};
 use out_file::FileOpts;
 use spool::{Control, SpoolParts};
 use writer::{Dest, FileWriter, WriterCounts};
@@ -369,43 +369,118 @@ pub fn worker_path(base: &str, worker: usize, workers: usize) -> String {
 /// Opens the output: its first file(s) now (a path that cannot be written fails here, before
 /// any packet is taken), its threads, and one [`Spool`] per worker.
 pub fn open(opts: SinkOptions) -> Result<(Vec<Spool>, Sink), SinkError> {
-    let workers = opts.workers.max(1);
-    let wo = &opts.file;
-    if wo.interfaces.len() != 1 {
-        return Err(SinkError::Config("one interface per capture".into()));
+    let layout = Layout::new(&opts)?;
+    let mut threads = Threads::new(opts.cpus.clone());
+    let spools = match &opts.output {
+        Output::Files {
+            base,
+            rotation,
+            per_worker,
+        } if *per_worker || layout.workers == 1 => {
+            open_writer_per_worker(&opts, base, *rotation, *per_worker, &layout, &mut threads)?
+        }
+        _ => open_merged(opts, &layout, &mut threads)?,
+    };
+    Ok((
+        spools,
+        Sink {
+            threads: threads.handles,
+            shared: layout.shared,
+            control: layout.control,
+        },
+    ))
+}
+
+/// What every arrangement of the output threads shares, worked out once from the options.
+struct Layout {
+    workers: usize,
+    /// The records' layout in the chunks.
+    rf: RecordFormat,
+    snaplen: u32,
+    chunk_size: usize,
+    /// Chunks per worker.
+    chunks: usize,
+    fopts: FileOpts,
+    flush_ns: u64,
+    each_batch: bool,
+    shared: Arc<Shared>,
+    control: Arc<Control>,
+}
+
+impl Layout {
+    fn new(opts: &SinkOptions) -> Result<Layout, SinkError> {
+        let workers = opts.workers.max(1);
+        let wo = &opts.file;
+        if wo.interfaces.len() != 1 {
+            return Err(SinkError::Config("one interface per capture".into()));
+        }
+        let snaplen = wo.interfaces[0].snaplen;
+        let lines = matches!(opts.output, Output::Lines(_));
+        // Lines are carried as nanosecond pcap records whatever the file options say.
+        let rf = if lines {
+            RecordFormat::new(Format::Pcap, Precision::Nano)
+        } else {
+            RecordFormat::new(wo.format, wo.precision)
+        };
+        let chunk_size = opts
+            .chunk_size
+            .max(rf.record_len(snaplen.min(ringcap_pcap::MAX_RECORD) as usize) + 64);
+        let fopts = FileOpts {
+            direct: opts.direct_io,
+            zstd: opts.zstd,
+            flush: opts.flush,
+            each_unit: opts.each_batch,
+            max_unit: chunk_size,
+        };
+        let shared = Arc::new(Shared::default());
+        shared.with(|s| s.lines = lines);
+        Ok(Layout {
+            workers,
+            rf,
+            snaplen,
+            chunk_size,
+            chunks: opts.chunks.max(2),
+            fopts,
+            flush_ns: opts.flush.as_nanos().min(u64::MAX as u128) as u64,
+            each_batch: opts.each_batch || lines,
+            shared,
+            control: Arc::new(Control::new(workers)),
+        })
     }
-    let snaplen = wo.interfaces[0].snaplen;
-    let lines = matches!(opts.output, Output::Lines(_));
-    // Lines are carried as nanosecond pcap records whatever the file options say.
-    let rf = if lines {
-        RecordFormat::new(Format::Pcap, Precision::Nano)
-    } else {
-        RecordFormat::new(wo.format, wo.precision)
-    };
-    let chunk_size = opts
-        .chunk_size
-        .max(rf.record_len(snaplen.min(ringcap_pcap::MAX_RECORD) as usize) + 64);
-    let chunks = opts.chunks.max(2);
-    let fopts = FileOpts {
-        direct: opts.direct_io,
-        zstd: opts.zstd,
-        flush: opts.flush,
-        each_unit: opts.each_batch,
-        max_unit: chunk_size,
-    };
-    let shared = Arc::new(Shared::default());
-    shared.with(|s| s.lines = lines);
-    let control = Arc::new(Control::new(workers));
-    let flush_ns = opts.flush.as_nanos().min(u64::MAX as u128) as u64;
-    let each_batch = opts.each_batch || lines;
-    let mut threads = Vec::new();
-    let mut spools = Vec::with_capacity(workers);
-    let cpus = opts.cpus.clone();
-    let mut next_cpu = 0usize;
-    let mut spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-        let cpu = (!cpus.is_empty()).then(|| cpus[next_cpu % cpus.len()]);
-        next_cpu += 1;
-        std::thread::Builder::new()
+
+    /// Worker `idx`'s spool: it takes free chunks from `free` and hands full ones to `out`.
+    fn spool(&self, idx: usize, free: Receiver<Chunk>, out: SyncSender<Msg>) -> Spool {
+        Spool::new(SpoolParts {
+            idx,
+            rf: self.rf,
+            snaplen: self.snaplen,
+            free,
+            out,
+            control: self.control.clone(),
+            each_batch: self.each_batch,
+            flush_ns: self.flush_ns,
+        })
+    }
+}
+
+/// The output threads started so far, each pinned to the next of `cpus` in turn.
+struct Threads {
+    cpus: Vec<usize>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Threads {
+    fn new(cpus: Vec<usize>) -> Threads {
+        Threads {
+            cpus,
+            handles: Vec::new(),
+        }
+    }
+
+    fn spawn(&mut self, name: String, f: impl FnOnce() + Send + 'static) -> Result<(), SinkError> {
+        let cpus = &self.cpus;
+        let cpu = (!cpus.is_empty()).then(|| cpus[self.handles.len() % cpus.len()]);
+        let handle = std::thread::Builder::new()
             .name(name)
             .spawn(move || {
                 if let Some(c) = cpu {
@@ -414,58 +489,57 @@ pub fn open(opts: SinkOptions) -> Result<(Vec<Spool>, Sink), SinkError> {
                 }
                 f()
             })
-            .map_err(SinkError::Thread)
-    };
-    let dest = match &opts.output {
-        Output::Files {
-            base,
+            .map_err(SinkError::Thread)?;
+        self.handles.push(handle);
+        Ok(())
+    }
+}
+
+/// A writer thread per worker, no merge: every file is created first, then the threads start.
+fn open_writer_per_worker(
+    opts: &SinkOptions,
+    base: &str,
+    rotation: Rotation,
+    per_worker: bool,
+    layout: &Layout,
+    threads: &mut Threads,
+) -> Result<Vec<Spool>, SinkError> {
+    let workers = layout.workers;
+    let mut writers = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let dest = Dest::Files {
+            base: worker_path(base, i, if per_worker { workers } else { 1 }),
             rotation,
-            per_worker,
-        } if *per_worker || workers == 1 => {
-            // A writer thread per worker, no merge.
-            let mut writers = Vec::with_capacity(workers);
-            for i in 0..workers {
-                let dest = Dest::Files {
-                    base: worker_path(base, i, if *per_worker { workers } else { 1 }),
-                    rotation: *rotation,
-                };
-                writers.push(FileWriter::create(
-                    dest,
-                    wo,
-                    fopts.clone(),
-                    opts.start_ns,
-                    shared.clone(),
-                    control.clone(),
-                )?);
-            }
-            for (i, w) in writers.into_iter().enumerate() {
-                let (tx, rx) = sync_channel(chunks + 1);
-                let (free_tx, free_rx) = chunk::pool(chunks, chunk_size);
-                spools.push(Spool::new(SpoolParts {
-                    idx: i,
-                    rf,
-                    snaplen,
-                    free: free_rx,
-                    out: tx,
-                    control: control.clone(),
-                    each_batch,
-                    flush_ns,
-                }));
-                let (sh, flush) = (shared.clone(), opts.flush);
-                threads.push(spawn(
-                    format!("ringcap-wr{i}"),
-                    Box::new(move || writer::run_writer(w, rx, free_tx, flush, sh, true)),
-                )?);
-            }
-            return Ok((
-                spools,
-                Sink {
-                    threads,
-                    shared,
-                    control,
-                },
-            ));
-        }
+        };
+        writers.push(FileWriter::create(
+            dest,
+            &opts.file,
+            layout.fopts.clone(),
+            opts.start_ns,
+            layout.shared.clone(),
+            layout.control.clone(),
+        )?);
+    }
+    let mut spools = Vec::with_capacity(workers);
+    for (i, w) in writers.into_iter().enumerate() {
+        let (tx, rx) = sync_channel(layout.chunks + 1);
+        let (free_tx, free_rx) = chunk::pool(layout.chunks, layout.chunk_size);
+        spools.push(layout.spool(i, free_rx, tx));
+        let (sh, flush) = (layout.shared.clone(), opts.flush);
+        threads.spawn(format!("ringcap-wr{i}"), move || {
+            writer::run_writer(w, rx, free_tx, flush, sh, true)
+        })?;
+    }
+    Ok(spools)
+}
+
+/// Workers → merger (by time) → one writer thread, or the merger prints lines itself.
+fn open_merged(
+    opts: SinkOptions,
+    layout: &Layout,
+    threads: &mut Threads,
+) -> Result<Vec<Spool>, SinkError> {
+    let dest = match &opts.output {
         Output::Files { base, rotation, .. } => Some(Dest::Files {
             base: base.clone(),
             rotation: *rotation,
@@ -473,66 +547,53 @@ pub fn open(opts: SinkOptions) -> Result<(Vec<Spool>, Sink), SinkError> {
         Output::Stdout => Some(Dest::Stdout),
         Output::Lines(_) => None,
     };
-    // Workers → merger (→ writer thread).
+    let (workers, chunks) = (layout.workers, layout.chunks);
     let (in_tx, in_rx) = sync_channel(workers * (chunks + 1));
     let mut frees = Vec::with_capacity(workers);
+    let mut spools = Vec::with_capacity(workers);
     for i in 0..workers {
-        let (free_tx, free_rx) = chunk::pool(chunks, chunk_size);
+        let (free_tx, free_rx) = chunk::pool(chunks, layout.chunk_size);
         frees.push(free_tx);
-        spools.push(Spool::new(SpoolParts {
-            idx: i,
-            rf,
-            snaplen,
-            free: free_rx,
-            out: in_tx.clone(),
-            control: control.clone(),
-            each_batch,
-            flush_ns,
-        }));
+        spools.push(layout.spool(i, free_rx, in_tx.clone()));
     }
     drop(in_tx);
     let emit = match (dest, opts.output) {
         (Some(dest), _) => {
-            let mut fo = fopts.clone();
+            let mut fo = layout.fopts.clone();
             if matches!(dest, Dest::Stdout) {
                 fo.direct = false;
             }
-            let w =
-                FileWriter::create(dest, wo, fo, opts.start_ns, shared.clone(), control.clone())?;
+            let w = FileWriter::create(
+                dest,
+                &opts.file,
+                fo,
+                opts.start_ns,
+                layout.shared.clone(),
+                layout.control.clone(),
+            )?;
             let out_chunks = 8;
             let (tx, rx) = sync_channel(out_chunks + 1);
-            let (free_tx, free_rx) = chunk::pool(out_chunks, chunk_size);
-            let (sh, flush) = (shared.clone(), opts.flush);
-            threads.push(spawn(
-                "ringcap-wr".into(),
-                Box::new(move || writer::run_writer(w, rx, free_tx, flush, sh, false)),
-            )?);
+            let (free_tx, free_rx) = chunk::pool(out_chunks, layout.chunk_size);
+            let (sh, flush) = (layout.shared.clone(), opts.flush);
+            threads.spawn("ringcap-wr".into(), move || {
+                writer::run_writer(w, rx, free_tx, flush, sh, false)
+            })?;
             merge::Emit::file(tx, free_rx)
         }
-        (None, Output::Lines(consumer)) => merge::Emit::lines(consumer, rf),
+        (None, Output::Lines(consumer)) => merge::Emit::lines(consumer, layout.rf),
         (None, _) => return Err(SinkError::Config("no output".into())),
     };
     let params = merge::Params {
         rx: in_rx,
         free: frees,
         pool: chunks,
-        rf,
+        rf: layout.rf,
         lag_ns: opts.lag.as_nanos() as u64,
-        control: control.clone(),
-        shared: shared.clone(),
+        control: layout.control.clone(),
+        shared: layout.shared.clone(),
     };
-    threads.push(spawn(
-        "ringcap-merge".into(),
-        Box::new(move || merge::run(params, emit)),
-    )?);
-    Ok((
-        spools,
-        Sink {
-            threads,
-            shared,
-            control,
-        },
-    ))
+    threads.spawn("ringcap-merge".into(), move || merge::run(params, emit))?;
+    Ok(spools)
 }
 
 #[cfg(test)]
