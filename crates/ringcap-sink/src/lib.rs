@@ -28,6 +28,7 @@
 //! stays pure. Its system calls (O_DIRECT, `statx`, `fstatfs`) come from `ringcap-sys`.
 
 mod chunk;
+mod direct;
 mod merge;
 mod out_file;
 mod spool;
@@ -253,6 +254,14 @@ impl Shared {
             s.direct_files += c.direct_files;
             s.bytes_in += c.bytes_in;
             s.bytes_out += c.bytes_out;
+            s.cpu_user_ns += user_ns;
+            s.cpu_sys_ns += sys_ns;
+        })
+    }
+
+    /// CPU time of a helper thread (a writer's I/O thread) at its end.
+    pub fn thread_end(&self, user_ns: u64, sys_ns: u64) {
+        self.with(|s| {
             s.cpu_user_ns += user_ns;
             s.cpu_sys_ns += sys_ns;
         })

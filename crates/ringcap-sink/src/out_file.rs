@@ -1,14 +1,14 @@
 //! One output file: buffered or O_DIRECT writes, zstd frames, and what happens on a full disk.
 //!
-//! **O_DIRECT.** Where the file system takes it, bytes go through an aligned staging buffer
-//! (4 MiB, allocated once) that starts at an aligned file offset: full aligned parts are
-//! written with `pwrite` at their offsets; what is left (less than one alignment unit) moves to
-//! the buffer's front. A partly filled tail is written padded to the alignment and the file is
-//! then cut to its exact length (`ftruncate`), on `-U`, after `--flush-ms`, on rotation and at
-//! the end, so every file is valid whenever it is looked at between those writes, and grows
-//! with what was written. The tail's block is written again, whole, by the next write. A tmpfs
-//! keeps files in memory (O_DIRECT would only add the padding), so files there are written
-//! buffered; so are files on file systems that refuse O_DIRECT. Either is said once.
+//! **O_DIRECT.** Where the file system takes it, bytes go into aligned 4 MiB buffers that
+//! start at aligned file offsets; each full buffer is written by the writer's I/O thread while
+//! the writer fills the next (see [`crate::direct`]). A partly filled tail is written padded to
+//! the alignment and the file is then cut to its exact length (`ftruncate`), on `-U`, after
+//! `--flush-ms`, on rotation and at the end, so every file is valid whenever it is looked at
+//! between those writes, and grows with what was written. The tail's block is written again,
+//! whole, by the next write. A tmpfs keeps files in memory (O_DIRECT would only add the
+//! padding), so files there are written buffered; so are files on file systems that refuse
+//! O_DIRECT. Either is said once.
 //!
 //! **zstd.** Each unit handed to the file (a chunk of records, the header, the statistics) is
 //! compressed as one zstd frame in the writer thread, so the file is a valid `.zst` stream
@@ -25,11 +25,14 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ringcap_pcap::RecordFormat;
 use ringcap_sys::file as sysfile;
+
+use crate::direct::{Direct, DirectIo, MAX_ALIGN};
+use crate::Shared;
 
 /// How files are written.
 #[derive(Debug, Clone)]
@@ -46,45 +49,11 @@ pub(crate) struct FileOpts {
     pub max_unit: usize,
 }
 
-const STAGE: usize = 4 << 20;
-
-/// A buffer whose start is aligned, made of an over-allocated `Vec` (no unsafe code).
-struct Aligned {
-    v: Vec<u8>,
-    off: usize,
-    len: usize,
-}
-
-impl Aligned {
-    fn new(len: usize, align: usize) -> Aligned {
-        let v = vec![0u8; len + align];
-        let off = v.as_ptr().align_offset(align).min(align);
-        Aligned { v, off, len }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.v[self.off..self.off + self.len]
-    }
-
-    fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.v[self.off..self.off + self.len]
-    }
-}
-
-/// The O_DIRECT side: see the module documentation.
-struct Direct {
-    stage: Aligned,
-    /// File offset of the stage's first byte (aligned).
-    stage_off: u64,
-    stage_len: usize,
-    align: usize,
-    /// When the oldest byte of a partly filled tail was staged (None: no unwritten tail).
-    tail_since: Option<Instant>,
-}
-
 enum Raw {
     Buffered(File),
-    Direct(File, Box<Direct>),
+    Direct(Box<Direct>),
+    /// After [`OutFile::take_io`].
+    Closed,
 }
 
 /// Why a file was not written with O_DIRECT, when it was asked for (said once per run).
@@ -112,7 +81,7 @@ fn try_direct(f: &File) -> Result<usize, String> {
         }
         Ok(sysfile::DirectIoAlign::Unknown) | Err(_) => 4096,
     };
-    if !align.is_power_of_two() || align > STAGE {
+    if !align.is_power_of_two() || align > MAX_ALIGN {
         return Err(format!("O_DIRECT alignment {align} is not usable"));
     }
     match sysfile::set_direct(fd, true) {
@@ -148,27 +117,27 @@ pub(crate) struct OutFile {
 
 impl OutFile {
     /// Creates (truncates) `path` and writes `header`. `notice` gets the reason when O_DIRECT
-    /// was asked for but is not used.
+    /// was asked for but is not used. An O_DIRECT file takes the writer's I/O thread from `io`
+    /// (starting it the first time); [`OutFile::take_io`] gives it back.
     pub fn create(
         path: &str,
         header: &[u8],
         rf: RecordFormat,
         opts: &FileOpts,
         notice: &mut dyn FnMut(String),
+        io: &mut Option<DirectIo>,
+        shared: &Arc<Shared>,
     ) -> io::Result<OutFile> {
         let f = File::create(path)?;
         let raw = if opts.direct {
             match try_direct(&f) {
-                Ok(align) => Raw::Direct(
-                    f,
-                    Box::new(Direct {
-                        stage: Aligned::new(STAGE, align),
-                        stage_off: 0,
-                        stage_len: 0,
-                        align,
-                        tail_since: None,
-                    }),
-                ),
+                Ok(align) => {
+                    let dio = match io.take() {
+                        Some(d) => d,
+                        None => DirectIo::start(shared.clone())?,
+                    };
+                    Raw::Direct(Box::new(Direct::new(f, align, dio)))
+                }
                 Err(why) => {
                     let dir = std::path::Path::new(path)
                         .parent()
@@ -314,8 +283,8 @@ impl OutFile {
                 self.len += data.len() as u64;
                 self.written += records;
             }
-            Raw::Direct(..) => {
-                let r = self.stage_bytes(data);
+            Raw::Direct(d) => {
+                let r = d.put(data);
                 self.len += data.len() as u64;
                 self.pending.push_back((start, self.len, records));
                 self.written += records;
@@ -334,28 +303,8 @@ impl OutFile {
                     self.sync();
                 }
             }
+            Raw::Closed => self.fail(0, records, "the file is closed"),
         }
-    }
-
-    /// O_DIRECT: copies `data` into the stage, writing the stage out whenever it is full.
-    fn stage_bytes(&mut self, data: &[u8]) -> Result<(), (u64, io::Error)> {
-        let Raw::Direct(f, d) = &mut self.raw else {
-            return Ok(());
-        };
-        let mut rest = data;
-        while !rest.is_empty() {
-            let n = rest.len().min(STAGE - d.stage_len);
-            d.stage.as_mut()[d.stage_len..d.stage_len + n].copy_from_slice(&rest[..n]);
-            d.stage_len += n;
-            rest = &rest[n..];
-            if d.stage_len == STAGE {
-                write_aligned(f, d)?;
-            }
-        }
-        if d.stage_len > 0 && d.tail_since.is_none() {
-            d.tail_since = Some(Instant::now());
-        }
-        Ok(())
     }
 
     /// A buffered write failed after `done` bytes of `data` (which started at file offset
@@ -400,9 +349,9 @@ impl OutFile {
                 lost += recs;
             }
         }
-        if let Raw::Direct(f, _) = &self.raw {
+        if let Raw::Direct(d) = &self.raw {
             // Shrinking needs no space; if even that fails there is nothing better to do.
-            let _ = f.set_len(cut);
+            let _ = d.file.set_len(cut);
         }
         self.len = cut;
         self.written -= lost;
@@ -413,8 +362,8 @@ impl OutFile {
     /// The file offset before which everything is on disk.
     fn durable_floor(&self) -> u64 {
         match &self.raw {
-            Raw::Direct(_, d) => d.stage_off.min(self.len),
-            Raw::Buffered(_) => self.len,
+            Raw::Direct(d) => d.durable().min(self.len),
+            Raw::Buffered(_) | Raw::Closed => self.len,
         }
     }
 
@@ -425,30 +374,14 @@ impl OutFile {
         }
     }
 
-    /// O_DIRECT: writes the partly filled tail (padded) and cuts the file to its length.
+    /// O_DIRECT: lets the queued writes end, writes the partly filled tail (padded) and cuts
+    /// the file to its length.
     pub fn sync(&mut self) {
         if self.failed.is_some() {
             return;
         }
         let r = match &mut self.raw {
-            Raw::Direct(f, d) if d.stage_len > 0 && d.tail_since.is_some() => {
-                let padded = d.stage_len.next_multiple_of(d.align);
-                d.stage.as_mut()[d.stage_len..padded].fill(0);
-                let end = d.stage_off + d.stage_len as u64;
-                match write_all_at(f, &d.stage.as_slice()[..padded], d.stage_off) {
-                    Ok(()) => match f.set_len(end) {
-                        Ok(()) => {
-                            d.tail_since = None;
-                            Ok(())
-                        }
-                        Err(e) => Err((d.stage_off, e)),
-                    },
-                    Err((n, e)) => {
-                        let n = (n / d.align * d.align).min(d.stage_len);
-                        Err((d.stage_off + n as u64, e))
-                    }
-                }
-            }
+            Raw::Direct(d) => d.sync(),
             _ => return,
         };
         match r {
@@ -459,7 +392,7 @@ impl OutFile {
 
     /// Writes an O_DIRECT tail that has waited `--flush-ms`.
     pub fn tick(&mut self, now: Instant) {
-        if let Raw::Direct(_, d) = &self.raw {
+        if let Raw::Direct(d) = &self.raw {
             if d.tail_since
                 .is_some_and(|t| now.duration_since(t) >= self.flush)
             {
@@ -470,7 +403,7 @@ impl OutFile {
 
     /// Whether a partly written O_DIRECT tail waits.
     pub fn has_tail(&self) -> bool {
-        matches!(&self.raw, Raw::Direct(_, d) if d.tail_since.is_some())
+        matches!(&self.raw, Raw::Direct(d) if d.tail_since.is_some())
     }
 
     /// Ends the file: `trailer_blocks` (pcapng statistics; compressed like the rest), the zstd
@@ -493,6 +426,17 @@ impl OutFile {
             }
         }
     }
+
+    /// After [`OutFile::close`]: the writer's I/O thread, for its next file.
+    pub fn take_io(&mut self) -> Option<DirectIo> {
+        match std::mem::replace(&mut self.raw, Raw::Closed) {
+            Raw::Direct(d) => Some(d.into_io()),
+            other => {
+                self.raw = other;
+                None
+            }
+        }
+    }
 }
 
 enum Unit<'a> {
@@ -507,48 +451,6 @@ impl Unit<'_> {
             Unit::Owned(v) => v,
         }
     }
-}
-
-/// Writes `buf` at `off` in full, retrying short writes; on error, how many bytes made it.
-fn write_all_at(f: &File, buf: &[u8], off: u64) -> Result<(), (usize, io::Error)> {
-    let mut done = 0;
-    while done < buf.len() {
-        match f.write_at(&buf[done..], off + done as u64) {
-            Ok(0) => {
-                return Err((
-                    done,
-                    io::Error::new(io::ErrorKind::WriteZero, "no bytes taken"),
-                ))
-            }
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err((done, e)),
-        }
-    }
-    Ok(())
-}
-
-/// Writes the stage's whole aligned part and moves the rest to its front; on error, the bytes
-/// of the file known to be on disk.
-fn write_aligned(f: &File, d: &mut Direct) -> Result<(), (u64, io::Error)> {
-    let n = d.stage_len / d.align * d.align;
-    if n == 0 {
-        return Ok(());
-    }
-    if let Err((k, e)) = write_all_at(f, &d.stage.as_slice()[..n], d.stage_off) {
-        // O_DIRECT writes land in whole alignment units.
-        let k = k / d.align * d.align;
-        return Err((d.stage_off + k as u64, e));
-    }
-    d.stage.as_mut().copy_within(n..d.stage_len, 0);
-    d.stage_off += n as u64;
-    d.stage_len -= n;
-    d.tail_since = if d.stage_len > 0 {
-        Some(Instant::now())
-    } else {
-        None
-    };
-    Ok(())
 }
 
 #[cfg(test)]
@@ -593,6 +495,8 @@ mod tests {
         let rf = RecordFormat::new(Format::Pcap, Precision::Nano);
         let header =
             ringcap_pcap::record::file_header(&WriterOptions::new(Format::Pcap, 1, 2000)).unwrap();
+        let shared = Arc::new(Shared::default());
+        let mut io = None;
         for (direct, zstd) in [
             (false, None),
             (true, None),
@@ -602,9 +506,15 @@ mod tests {
             let p = dir.join(format!("f-{direct}-{zstd:?}.pcap"));
             let path = p.to_str().unwrap();
             let mut notices = Vec::new();
-            let mut f = OutFile::create(path, &header, rf, &opts(direct, zstd), &mut |n| {
-                notices.push(n)
-            })
+            let mut f = OutFile::create(
+                path,
+                &header,
+                rf,
+                &opts(direct, zstd),
+                &mut |n| notices.push(n),
+                &mut io,
+                &shared,
+            )
             .unwrap();
             let mut want = header.clone();
             for k in 0..30 {
@@ -624,6 +534,9 @@ mod tests {
                 }
             }
             f.close(&[]);
+            if let Some(back) = f.take_io() {
+                io = Some(back);
+            }
             assert!(f.failed.is_none(), "{:?}", f.failed);
             let got = std::fs::read(&p).unwrap();
             let got = match zstd {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ringcap_pcap::{record, IfStats, Precision, RecordFormat, Rotation, WriterOptions};
 
 use crate::chunk::{Chunk, Msg};
+use crate::direct::DirectIo;
 use crate::out_file::{FileOpts, OutFile};
 use crate::spool::Control;
 use crate::{Shared, SinkError};
@@ -55,6 +56,8 @@ pub(crate) struct FileWriter {
     published: (u64, u64),
     shared: Arc<Shared>,
     control: Arc<Control>,
+    /// The O_DIRECT I/O thread and its buffers between files.
+    io: Option<DirectIo>,
 }
 
 impl FileWriter {
@@ -82,6 +85,7 @@ impl FileWriter {
             published: (0, 0),
             shared,
             control,
+            io: None,
         };
         let f = w.open_file()?;
         w.file = Some(f);
@@ -100,8 +104,16 @@ impl FileWriter {
             }),
             Dest::Files { base, rotation } => {
                 let path = rotation.file_name(base, self.counter, self.window_start_s);
-                OutFile::create(&path, &self.header, self.rf, &self.fopts, &mut notice)
-                    .map_err(|source| SinkError::Open { path, source })
+                OutFile::create(
+                    &path,
+                    &self.header,
+                    self.rf,
+                    &self.fopts,
+                    &mut notice,
+                    &mut self.io,
+                    shared,
+                )
+                .map_err(|source| SinkError::Open { path, source })
             }
         };
         if let Ok(f) = &r {
@@ -258,6 +270,9 @@ impl FileWriter {
             Vec::new()
         };
         f.close(&blocks);
+        if let Some(io) = f.take_io() {
+            self.io = Some(io);
+        }
         self.counts.bytes_in += f.bytes_in;
         self.counts.bytes_out += f.len();
         self.counts.written += f.written;
