@@ -28,6 +28,7 @@
 //! stays pure. Its system calls (O_DIRECT, `statx`, `fstatfs`) come from `ringcap-sys`.
 
 mod chunk;
+mod compress;
 mod direct;
 mod merge;
 mod out_file;

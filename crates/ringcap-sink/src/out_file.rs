@@ -10,9 +10,10 @@
 //! padding), so files there are written buffered; so are files on file systems that refuse
 //! O_DIRECT. Either is said once.
 //!
-//! **zstd.** Each unit handed to the file (a chunk of records, the header, the statistics) is
-//! compressed as one zstd frame in the writer thread, so the file is a valid `.zst` stream
-//! after every frame, and `zstd -d` gives back the exact pcap bytes. At the end a skippable
+//! **zstd.** The units handed to the file (chunks of records, the header, the statistics) are
+//! compressed in the writer thread, several to a zstd frame (see [`crate::compress`]), so the
+//! file is a valid `.zst` stream after every frame, and `zstd -d` gives back the exact pcap
+//! bytes. At the end a skippable
 //! frame with the file's time span ([`ringcap_pcap::span::zstd_trailer`]) lets time-range
 //! queries skip the file without decompressing it; decoders skip it.
 //!
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use ringcap_pcap::RecordFormat;
 use ringcap_sys::file as sysfile;
 
+use crate::compress::Compress;
 use crate::direct::{Direct, DirectIo, MAX_ALIGN};
 use crate::Shared;
 
@@ -97,7 +99,7 @@ pub(crate) struct OutFile {
     /// A regular file (can be cut back); false for a pipe or terminal.
     truncatable: bool,
     rf: RecordFormat,
-    zstd: Option<(zstd::bulk::Compressor<'static>, Vec<u8>)>,
+    zstd: Option<Box<Compress>>,
     each_unit: bool,
     flush: Duration,
     /// Bytes handed to the file so far (its length once everything is written).
@@ -179,12 +181,10 @@ impl OutFile {
         opts: &FileOpts,
     ) -> io::Result<OutFile> {
         let zstd = match opts.zstd {
-            Some(level) => Some((
-                zstd::bulk::Compressor::new(level)?,
-                Vec::with_capacity(zstd::zstd_safe::compress_bound(
-                    opts.max_unit.max(header.len()),
-                )),
-            )),
+            Some(level) => Some(Box::new(Compress::new(
+                level,
+                opts.max_unit.max(header.len()),
+            )?)),
             None => None,
         };
         let mut f = OutFile {
@@ -238,22 +238,37 @@ impl OutFile {
             self.first_ts = self.first_ts.min(first_ts);
             self.last_ts = self.last_ts.max(max_ts);
         }
-        let exact = self.zstd.is_none();
-        let zstd = self.zstd.take();
-        let (unit, zstd) = match zstd {
-            Some((mut ctx, mut out)) => {
-                if let Err(e) = ctx.compress_to_buffer(bytes, &mut out) {
-                    self.zstd = Some((ctx, out));
-                    self.fail(0, records, &format!("compressing: {e}"));
-                    return;
-                }
-                (Unit::Owned(out), Some(ctx))
-            }
-            None => (Unit::Borrowed(bytes), None),
+        let Some(mut c) = self.zstd.take() else {
+            return self.put_raw(bytes, records, true);
         };
-        self.put_raw(unit.as_slice(), records, exact);
-        if let (Some(ctx), Unit::Owned(out)) = (zstd, unit) {
-            self.zstd = Some((ctx, out));
+        if !c.fits(bytes.len()) {
+            self.put_frame(&mut c);
+        }
+        c.stage(bytes, records, Instant::now());
+        if c.full() || self.each_unit {
+            self.put_frame(&mut c);
+        }
+        self.zstd = Some(c);
+    }
+
+    /// Compresses what `c` has staged into one frame and puts it.
+    fn put_frame(&mut self, c: &mut Compress) {
+        if c.is_empty() {
+            return;
+        }
+        let (frame, records) = c.frame();
+        match (frame, &self.failed) {
+            (_, Some(_)) => self.lost += records,
+            (Ok(frame), None) => self.put_raw(frame, records, false),
+            (Err(e), None) => self.fail(0, records, &e),
+        }
+    }
+
+    /// Puts a frame of what is staged now (before a sync, a rotation or the end).
+    fn put_staged(&mut self) {
+        if let Some(mut c) = self.zstd.take() {
+            self.put_frame(&mut c);
+            self.zstd = Some(c);
         }
     }
 
@@ -390,8 +405,13 @@ impl OutFile {
         }
     }
 
-    /// Writes an O_DIRECT tail that has waited `--flush-ms`.
+    /// Writes a zstd stage or an O_DIRECT tail that has waited `--flush-ms`.
     pub fn tick(&mut self, now: Instant) {
+        if self.zstd.as_ref().is_some_and(|c| c.due(now, self.flush)) {
+            self.put_staged();
+            self.sync();
+            return;
+        }
         if let Raw::Direct(d) = &self.raw {
             if d.tail_since
                 .is_some_and(|t| now.duration_since(t) >= self.flush)
@@ -404,12 +424,14 @@ impl OutFile {
     /// Whether a partly written O_DIRECT tail waits.
     pub fn has_tail(&self) -> bool {
         matches!(&self.raw, Raw::Direct(d) if d.tail_since.is_some())
+            || self.zstd.as_ref().is_some_and(|c| !c.is_empty())
     }
 
     /// Ends the file: `trailer_blocks` (pcapng statistics; compressed like the rest), the zstd
     /// span trailer, the tail, the exact length.
     pub fn close(&mut self, trailer_blocks: &[u8]) {
         self.put(trailer_blocks, 0, 0, 0);
+        self.put_staged();
         if self.zstd.is_some() && self.failed.is_none() {
             let (first, last) = if self.packets > 0 {
                 (self.first_ts, self.last_ts)
@@ -435,20 +457,6 @@ impl OutFile {
                 self.raw = other;
                 None
             }
-        }
-    }
-}
-
-enum Unit<'a> {
-    Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
-}
-
-impl Unit<'_> {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Unit::Borrowed(b) => b,
-            Unit::Owned(v) => v,
         }
     }
 }
@@ -550,6 +558,78 @@ mod tests {
                 want.len()
             );
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// zstd frames: consecutive zstd frames of a file (a skippable frame counts too).
+    fn frames(mut b: &[u8]) -> usize {
+        let mut n = 0;
+        while !b.is_empty() {
+            let len = zstd::zstd_safe::find_frame_compressed_size(b).unwrap();
+            b = &b[len..];
+            n += 1;
+        }
+        n
+    }
+
+    /// Small units share a frame: 400 units make a handful of frames, not 400; a stage that
+    /// waited `--flush-ms` reaches the file at the next tick without waiting for more; the
+    /// bytes come back exact.
+    #[test]
+    fn small_units_share_a_zstd_frame_and_a_quiet_stage_is_written_after_flush() {
+        let dir = std::env::temp_dir().join(format!("ringcap-outstage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rf = RecordFormat::new(Format::Pcap, Precision::Nano);
+        let header =
+            ringcap_pcap::record::file_header(&WriterOptions::new(Format::Pcap, 1, 2000)).unwrap();
+        let shared = Arc::new(Shared::default());
+        let p = dir.join("staged.pcap.zst");
+        let mut o = opts(false, Some(3));
+        o.flush = Duration::from_millis(50);
+        let mut f = OutFile::create(
+            p.to_str().unwrap(),
+            &header,
+            rf,
+            &o,
+            &mut |_| {},
+            &mut None,
+            &shared,
+        )
+        .unwrap();
+        let mut want = header.clone();
+        for k in 0..400u64 {
+            let r = records(rf, 20, 60 + (k as usize % 5), k * 100);
+            f.put(&r, 20, k * 100, k * 100 + 19);
+            want.extend_from_slice(&r);
+        }
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            0,
+            "staged, not written yet"
+        );
+        assert!(f.has_tail(), "a stage waits for a tick");
+        f.tick(Instant::now());
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            0,
+            "not due before --flush-ms"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        f.tick(Instant::now());
+        assert!(!f.has_tail());
+        let on_disk = std::fs::read(&p).unwrap();
+        assert_eq!(
+            frames(&on_disk),
+            1,
+            "one frame for the header and 400 units"
+        );
+        assert_eq!(zstd::stream::decode_all(&on_disk[..]).unwrap(), want);
+        assert_eq!(f.written, 400 * 20);
+        f.close(&[]);
+        assert!(f.failed.is_none(), "{:?}", f.failed);
+        let got = std::fs::read(&p).unwrap();
+        assert_eq!(frames(&got), 2, "the staged frame and the span trailer");
+        assert_eq!(zstd::stream::decode_all(&got[..]).unwrap(), want);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
