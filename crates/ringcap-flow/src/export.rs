@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::json::JsonOut;
 use crate::message::{Encoder, ExporterStats, Protocol};
 use crate::meter::{Pool, Queue, CHUNK};
 use crate::record::FlowRecord;
@@ -375,57 +376,6 @@ impl UdpOut {
                 }
             })
             .collect()
-    }
-}
-
-struct JsonOut {
-    name: String,
-    w: BufWriter<Box<dyn Write + Send>>,
-    written: u64,
-    lost: u64,
-    error: Option<String>,
-    /// Its slot in the counters' outputs (the last).
-    live: Arc<Counters>,
-}
-
-impl JsonOut {
-    fn record(&mut self, r: &FlowRecord) {
-        if self.error.is_some() {
-            self.lost += 1;
-            return;
-        }
-        let line = crate::json::to_json(r);
-        match writeln!(self.w, "{line}") {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                self.lost += 1;
-                self.error = Some(e.to_string());
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.error.is_none() {
-            if let Err(e) = self.w.flush() {
-                self.error = Some(e.to_string());
-            }
-        }
-        if let Some(o) = self.live.outputs.last() {
-            o.sent.store(self.written, Relaxed);
-            o.failed.store(self.lost, Relaxed);
-        }
-    }
-
-    fn report(&self) -> OutputReport {
-        let mut line = format!("json {}: {} records written", self.name, self.written);
-        if let Some(e) = &self.error {
-            line += &format!(", {} not written ({e})", self.lost);
-        }
-        OutputReport {
-            line,
-            failed_records: self.lost,
-            broken: self.error.is_some(),
-        }
     }
 }
 

@@ -4,8 +4,13 @@
 //! `proto`, `bytes`, `packets`, `time_flow_start_ns`…), so pipelines built for it take these
 //! records as they are; `l2_bytes`, `flags` (nfdump's notation) and `end_reason` are ringcap's.
 
+use std::io::{BufWriter, Write};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
 use serde::Serialize;
 
+use crate::export::{Counters, OutputReport};
 use crate::key::Kind;
 use crate::record::{tcp, FlowRecord};
 
@@ -109,6 +114,58 @@ pub fn to_json(r: &FlowRecord) -> String {
         end_reason: r.end.name(),
     };
     serde_json::to_string(&j).unwrap_or_default()
+}
+
+/// The `--json` output: one line per record.
+pub(crate) struct JsonOut {
+    pub(crate) name: String,
+    pub(crate) w: BufWriter<Box<dyn Write + Send>>,
+    pub(crate) written: u64,
+    pub(crate) lost: u64,
+    pub(crate) error: Option<String>,
+    /// Its slot in the counters' outputs (the last).
+    pub(crate) live: Arc<Counters>,
+}
+
+impl JsonOut {
+    pub(crate) fn record(&mut self, r: &FlowRecord) {
+        if self.error.is_some() {
+            self.lost += 1;
+            return;
+        }
+        let line = to_json(r);
+        match writeln!(self.w, "{line}") {
+            Ok(()) => self.written += 1,
+            Err(e) => {
+                self.lost += 1;
+                self.error = Some(e.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn flush(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.w.flush() {
+                self.error = Some(e.to_string());
+            }
+        }
+        if let Some(o) = self.live.outputs.last() {
+            o.sent.store(self.written, Relaxed);
+            o.failed.store(self.lost, Relaxed);
+        }
+    }
+
+    pub(crate) fn report(&self) -> OutputReport {
+        let mut line = format!("json {}: {} records written", self.name, self.written);
+        if let Some(e) = &self.error {
+            line += &format!(", {} not written ({e})", self.lost);
+        }
+        OutputReport {
+            line,
+            failed_records: self.lost,
+            broken: self.error.is_some(),
+        }
+    }
 }
 
 #[cfg(test)]
