@@ -275,12 +275,21 @@ impl Traffic {
 
 /// Writes Ethernet frames to a pcap file (microsecond timestamps `start_us + i * step_us`).
 pub fn write_pcap(path: &Path, frames: &[Vec<u8>], start_us: u64, step_us: u64) {
+    let timed: Vec<(u64, Vec<u8>)> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (start_us + i as u64 * step_us, f.clone()))
+        .collect();
+    write_pcap_at(path, &timed);
+}
+
+/// A microsecond pcap of Ethernet `frames`, each at its own time (µs since the epoch).
+pub fn write_pcap_at(path: &Path, frames: &[(u64, Vec<u8>)]) {
     let mut out = Vec::new();
     for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    for (i, f) in frames.iter().enumerate() {
-        let ts = start_us + i as u64 * step_us;
+    for (ts, f) in frames {
         out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
         out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
         out.extend_from_slice(&(f.len() as u32).to_le_bytes());

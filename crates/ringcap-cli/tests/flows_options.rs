@@ -23,22 +23,6 @@ use ringcap_netlab::{skip, tools};
 /// 2023-11-14T22:13:20Z, in microseconds.
 const T0_US: u64 = 1_700_000_000_000_000;
 
-/// Writes Ethernet frames with their own timestamps (microseconds) to a pcap file.
-fn write_pcap_at(path: &std::path::Path, frames: &[(u64, Vec<u8>)]) {
-    let mut out = Vec::new();
-    for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    for (ts, f) in frames {
-        out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 /// The UDP datagrams `sock` receives until `done` is set and nothing came for 300 ms.
 fn receive(sock: UdpSocket, done: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
     std::thread::spawn(move || {
@@ -79,7 +63,7 @@ fn datagrams_pcap(path: &std::path::Path, port: u16, dgrams: &[Vec<u8>]) {
             (T0_US + i as u64, f)
         })
         .collect();
-    write_pcap_at(path, &frames);
+    flows_common::write_pcap_at(path, &frames);
 }
 
 /// One record as tshark -V prints it: the frame, the set (template id) and its fields.
@@ -241,7 +225,7 @@ fn end_reasons_and_exporter_statistics_decoded_by_tshark() {
     frames.sort_by_key(|(ts, _)| *ts);
     let dir = tools::tmpdir("flows-options");
     let input = dir.join("timeline.pcap");
-    write_pcap_at(&input, &frames);
+    flows_common::write_pcap_at(&input, &frames);
 
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
