@@ -62,6 +62,13 @@ impl Child {
         }
     }
 
+    /// Sends SIGTERM, as a service manager would stop a daemon.
+    pub fn terminate(&self) {
+        if self.status.is_none() {
+            let _ = ringcap::process::terminate(self.proc.id());
+        }
+    }
+
     /// Waits up to `grace` for it to exit, then kills it.
     pub fn wait_for(&mut self, grace: Duration) -> std::io::Result<Ended> {
         let until = Instant::now() + grace;

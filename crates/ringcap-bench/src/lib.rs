@@ -23,6 +23,7 @@
 
 pub mod chart;
 mod child;
+mod collector;
 pub mod compare;
 mod error;
 pub mod host_stack;

@@ -187,6 +187,7 @@ impl Contender {
         match self {
             Contender::Ringcap(m) if writing => format!("{} -w {files}", m.label),
             Contender::Ringcap(m) => m.label.clone(),
+            Contender::Tool(t) if t.flows => format!("{} {}", t.name, t.note.unwrap_or("")),
             Contender::Tool(t) => {
                 let to = if t.to_null(writing) {
                     "/dev/null"

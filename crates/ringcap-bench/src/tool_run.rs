@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use ringcap::config::format_cpu_list;
 
 use crate::child::{Child, Ended};
+use crate::collector::Collector;
 use crate::run::{tool_reconciles, Counts, Failure, Run, Side};
 use crate::session::Ctx;
-use crate::tools::{Ready, Tool, ToolArgs};
+use crate::tools::{Ready, Stop, Tool, ToolArgs};
 
 /// How long a tool may take to open its capture (netsniff-ng allocating a big ring can take
 /// seconds).
@@ -32,12 +33,28 @@ pub(crate) fn run(
     round: usize,
 ) -> crate::Result<Option<Run>> {
     let to_null = tool.to_null(ctx.output.is_some());
-    let file = if to_null {
+    let file = if tool.flows {
+        Path::new(crate::collector::ADDR).to_path_buf()
+    } else if to_null {
         Path::new("/dev/null").to_path_buf()
     } else {
         ctx.scratch.dir.join(format!("{}.pcap", tool.name))
     };
-    let failed = |f: Failure| Ok(Some(Run::failed(name.clone(), Side::Compared, round, f)));
+    // ringcap's own flow exporter is the ringcap side of the `--flows` ratios.
+    let side = if tool.name == "ringcap" {
+        Side::Ringcap
+    } else {
+        Side::Compared
+    };
+    let failed = |f: Failure| Ok(Some(Run::failed(name.clone(), side, round, f)));
+    let collector = if tool.flows {
+        match Collector::start(ctx) {
+            Ok(c) => Some(c),
+            Err(f) => return failed(f),
+        }
+    } else {
+        None
+    };
 
     let before = ctx.link()?;
     let ifindex = ctx.net.ifindex(ctx.net.capture_if())?;
@@ -57,8 +74,16 @@ pub(crate) fn run(
     // Children's CPU time is added when they are reaped: the generator's is in from here on,
     // so what grows after this point is the tool's alone.
     let (cu0, cs0) = ringcap::process::children_cpu_time();
-    std::thread::sleep(Duration::from_millis(300));
-    child.interrupt();
+    std::thread::sleep(if tool.flows {
+        crate::collector::EXPIRE
+    } else {
+        Duration::from_millis(300)
+    });
+    match tool.stop {
+        Stop::Interrupt => child.interrupt(),
+        Stop::Terminate => child.terminate(),
+        Stop::Softflowctl => softflowctl_shutdown(ctx, &mut child),
+    }
     let ended = child
         .wait_for(STOP_GRACE)
         .map_err(crate::Error::io(format!("waiting for {}", tool.name)))?;
@@ -68,10 +93,18 @@ pub(crate) fn run(
     }
     let link = ctx.link()?.since(before);
     let stderr = child.stderr();
-    if let Some(why) = exit_failure(ended) {
+    let asked_to_stop = tool.stop == Stop::Softflowctl
+        && ended.status.code() == Some(1)
+        && stderr.contains("Shutting down on user request");
+    if let Some(why) = exit_failure(ended).filter(|_| !asked_to_stop) {
         return failed(Failure::new(why).with_stderr(&stderr));
     }
-    let captured = if to_null {
+    let captured = if let Some(c) = collector {
+        match c.finish() {
+            Ok(n) => Ok(n),
+            Err(f) => return failed(f),
+        }
+    } else if to_null {
         let count = tool.own_count.and_then(|count| count(&stderr));
         count.ok_or_else(|| "it reported no packet count".to_string())
     } else {
@@ -84,7 +117,7 @@ pub(crate) fn run(
     let drops = (tool.own_drops)(&stderr).unwrap_or(link.rx_packets.saturating_sub(captured));
     let mut run = Run {
         name,
-        side: Side::Compared,
+        side,
         round,
         counts: Counts {
             seen: link.rx_packets,
@@ -121,7 +154,17 @@ fn command(ctx: &Ctx<'_>, tool: &Tool, file: &Path) -> Command {
         filter: ctx.settings.filter.as_ref().map(|f| f.expr.as_str()),
     });
     let mut cmd = ctx.net.command("taskset");
-    cmd.args(["-c", &cpus, tool.name]).args(args);
+    // `ringcap flows` is the bench's own binary.
+    let program = if tool.name == "ringcap" {
+        ctx.settings.generator.to_string_lossy().into_owned()
+    } else {
+        tool.name.to_string()
+    };
+    cmd.args(["-c", &cpus, &program]).args(args);
+    if tool.stop == Stop::Softflowctl {
+        // softflowd signals its whole process group when it shuts down: not the bench's.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
     cmd
 }
 
@@ -222,6 +265,22 @@ fn wait_capturing(
 
 /// Why the way a tool ended fails its run: SIGINT is its normal end, so anything but a clean
 /// exit is a failure.
+/// Asks softflowd to export its flows and exit; kills it if its control socket does not answer.
+fn softflowctl_shutdown(ctx: &Ctx<'_>, child: &mut Child) {
+    let ctl = crate::tools::softflowd_ctl();
+    // From softflowd's namespace, as its own control tool would be run.
+    let mut cmd = ctx.net.command("softflowctl");
+    cmd.args(["-c", &ctl, "shutdown"]);
+    // Bounded: softflowctl waits for softflowd's answer.
+    let asked = Child::spawn(&mut cmd)
+        .and_then(|mut c| c.wait_for(Duration::from_secs(5)))
+        .is_ok_and(|e| !e.killed && e.status.success());
+    if !asked {
+        child.terminate();
+    }
+    let _ = std::fs::remove_file(&ctl);
+}
+
 fn exit_failure(e: Ended) -> Option<String> {
     if e.killed {
         return Some(format!(

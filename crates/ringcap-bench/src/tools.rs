@@ -23,6 +23,40 @@ pub struct Tool {
     pub ready: Ready,
     /// Said in its row name (what it cannot do that ringcap's rows do).
     pub note: Option<&'static str>,
+    /// A flow exporter (`bench --flows`): it sends its records to the bench's collector
+    /// ([`crate::collector`]), given as `out`, and what it "captured" is the packets those
+    /// records account for.
+    pub flows: bool,
+    /// How a run stops it.
+    pub stop: Stop,
+}
+
+/// How a tool is stopped at the end of a run, the way its users stop it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT, as Ctrl-C: capture tools print their statistics.
+    Interrupt,
+    /// SIGTERM, as a service manager: exporters flush their tables.
+    Terminate,
+    /// `softflowctl -c SOCK shutdown` ([`softflowd_ctl`]): softflowd exports every flow and
+    /// exits with status 1 ("Shutting down on user request"); signals kill it when it runs in
+    /// the foreground.
+    Softflowctl,
+}
+
+/// softflowd's control socket for this bench process.
+pub fn softflowd_ctl() -> String {
+    format!("/run/ringcap-bench-{}-softflowd.ctl", std::process::id())
+}
+
+/// What a libpcap exporter is given as its filter: only what arrives (on Linux libpcap also
+/// sees the capture end's own replies, which ringcap's sockets and the interface's offered
+/// count leave out), and the bench's filter.
+fn inbound(filter: Option<&str>) -> String {
+    match filter {
+        Some(f) => format!("inbound and ({f})"),
+        None => "inbound".into(),
+    }
 }
 
 /// The sign that a tool is capturing.
@@ -80,6 +114,8 @@ pub static TCPDUMP: Tool = Tool {
     ring_bytes: None,
     ready: Ready::PacketSocket,
     note: None,
+    flows: false,
+    stop: Stop::Interrupt,
 };
 
 pub static NETSNIFF_NG: Tool = Tool {
@@ -110,6 +146,8 @@ pub static NETSNIFF_NG: Tool = Tool {
     ring_bytes: Some(NETSNIFF_RING),
     ready: Ready::PacketSocket,
     note: None,
+    flows: false,
+    stop: Stop::Interrupt,
 };
 
 /// xdp-tools' capture at the XDP hook: its own XDP program copies every frame into a perf
@@ -130,13 +168,104 @@ pub static XDPDUMP: Tool = Tool {
     ring_bytes: None,
     ready: Ready::XdpProgram,
     note: Some("no filter"),
+    flows: false,
+    stop: Stop::Interrupt,
+};
+
+/// ringcap's own flow exporter (`bench --flows`): the bench's binary, `ringcap flows`, by IPFIX.
+/// Short timeouts so records leave during the run; the rest is flushed when it stops.
+pub static RINGCAP_FLOWS: Tool = Tool {
+    name: "ringcap",
+    package: "ringcap",
+    args: |a| {
+        let mut v: Vec<String> = [
+            "flows",
+            "-i",
+            a.iface,
+            "--ipfix",
+            a.out,
+            "--idle-timeout",
+            "1",
+            "--active-timeout",
+            "1",
+        ]
+        .map(String::from)
+        .into();
+        v.extend(a.filter.map(String::from));
+        v
+    },
+    own_count: None,
+    own_drops: |_| None,
+    ring_bytes: None,
+    ready: Ready::PacketSocket,
+    note: Some("flows --ipfix"),
+    flows: true,
+    stop: Stop::Terminate,
+};
+
+/// softflowd (libpcap) exporting IPFIX; it expires and sends every flow when it stops.
+pub static SOFTFLOWD: Tool = Tool {
+    name: "softflowd",
+    package: "softflowd",
+    args: |a| {
+        let mut v: Vec<String> = [
+            "-i",
+            a.iface,
+            "-n",
+            a.out,
+            "-v",
+            "10",
+            "-d",
+            "-t",
+            "maxlife=1",
+            "-t",
+            "general=1",
+            "-t",
+            "expint=1",
+            "-c",
+        ]
+        .map(String::from)
+        .into();
+        v.push(softflowd_ctl());
+        v.push(inbound(a.filter));
+        v
+    },
+    own_count: None,
+    own_drops: |_| None,
+    ring_bytes: None,
+    ready: Ready::PacketSocket,
+    note: Some("-v 10"),
+    flows: true,
+    stop: Stop::Softflowctl,
+};
+
+/// fprobe (libpcap) exporting NetFlow v5, in the foreground (`-l 2`: log to stdout).
+pub static FPROBE: Tool = Tool {
+    name: "fprobe",
+    package: "fprobe",
+    args: |a| {
+        let mut v: Vec<String> = ["-i", a.iface, "-l", "2", "-d", "1", "-e", "1"]
+            .map(String::from)
+            .into();
+        v.extend(["-f".to_string(), inbound(a.filter)]);
+        v.push(a.out.to_string());
+        v
+    },
+    own_count: None,
+    own_drops: |_| None,
+    ring_bytes: None,
+    ready: Ready::PacketSocket,
+    note: Some("NetFlow v5"),
+    flows: true,
+    stop: Stop::Terminate,
 };
 
 /// Every tool the bench knows, in the order it runs them.
 pub static KNOWN: [&Tool; 2] = [&TCPDUMP, &NETSNIFF_NG];
 
-/// Tools run only when `--compare` names them: xdpdump is a counterpart of the xdp rows alone.
-pub static ON_REQUEST: [&Tool; 1] = [&XDPDUMP];
+/// Tools run only when `--compare` names them: xdpdump is a counterpart of the xdp rows alone,
+/// the flow exporters of `--flows` rows.
+pub static ON_REQUEST: [&Tool; 3] = [&XDPDUMP, &SOFTFLOWD, &FPROBE];
 
 /// The tool called `name`, known or run on request.
 pub fn find(name: &str) -> Option<&'static Tool> {

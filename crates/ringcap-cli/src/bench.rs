@@ -60,6 +60,11 @@ pub struct Args {
     /// of them that are installed).
     #[arg(long, value_name = "TOOLS")]
     pub compare: Option<String>,
+    /// Flow exporters instead of captures: `ringcap flows --ipfix` and the exporters named in
+    /// --compare (softflowd, fprobe), each sending to an nfcapd the bench runs; "captured" is
+    /// the packets the records nfdump reads account for.
+    #[arg(long, conflicts_with_all = ["write", "modes"])]
+    pub flows: bool,
     /// Filter expression to attach in every capture.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
@@ -154,9 +159,35 @@ fn settings(args: &Args) -> Result<(Settings, compare::Choice), String> {
     s.on_capture = Some(crate::metrics::watch);
     let choice = compare::choose(args.compare.as_deref(), |t| compare::which(t).is_some())?;
     s.tools = choice.tools.clone();
+    if args.flows {
+        flow_lineup(&mut s, args.compare.is_some())?;
+    }
     s.check()?;
     // The caller names the missing tools only now that the arguments are good.
     Ok((s, choice))
+}
+
+/// `--flows`: ringcap's exporter, then the flow exporters named in --compare (only those), all
+/// reporting to nfcapd.
+fn flow_lineup(s: &mut Settings, named: bool) -> Result<(), String> {
+    if let Some(t) = s.tools.iter().find(|t| !t.flows) {
+        if named {
+            return Err(format!(
+                "--flows compares with flow exporters (softflowd, fprobe), not {}",
+                t.name
+            ));
+        }
+    }
+    if compare::which("nfcapd").is_none() || compare::which("nfdump").is_none() {
+        return Err(
+            "--flows: its collector nfcapd/nfdump is not installed (package nfdump)".into(),
+        );
+    }
+    s.modes.clear();
+    let mut tools = vec![&ringcap_bench::tools::RINGCAP_FLOWS];
+    tools.extend(s.tools.iter().copied().filter(|t| t.flows));
+    s.tools = tools;
+    Ok(())
 }
 
 fn cpu_list(list: &str) -> Result<Vec<usize>, String> {

@@ -40,6 +40,12 @@ pub fn interrupt(pid: u32) -> Result<()> {
     Ok(sys::kill(pid, sys::SIGINT)?)
 }
 
+/// Sends SIGTERM to the child process `pid`: how daemons such as flow exporters are stopped
+/// (they flush their flows on it, and die of SIGINT).
+pub fn terminate(pid: u32) -> Result<()> {
+    Ok(sys::kill(pid, sys::SIGTERM)?)
+}
+
 /// Mounts a fresh tmpfs at `target` with `options` (e.g. `huge=always,mode=0700`), so files
 /// written there measure the writer, not a disk.
 pub fn mount_tmpfs(target: &Path, options: &str) -> Result<()> {

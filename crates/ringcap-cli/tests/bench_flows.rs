@@ -1,0 +1,73 @@
+//! `ringcap bench --flows`: ringcap's flow exporter and the compared exporters on the same
+//! traffic, their records decoded by a real nfcapd/nfdump. Never asserts speed.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringcap");
+
+/// The result row called `mode` in the bench's JSON.
+fn row<'a>(json: &'a serde_json::Value, mode: &str) -> &'a serde_json::Value {
+    json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["mode"] == mode)
+        .unwrap_or_else(|| panic!("no row {mode:?} in {json}"))
+}
+
+#[test]
+fn flow_exporters_side_by_side_account_for_the_offered_packets() {
+    if !ringcap_netlab::can_run("bench_flows")
+        || !ringcap_netlab::skip::tools(&["nfcapd", "nfdump", "fprobe"])
+    {
+        return;
+    }
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--flows",
+            "--compare",
+            "fprobe",
+            "--seconds",
+            "1",
+            "--runs",
+            "1",
+            "--pps",
+            "2000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bench JSON: {e}\n{err}"));
+    let mine = row(&json, "ringcap flows --ipfix");
+    assert_eq!(mine["failed"], false, "{mine}");
+    let seen = mine["seen"].as_u64().unwrap();
+    assert!(seen > 0, "{mine}");
+    // Every packet the interface received is in a record nfdump decoded, none twice.
+    assert_eq!(mine["captured"].as_u64(), Some(seen), "{mine}");
+    assert_eq!(mine["adds_up"], true, "{mine}");
+    // The compared exporter ran on the same kind of traffic and its records were decoded.
+    let fprobe = row(&json, "fprobe NetFlow v5");
+    assert_eq!(fprobe["failed"], false, "{fprobe}");
+    assert!(fprobe["captured"].as_u64().unwrap() > 0, "{fprobe}");
+}
+
+#[test]
+fn flows_compares_only_with_flow_exporters() {
+    if !ringcap_netlab::tools::have("tcpdump") || !ringcap_netlab::tools::have("nfcapd") {
+        return;
+    }
+    let out = Command::new(BIN)
+        .args(["bench", "--flows", "--compare", "tcpdump"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--flows compares with flow exporters (softflowd, fprobe), not tcpdump"),
+        "{err}"
+    );
+}
