@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use ringcap::config::format_cpu_list;
 
 use crate::child::{Child, Ended};
+
+/// SIGTERM's number (Linux).
+const SIGTERM: i32 = 15;
 use crate::collector::Collector;
 use crate::run::{tool_reconciles, Counts, Failure, Run, Side};
 use crate::session::Ctx;
@@ -82,7 +85,6 @@ pub(crate) fn run(
     match tool.stop {
         Stop::Interrupt => child.interrupt(),
         Stop::Terminate => child.terminate(),
-        Stop::Softflowctl => softflowctl_shutdown(ctx, &mut child),
     }
     let ended = child
         .wait_for(STOP_GRACE)
@@ -93,9 +95,11 @@ pub(crate) fn run(
     }
     let link = ctx.link()?.since(before);
     let stderr = child.stderr();
-    let asked_to_stop = tool.stop == Stop::Softflowctl
-        && ended.status.code() == Some(1)
-        && stderr.contains("Shutting down on user request");
+    // softflowd in the foreground dies of SIGTERM instead of handling it: its records were
+    // exported by its timers during EXPIRE, and the collector's count is what it did.
+    let asked_to_stop = tool.flows
+        && !ended.killed
+        && std::os::unix::process::ExitStatusExt::signal(&ended.status) == Some(SIGTERM);
     if let Some(why) = exit_failure(ended).filter(|_| !asked_to_stop) {
         return failed(Failure::new(why).with_stderr(&stderr));
     }
@@ -161,10 +165,6 @@ fn command(ctx: &Ctx<'_>, tool: &Tool, file: &Path) -> Command {
         tool.name.to_string()
     };
     cmd.args(["-c", &cpus, &program]).args(args);
-    if tool.stop == Stop::Softflowctl {
-        // softflowd signals its whole process group when it shuts down: not the bench's.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    }
     cmd
 }
 
@@ -265,22 +265,6 @@ fn wait_capturing(
 
 /// Why the way a tool ended fails its run: SIGINT is its normal end, so anything but a clean
 /// exit is a failure.
-/// Asks softflowd to export its flows and exit; kills it if its control socket does not answer.
-fn softflowctl_shutdown(ctx: &Ctx<'_>, child: &mut Child) {
-    let ctl = crate::tools::softflowd_ctl();
-    // From softflowd's namespace, as its own control tool would be run.
-    let mut cmd = ctx.net.command("softflowctl");
-    cmd.args(["-c", &ctl, "shutdown"]);
-    // Bounded: softflowctl waits for softflowd's answer.
-    let asked = Child::spawn(&mut cmd)
-        .and_then(|mut c| c.wait_for(Duration::from_secs(5)))
-        .is_ok_and(|e| !e.killed && e.status.success());
-    if !asked {
-        child.terminate();
-    }
-    let _ = std::fs::remove_file(&ctl);
-}
-
 fn exit_failure(e: Ended) -> Option<String> {
     if e.killed {
         return Some(format!(

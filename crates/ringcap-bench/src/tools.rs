@@ -38,15 +38,6 @@ pub enum Stop {
     Interrupt,
     /// SIGTERM, as a service manager: exporters flush their tables.
     Terminate,
-    /// `softflowctl -c SOCK shutdown` ([`softflowd_ctl`]): softflowd exports every flow and
-    /// exits with status 1 ("Shutting down on user request"); signals kill it when it runs in
-    /// the foreground.
-    Softflowctl,
-}
-
-/// softflowd's control socket for this bench process.
-pub fn softflowd_ctl() -> String {
-    format!("/run/ringcap-bench-{}-softflowd.ctl", std::process::id())
 }
 
 /// What a libpcap exporter is given as its filter: only what arrives (on Linux libpcap also
@@ -203,7 +194,7 @@ pub static RINGCAP_FLOWS: Tool = Tool {
     stop: Stop::Terminate,
 };
 
-/// softflowd (libpcap) exporting IPFIX; it expires and sends every flow when it stops.
+/// softflowd (libpcap) exporting IPFIX, expiring flows every second (`expint=1`).
 pub static SOFTFLOWD: Tool = Tool {
     name: "softflowd",
     package: "softflowd",
@@ -222,11 +213,9 @@ pub static SOFTFLOWD: Tool = Tool {
             "general=1",
             "-t",
             "expint=1",
-            "-c",
         ]
         .map(String::from)
         .into();
-        v.push(softflowd_ctl());
         v.push(inbound(a.filter));
         v
     },
@@ -236,7 +225,7 @@ pub static SOFTFLOWD: Tool = Tool {
     ready: Ready::PacketSocket,
     note: Some("-v 10"),
     flows: true,
-    stop: Stop::Softflowctl,
+    stop: Stop::Terminate,
 };
 
 /// fprobe (libpcap) exporting NetFlow v5, in the foreground (`-l 2`: log to stdout).
