@@ -13,6 +13,7 @@ use metrics_common::{
 use ringcap_netlab::tools::tmpdir;
 use ringcap_netlab::{skip, udp_frame, TestNet};
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -387,53 +388,149 @@ fn bench_metrics_move_during_a_run_and_match_its_report() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One thread held in a cgroup v1 freezer of its own (the tasks file takes thread ids): the
-/// rest of the process runs on. Thawed, put back and removed on drop.
+/// One thread held in a freezer of its own while the rest of the process runs on: a cgroup v2
+/// threaded cgroup (the process moves into a domain cgroup of the test's, the thread into a
+/// threaded child of it, `cgroup.freeze`), or, without a cgroup2 mount, a cgroup v1 freezer
+/// (whose tasks file takes thread ids). Thawed and removed on drop.
 struct FrozenThread {
-    dir: std::path::PathBuf,
+    how: Freezer,
     tid: String,
 }
 
-const FREEZER: &str = "/sys/fs/cgroup/freezer";
+enum Freezer {
+    /// The test's domain cgroup (holding the process) and its threaded child.
+    V2 {
+        root: PathBuf,
+        pid: u32,
+        domain: PathBuf,
+        threaded: PathBuf,
+    },
+    V1 {
+        dir: PathBuf,
+    },
+}
+
+const FREEZER_V1: &str = "/sys/fs/cgroup/freezer";
+
+/// Where cgroup2 is mounted, if it is.
+fn cgroup2_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == "cgroup2")
+        .map(|f| PathBuf::from(f[1]))
+}
+
+/// Why no freezer can stall one thread here, if none can.
+fn no_freezer() -> Option<String> {
+    if cgroup2_mount().is_some() || Path::new(FREEZER_V1).join("tasks").exists() {
+        None
+    } else {
+        Some("no cgroup2 mount and no cgroup v1 freezer to stall one thread".into())
+    }
+}
 
 impl FrozenThread {
-    fn new(tid: &str) -> FrozenThread {
-        let dir = std::path::Path::new(FREEZER).join(format!("ringcap-test-{tid}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("tasks"), tid).unwrap();
+    fn new(pid: u32, tid: &str) -> FrozenThread {
+        let how = match cgroup2_mount() {
+            Some(root) => {
+                let domain = root.join(format!("ringcap-test-{pid}"));
+                let threaded = domain.join("worker");
+                std::fs::create_dir_all(&threaded).unwrap();
+                std::fs::write(domain.join("cgroup.procs"), pid.to_string()).unwrap();
+                std::fs::write(threaded.join("cgroup.type"), "threaded").unwrap();
+                std::fs::write(threaded.join("cgroup.threads"), tid).unwrap();
+                Freezer::V2 {
+                    root,
+                    pid,
+                    domain,
+                    threaded,
+                }
+            }
+            None => {
+                let dir = Path::new(FREEZER_V1).join(format!("ringcap-test-{tid}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("tasks"), tid).unwrap();
+                Freezer::V1 { dir }
+            }
+        };
         FrozenThread {
-            dir,
+            how,
             tid: tid.to_string(),
         }
     }
 
-    fn set(&self, state: &str) {
-        std::fs::write(self.dir.join("freezer.state"), state).unwrap();
+    /// Asks for `frozen` and waits until the kernel says it holds.
+    fn set(&self, frozen: bool) {
+        match &self.how {
+            Freezer::V2 { threaded, .. } => std::fs::write(
+                threaded.join("cgroup.freeze"),
+                if frozen { "1" } else { "0" },
+            )
+            .unwrap(),
+            Freezer::V1 { dir } => std::fs::write(
+                dir.join("freezer.state"),
+                if frozen { "FROZEN" } else { "THAWED" },
+            )
+            .unwrap(),
+        }
         let until = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_to_string(self.dir.join("freezer.state"))
-            .unwrap()
-            .trim()
-            != state
-        {
-            assert!(Instant::now() < until, "the freezer never got to {state}");
+        while !self.is(frozen) {
+            assert!(
+                Instant::now() < until,
+                "the freezer never got to frozen = {frozen}"
+            );
             std::thread::yield_now();
         }
     }
 
+    /// Whether the kernel reports the thread `frozen` (or thawed).
+    fn is(&self, frozen: bool) -> bool {
+        match &self.how {
+            Freezer::V2 { threaded, .. } => std::fs::read_to_string(threaded.join("cgroup.events"))
+                .unwrap()
+                .contains(if frozen { "frozen 1" } else { "frozen 0" }),
+            Freezer::V1 { dir } => {
+                std::fs::read_to_string(dir.join("freezer.state"))
+                    .unwrap()
+                    .trim()
+                    == if frozen { "FROZEN" } else { "THAWED" }
+            }
+        }
+    }
+
     fn freeze(&self) {
-        self.set("FROZEN");
+        self.set(true);
     }
 
     fn thaw(&self) {
-        self.set("THAWED");
+        self.set(false);
     }
 }
 
 impl Drop for FrozenThread {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.dir.join("freezer.state"), "THAWED");
-        let _ = std::fs::write(std::path::Path::new(FREEZER).join("tasks"), &self.tid);
-        let _ = std::fs::remove_dir(&self.dir);
+        match &self.how {
+            Freezer::V2 {
+                root,
+                pid,
+                domain,
+                threaded,
+            } => {
+                let _ = std::fs::write(threaded.join("cgroup.freeze"), "0");
+                // All its threads back to the root (fails harmlessly once it has exited), so
+                // both cgroups are empty and can go.
+                let _ = std::fs::write(root.join("cgroup.procs"), pid.to_string());
+                let _ = std::fs::remove_dir(threaded);
+                let _ = std::fs::remove_dir(domain);
+            }
+            Freezer::V1 { dir } => {
+                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(Path::new(FREEZER_V1).join("tasks"), &self.tid);
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
 }
 
@@ -448,7 +545,7 @@ fn thread_named(pid: u32, name: &str) -> String {
 }
 
 /// A worker stalled with blocks in user space: the ring fill is what Prometheus scrapes.
-/// The worker thread alone is frozen (cgroup v1 freezer) while its ring holds a backlog, at a
+/// The worker thread alone is frozen (a cgroup freezer of its own) while its ring holds a backlog, at a
 /// moment when it has taken part of it: the blocks it has not given back stay in user space,
 /// served as `ringcap_ring_blocks_user` for as long as it stays frozen, while the rest of the
 /// process (the metrics server) runs on. Thawed, it takes the rest and the fill is 0 again;
@@ -458,8 +555,8 @@ fn ring_fill_is_served_while_the_worker_is_stalled() {
     if !skip::root() || !skip::tools(&["prometheus", "promtool", "curl", "nsenter", "kill"]) {
         return;
     }
-    if !std::path::Path::new(FREEZER).join("tasks").exists() {
-        skip::skip("no cgroup v1 freezer at /sys/fs/cgroup/freezer to stall one thread");
+    if let Some(why) = no_freezer() {
+        skip::skip(&why);
         return;
     }
     const BLOCKS: f64 = 2048.0;
@@ -495,7 +592,8 @@ fn ring_fill_is_served_while_the_worker_is_stalled() {
         metric(t, "ringcap_capture_running") == 1.0
     });
     let prom = Prometheus::start(Some(&net), &dir, &format!("127.0.0.1:{mport}"));
-    let worker = FrozenThread::new(&thread_named(cap.child().id(), "ringcap-w0"));
+    let pid = cap.child().id();
+    let worker = FrozenThread::new(pid, &thread_named(pid, "ringcap-w0"));
     let url = format!("http://127.0.0.1:{mport}/metrics");
     let read = || {
         let t = curl(Some(&net), &url).unwrap();
