@@ -147,8 +147,40 @@ struct Counts {
     kernel_refused: Vec<String>,
     failures: Vec<String>,
     /// Kernel = interpreter, but the compiled program and tcpdump disagree: the compiler's
-    /// difference (the filter's own differential tests), not the translation's.
+    /// difference, not the translation's (told apart in the failure message).
     compiler: Vec<String>,
+}
+
+impl Counts {
+    /// Prints the counts and what the kernel refused, and fails on any difference: between
+    /// the kernel and the interpreter (the translation's), or between both and tcpdump run
+    /// the same way (the compiler's; 0 since programs equal libpcap's, -O against `tcpdump -O`).
+    fn finish(&self, title: &str, frames: &str) {
+        eprintln!(
+            "xdp_filter_equiv: {title}: {} expressions ({} refused by both compilers), {} XDP \
+             programs loaded (optimized and -O), {frames}, {} kernel verdicts compared ({} \
+             matches), {} differences, {} programs the kernel refused",
+            self.exprs,
+            self.refused_by_both,
+            self.programs,
+            self.verdicts,
+            self.matched,
+            self.failures.len() + self.compiler.len(),
+            self.kernel_refused.len()
+        );
+        for r in &self.kernel_refused {
+            eprintln!("xdp_filter_equiv: kernel refused {r}");
+        }
+        assert!(
+            self.failures.is_empty() && self.compiler.is_empty(),
+            "{} differences between the kernel and the interpreter:\n{}\n{} where both differ \
+             from tcpdump (the compiler's):\n{}",
+            self.failures.len(),
+            self.failures.join("\n"),
+            self.compiler.len(),
+            self.compiler.join("\n")
+        );
+    }
 }
 
 /// tcpdump's verdicts on one expression: optimized, and unoptimized (`-O`).
@@ -257,33 +289,12 @@ fn xdp_filter_verdicts_equal_interpreter_and_tcpdump() {
         check_expr(&mut c, expr, &frames, keeps);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!(
-        "xdp_filter_equiv: corpus and {} more: {} expressions ({} refused by both compilers), {} XDP programs \
-         loaded (optimized and -O), {} frames ({short} shorter than 14 bytes left out), {} kernel \
-         verdicts compared ({} matches), {} differences, {} programs the kernel refused",
-        EXTRA.len(),
-        c.exprs,
-        c.refused_by_both,
-        c.programs,
-        frames.len(),
-        c.verdicts,
-        c.matched,
-        c.failures.len(),
-        c.kernel_refused.len()
-    );
-    for r in &c.kernel_refused {
-        eprintln!("xdp_filter_equiv: kernel refused {r}");
-    }
-    // The kernel's verdict must equal the interpreter's; where both differ from tcpdump the
-    // compiler differs (the filter's differential tests' subject), listed here.
-    for d in &c.compiler {
-        eprintln!("xdp_filter_equiv: COMPILER DIFFERS FROM TCPDUMP (not the translation): {d}");
-    }
-    assert!(
-        c.failures.is_empty(),
-        "{} differences:\n{}",
-        c.failures.len(),
-        c.failures.join("\n")
+    c.finish(
+        &format!("corpus and {} more", EXTRA.len()),
+        &format!(
+            "{} frames ({short} shorter than 14 bytes left out)",
+            frames.len()
+        ),
     );
 }
 
@@ -318,32 +329,9 @@ fn random_grammar_expressions_run_alike_in_the_kernel() {
         check_expr(&mut c, &expr, &frames, keeps);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!(
-        "xdp_filter_equiv: random grammar (seed {seed:#x}): {} expressions ({} refused by both \
-         compilers), {} XDP programs loaded (optimized and -O), {} frames, {} kernel verdicts \
-         compared ({} matches), {} differences, {} programs the kernel refused",
-        c.exprs,
-        c.refused_by_both,
-        c.programs,
-        frames.len(),
-        c.verdicts,
-        c.matched,
-        c.failures.len(),
-        c.kernel_refused.len()
-    );
-    for r in &c.kernel_refused {
-        eprintln!("xdp_filter_equiv: kernel refused {r}");
-    }
-    // What this test is for: the kernel's verdict equals the interpreter's on every program.
-    // Where both differ from tcpdump the compiler differs (known, listed, the filter issue's).
-    for d in &c.compiler {
-        eprintln!("xdp_filter_equiv: COMPILER DIFFERS FROM TCPDUMP (not the translation): {d}");
-    }
-    assert!(
-        c.failures.is_empty(),
-        "{} differences between the kernel, the interpreter and tcpdump:\n{}",
-        c.failures.len(),
-        c.failures.join("\n")
+    c.finish(
+        &format!("random grammar (seed {seed:#x})"),
+        &format!("{} frames", frames.len()),
     );
 }
 
