@@ -58,6 +58,10 @@ struct RunJson<'a> {
     drop_pct: Option<f64>,
     cpu_user_ns_per_pkt: Option<f64>,
     cpu_sys_ns_per_pkt: Option<f64>,
+    /// User + system CPU per captured packet, and per offered packet (the whole load's cost,
+    /// whatever share of it was kept).
+    cpu_ns_per_pkt: Option<f64>,
+    cpu_ns_per_offered_pkt: Option<f64>,
     ring_bytes: u64,
     /// `--write` runs of ringcap: its output threads (their CPU is in the figures above too).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +100,9 @@ struct RatioJson<'a> {
     versus: &'a str,
     median: Option<f64>,
     each: Vec<Option<f64>>,
+    /// The same ratios over CPU per offered packet.
+    median_per_offered: Option<f64>,
+    each_per_offered: Vec<Option<f64>>,
     unpaired: Vec<Unpaired<'a>>,
 }
 
@@ -133,6 +140,8 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
         drop_pct: num(c.drop_pct(), 4),
         cpu_user_ns_per_pkt: per(c.cpu_user_ns),
         cpu_sys_ns_per_pkt: per(c.cpu_sys_ns),
+        cpu_ns_per_pkt: per(c.cpu_ns()),
+        cpu_ns_per_offered_pkt: c.cpu_per_offered().and_then(|x| num(x, 2)),
         ring_bytes: c.ring_bytes,
         output: c.output.map(|o| {
             let per = |ns: u64| (o.packets > 0).then(|| ns as f64 / o.packets as f64);
@@ -185,6 +194,8 @@ pub fn json(cx: &Context<'_>, rows: &[Row], runs: &[Vec<Run>], ratios: &[Ratio])
                 versus: &r.versus,
                 median: r.median.and_then(|m| num(m, 4)),
                 each: r.each.iter().map(|(_, x)| num(*x, 4)).collect(),
+                median_per_offered: r.median_offered.and_then(|m| num(m, 4)),
+                each_per_offered: r.each_offered.iter().map(|(_, x)| num(*x, 4)).collect(),
                 unpaired: r
                     .unpaired
                     .iter()
@@ -260,6 +271,8 @@ mod tests {
         assert_eq!(ring["captured_pps"], 999.9);
         assert_eq!(ring["seconds"], 3.0);
         assert_eq!(ring["cpu_sys_ns_per_pkt"], 0.67);
+        assert_eq!(ring["cpu_ns_per_pkt"], 1.0);
+        assert_eq!(ring["cpu_ns_per_offered_pkt"], 1.0);
         assert_eq!(ring["adds_up"], true);
         assert_eq!(ring["failure"], serde_json::Value::Null);
         assert_eq!(
@@ -272,6 +285,9 @@ mod tests {
             (true.into(), false.into())
         );
         assert_eq!(bad["cpu_user_ns_per_pkt"], serde_json::Value::Null);
+        // Nothing captured, but 3000 offered: its CPU per offered packet is known.
+        assert_eq!(bad["cpu_ns_per_pkt"], serde_json::Value::Null);
+        assert_eq!(bad["cpu_ns_per_offered_pkt"], 1.0);
         assert_eq!(bad["stderr_tail"][0], "line \"one\"");
         assert_eq!(v["each_run"][1]["round"], 1);
         assert!(v["results"][0].get("round").is_none());

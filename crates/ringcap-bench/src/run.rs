@@ -108,6 +108,12 @@ impl Counts {
     pub fn cpu_per_pkt(&self) -> Option<f64> {
         self.ns_per_pkt(self.cpu_ns())
     }
+
+    /// User + system CPU per offered packet: what the load as a whole cost, so a contender
+    /// that drops most of it does not look cheap by dividing by what it kept.
+    pub fn cpu_per_offered(&self) -> Option<f64> {
+        (self.offered() > 0).then(|| self.cpu_ns() as f64 / self.offered() as f64)
+    }
 }
 
 /// Why a run failed, with the tool's own last words.
@@ -262,9 +268,11 @@ mod tests {
         // Socket drops (300) and interface drops (100) of 1000 offered.
         assert_eq!(c.drop_pct(), 40.0);
         assert_eq!(c.cpu_per_pkt(), Some(4000.0 / 600.0));
+        assert_eq!(c.cpu_per_offered(), Some(4.0));
         let none = counts(0, 0, 0, 0);
         assert_eq!((none.drop_pct(), none.captured_pct()), (0.0, 0.0));
         assert_eq!(none.cpu_per_pkt(), None);
+        assert_eq!(none.cpu_per_offered(), None);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn row(runs: &[Run]) -> Option<Row> {
     })
 }
 
-/// ringcap's CPU per captured packet over a compared tool's.
+/// ringcap's CPU per captured packet over a compared tool's, and the same per offered packet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ratio {
     pub mode: String,
@@ -73,6 +73,10 @@ pub struct Ratio {
     pub median: Option<f64>,
     /// (round, ratio) of every round where both ran well.
     pub each: Vec<(usize, f64)>,
+    /// The same over CPU per offered packet (a contender that drops much of the load divides
+    /// its CPU by fewer packets per captured packet, not per offered one).
+    pub median_offered: Option<f64>,
+    pub each_offered: Vec<(usize, f64)>,
     /// (round, why) of every round without a ratio.
     pub unpaired: Vec<(usize, String)>,
 }
@@ -97,10 +101,14 @@ pub fn paired_ratios(runs: &[Vec<Run>]) -> Vec<Ratio> {
 
 fn pair(mine: &[Run], theirs: &[Run]) -> Ratio {
     let mut each = Vec::new();
+    let mut each_offered = Vec::new();
     let mut unpaired = Vec::new();
     for (a, b) in mine.iter().zip(theirs) {
         match ratio(a, b) {
-            Ok(x) => each.push((a.round, x)),
+            Ok((x, y)) => {
+                each.push((a.round, x));
+                each_offered.push((a.round, y));
+            }
             Err(why) => unpaired.push((a.round, why)),
         }
     }
@@ -111,18 +119,20 @@ fn pair(mine: &[Run], theirs: &[Run]) -> Ratio {
     }
     unpaired.sort_by_key(|(round, _)| *round);
     unpaired.dedup_by_key(|(round, _)| *round);
-    let values: Vec<f64> = each.iter().map(|(_, x)| *x).collect();
+    let values = |v: &[(usize, f64)]| v.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
     Ratio {
         mode: mine[0].name.clone(),
         versus: theirs[0].name.clone(),
-        median: median(&values),
+        median: median(&values(&each)),
+        median_offered: median(&values(&each_offered)),
         each,
+        each_offered,
         unpaired,
     }
 }
 
-/// One round's ratio, or why there is none.
-fn ratio(a: &Run, b: &Run) -> Result<f64, String> {
+/// One round's ratios (per captured, per offered packet), or why there are none.
+fn ratio(a: &Run, b: &Run) -> Result<(f64, f64), String> {
     for r in [a, b] {
         if let Some(f) = &r.failure {
             return Err(format!("{} failed: {}", r.name, f.why));
@@ -134,7 +144,13 @@ fn ratio(a: &Run, b: &Run) -> Result<f64, String> {
             .filter(|&x| x > 0.0)
             .ok_or_else(|| format!("no CPU time measured for {}", r.name))
     };
-    Ok(per_pkt(a)? / per_pkt(b)?)
+    let per_offered = |r: &Run| {
+        r.counts
+            .cpu_per_offered()
+            .filter(|&x| x > 0.0)
+            .ok_or_else(|| format!("no CPU time measured for {}", r.name))
+    };
+    Ok((per_pkt(a)? / per_pkt(b)?, per_offered(a)? / per_offered(b)?))
 }
 
 #[cfg(test)]
@@ -225,6 +241,9 @@ mod tests {
         // Round 0: 1 ns vs 4 ns per packet; round 2: 3 vs 2.
         assert_eq!(r.each, [(0, 0.25), (2, 1.5)]);
         assert_eq!(r.median, Some(0.875));
+        // Per offered packet (1000 each): 1 vs 2 ns, then 3 vs 2.
+        assert_eq!(r.each_offered, [(0, 0.5), (2, 1.5)]);
+        assert_eq!(r.median_offered, Some(1.0));
         assert_eq!(
             r.unpaired,
             [(

@@ -21,9 +21,9 @@ impl Table {
     pub fn header(&self) -> String {
         let w = self.name_width;
         format!(
-            "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {}\n{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}",
-            "mode", "offered", "captured", "captured", "drops", "user", "sys", "cpu", "ring", "adds up",
-            "", "Mpps", "Mpps", "%", "%", "ns/pkt", "ns/pkt", "ns/pkt", "MiB"
+            "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8}  {}\n{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8}",
+            "mode", "offered", "captured", "captured", "drops", "user", "sys", "cpu", "cpu", "ring", "adds up",
+            "", "Mpps", "Mpps", "%", "%", "ns/pkt", "ns/pkt", "ns/pkt", "ns/offered", "MiB"
         )
     }
 
@@ -69,8 +69,9 @@ impl Table {
         if r.is_failed() && c.secs == 0.0 {
             // Failed before any traffic: nothing was measured.
             return format!(
-                "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8}  {verdict}",
+                "{:<w$} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8}  {verdict}",
                 r.name,
+                "-",
                 "-",
                 "-",
                 "-",
@@ -87,7 +88,7 @@ impl Table {
             None => "-".into(),
         };
         format!(
-            "{:<w$} {:>10.3} {:>10.3} {:>9.2} {:>8.2} {:>9} {:>9} {:>9} {:>8}  {verdict}",
+            "{:<w$} {:>10.3} {:>10.3} {:>9.2} {:>8.2} {:>9} {:>9} {:>9} {:>10} {:>8}  {verdict}",
             r.name,
             c.offered_pps() / 1e6,
             c.captured_pps() / 1e6,
@@ -96,6 +97,8 @@ impl Table {
             per(c.cpu_user_ns),
             per(c.cpu_sys_ns),
             per(c.cpu_ns()),
+            c.cpu_per_offered()
+                .map_or_else(|| "-".into(), |x| format!("{x:.1}")),
             if c.ring_bytes > 0 {
                 (c.ring_bytes >> 20).to_string()
             } else {
@@ -228,6 +231,14 @@ pub fn ratio_line(r: &Ratio) -> String {
         s += &format!("; no ratio in {}", missing.join("; "));
     }
     s.push(')');
+    if let Some(m) = r.median_offered {
+        let values: Vec<String> = r
+            .each_offered
+            .iter()
+            .map(|(_, x)| format!("{x:.2}"))
+            .collect();
+        s += &format!("; per offered packet {m:.2}x ({})", values.join(" "));
+    }
     s
 }
 
@@ -265,7 +276,7 @@ mod tests {
         let line = t.line(&run("ring x1", 1_000_000));
         assert_eq!(
             line,
-            "ring x1                   0.500      0.500    100.00     0.00     100.0     300.0     400.0       64  yes"
+            "ring x1                   0.500      0.500    100.00     0.00     100.0     300.0     400.0      400.0       64  yes"
         );
         let first = h.lines().next().unwrap();
         assert_eq!(first.find("adds up"), line.find("yes"), "{h}\n{line}");
@@ -384,14 +395,18 @@ mod tests {
             versus: "tcpdump -w tmpfs".into(),
             median: Some(0.3214),
             each: vec![(0, 0.35), (2, 0.3214)],
+            median_offered: Some(0.9),
+            each_offered: vec![(0, 1.1), (2, 0.9)],
             unpaired: vec![(1, "tcpdump -w tmpfs failed: exited with status 1".into())],
         };
         assert_eq!(
             ratio_line(&r),
-            "bench: ring x1: CPU per captured packet 0.32x that of tcpdump -w tmpfs (median of 2 paired runs: 0.35 0.32; no ratio in run 2: tcpdump -w tmpfs failed: exited with status 1)"
+            "bench: ring x1: CPU per captured packet 0.32x that of tcpdump -w tmpfs (median of 2 paired runs: 0.35 0.32; no ratio in run 2: tcpdump -w tmpfs failed: exited with status 1); per offered packet 0.90x (1.10 0.90)"
         );
         r.unpaired.clear();
         r.each.pop();
+        r.median_offered = None;
+        r.each_offered.clear();
         assert!(ratio_line(&r).ends_with("(median of 1 paired run: 0.35)"));
         r.median = None;
         r.each.clear();
