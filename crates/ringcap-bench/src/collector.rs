@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::child::Child;
 use crate::run::Failure;
@@ -14,17 +14,74 @@ use crate::session::Ctx;
 pub(crate) const ADDR: &str = "127.0.0.1:9995";
 /// nfcapd's own start-up, before the exporter starts.
 const SETTLE: Duration = Duration::from_millis(500);
-/// After the traffic, before an exporter is stopped: longer than the 1 s idle timeouts it is
-/// given and its expiry scan, so every exporter has exported its flows by its own timers
-/// (not all of them flush reliably when stopped).
+/// After the traffic, before an exporter is stopped: at least the 1 s timeouts it is given
+/// and its expiry scan, so every exporter has exported its flows by its own timers (not all of
+/// them flush when stopped)...
 pub(crate) const EXPIRE: Duration = Duration::from_secs(3);
+/// ...and then until the collector has received nothing for this long (the exporters scan
+/// their tables every second)...
+const QUIET: Duration = Duration::from_millis(1500);
+/// ...but no longer than this after the traffic.
+const SETTLE_MAX: Duration = Duration::from_secs(20);
 /// For the last datagrams to land after the exporter exited.
 const DRAIN: Duration = Duration::from_millis(300);
+/// nfcapd's socket receive buffer (`-B`): an exporter emptying a full table at once sends
+/// faster than nfcapd (on the generator's CPU) reads, and the kernel's default buffer (about
+/// 200 kB) overflowed here, losing records that the exporter did send. The kernel caps it at
+/// net.core.rmem_max; overflows that remain are counted ([`Collector::finish`]).
+const RCVBUF: &str = "8388608";
 
 /// A running nfcapd and the directory it writes.
 pub(crate) struct Collector {
     child: Child,
     dir: PathBuf,
+    /// The namespace's UDP counters when it started.
+    udp: Udp,
+}
+
+/// What a run's collector stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Collected {
+    /// Packets in the records nfdump decoded.
+    pub packets: u64,
+    /// Export datagrams the kernel dropped at nfcapd's full socket buffer during the run.
+    pub lost_datagrams: u64,
+}
+
+/// The namespace's UDP counters (`/proc/net/snmp`): datagrams delivered to sockets, and those
+/// dropped at a full receive buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Udp {
+    in_datagrams: u64,
+    rcvbuf_errors: u64,
+}
+
+impl Udp {
+    fn read(ctx: &Ctx<'_>) -> Result<Udp, Failure> {
+        let out = ctx
+            .net
+            .command("cat")
+            .arg("/proc/net/snmp")
+            .output()
+            .map_err(|e| Failure::new(format!("cannot read the namespace's UDP counters: {e}")))?;
+        parse_udp(&String::from_utf8_lossy(&out.stdout))
+            .ok_or_else(|| Failure::new("the namespace's /proc/net/snmp has no Udp counters"))
+    }
+}
+
+/// The `Udp:` header and value lines of `/proc/net/snmp`.
+fn parse_udp(snmp: &str) -> Option<Udp> {
+    let mut lines = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let values: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let get = |name: &str| -> Option<u64> {
+        let i = names.iter().position(|n| *n == name)?;
+        values.get(i)?.parse().ok()
+    };
+    Some(Udp {
+        in_datagrams: get("InDatagrams")?,
+        rcvbuf_errors: get("RcvbufErrors")?,
+    })
 }
 
 impl Collector {
@@ -37,7 +94,7 @@ impl Collector {
         let mut cmd = ctx.net.command("nfcapd");
         cmd.arg("-w")
             .arg(&dir)
-            .args(["-b", "127.0.0.1", "-p", "9995"]);
+            .args(["-b", "127.0.0.1", "-p", "9995", "-B", RCVBUF]);
         let mut child = Child::spawn(&mut cmd)
             .map_err(|e| Failure::new(format!("could not start nfcapd: {e}")))?;
         std::thread::sleep(SETTLE);
@@ -45,12 +102,57 @@ impl Collector {
             return Err(Failure::new(format!("the collector nfcapd exited ({st})"))
                 .with_stderr(&child.stderr()));
         }
-        Ok(Collector { child, dir })
+        let udp = Udp::read(ctx)?;
+        Ok(Collector { child, dir, udp })
+    }
+
+    /// After the traffic: waits [`EXPIRE`], then until no export datagram has arrived for
+    /// [`QUIET`], so the exporter's timers have sent what they will; then runs its `flush`
+    /// command (if it has one) and waits for quiet again. Bounded by [`SETTLE_MAX`].
+    pub fn settle(&self, ctx: &Ctx<'_>, flush: Option<Vec<String>>) -> Result<(), Failure> {
+        let start = Instant::now();
+        std::thread::sleep(EXPIRE);
+        self.quiet(ctx, start)?;
+        if let Some(argv) = flush {
+            let (program, args) = argv
+                .split_first()
+                .ok_or_else(|| Failure::new("empty flush command"))?;
+            let mut cmd = ctx.net.command("timeout");
+            cmd.arg("5").arg(program).args(args);
+            let out = cmd
+                .output()
+                .map_err(|e| Failure::new(format!("could not run {program}: {e}")))?;
+            if !out.status.success() {
+                return Err(Failure::new(format!(
+                    "{} failed ({}): its flows could not be flushed",
+                    argv.join(" "),
+                    out.status
+                ))
+                .with_stderr(&String::from_utf8_lossy(&out.stderr)));
+            }
+            self.quiet(ctx, start)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the collector has received nothing for [`QUIET`] (or [`SETTLE_MAX`] since
+    /// `start` has passed).
+    fn quiet(&self, ctx: &Ctx<'_>, start: Instant) -> Result<(), Failure> {
+        let mut last = Udp::read(ctx)?.in_datagrams;
+        let mut since = Instant::now();
+        while since.elapsed() < QUIET && start.elapsed() < SETTLE_MAX {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = Udp::read(ctx)?.in_datagrams;
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+        Ok(())
     }
 
     /// Stops nfcapd (its files are complete once it has exited) and sums the packets of every
     /// record it stored.
-    pub fn finish(mut self) -> Result<u64, Failure> {
+    pub fn finish(mut self, ctx: &Ctx<'_>) -> Result<Collected, Failure> {
         std::thread::sleep(DRAIN);
         self.child.terminate();
         let ended = self
@@ -60,6 +162,9 @@ impl Collector {
         if ended.killed {
             return Err(Failure::new("the collector nfcapd did not stop"));
         }
+        let lost_datagrams = Udp::read(ctx)?
+            .rcvbuf_errors
+            .saturating_sub(self.udp.rcvbuf_errors);
         let out = Command::new("nfdump")
             .arg("-R")
             .arg(&self.dir)
@@ -71,8 +176,13 @@ impl Collector {
             return Err(Failure::new(format!("nfdump failed ({})", out.status))
                 .with_stderr(&String::from_utf8_lossy(&out.stderr)));
         }
-        sum_packets(&text)
-            .ok_or_else(|| Failure::new("nfdump's packet column is unreadable").with_stderr(&text))
+        let packets = sum_packets(&text).ok_or_else(|| {
+            Failure::new("nfdump's packet column is unreadable").with_stderr(&text)
+        })?;
+        Ok(Collected {
+            packets,
+            lost_datagrams,
+        })
     }
 }
 
@@ -93,5 +203,21 @@ mod tests {
         assert_eq!(super::sum_packets(""), Some(0));
         assert_eq!(super::sum_packets("No matching flows\n"), Some(0));
         assert_eq!(super::sum_packets("1.2 M\n"), None);
+    }
+
+    #[test]
+    fn reads_the_udp_counters() {
+        let snmp = "Icmp: InMsgs InErrors\nIcmp: 3 0\n\
+            Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n\
+            Udp: 35593 0 5496 41089 5496 0 0 0 0\n\
+            UdpLite: InDatagrams NoPorts\nUdpLite: 0 0\n";
+        assert_eq!(
+            super::parse_udp(snmp),
+            Some(super::Udp {
+                in_datagrams: 35593,
+                rcvbuf_errors: 5496
+            })
+        );
+        assert_eq!(super::parse_udp("Ip: Forwarding\nIp: 1\n"), None);
     }
 }

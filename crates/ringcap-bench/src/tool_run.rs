@@ -61,7 +61,17 @@ pub(crate) fn run(
 
     let before = ctx.link()?;
     let ifindex = ctx.net.ifindex(ctx.net.capture_if())?;
-    let mut child = match Child::spawn(&mut command(ctx, tool, &file)) {
+    let ctl = ctx.scratch.dir.join(format!("{}.ctl", tool.name));
+    // A socket left by an earlier run would stop the tool from binding its own.
+    let _ = std::fs::remove_file(&ctl);
+    let ctl = ctl.to_string_lossy().into_owned();
+    let tool_args = ToolArgs {
+        iface: ctx.net.capture_if(),
+        out: &file.to_string_lossy(),
+        filter: ctx.settings.filter.as_ref().map(|f| f.expr.as_str()),
+        ctl: &ctl,
+    };
+    let mut child = match Child::spawn(&mut command(ctx, tool, &tool_args)) {
         Ok(c) => c,
         Err(e) => return failed(Failure::new(format!("could not start {}: {e}", tool.name))),
     };
@@ -77,11 +87,15 @@ pub(crate) fn run(
     // Children's CPU time is added when they are reaped: the generator's is in from here on,
     // so what grows after this point is the tool's alone.
     let (cu0, cs0) = ringcap::process::children_cpu_time();
-    std::thread::sleep(if tool.flows {
-        crate::collector::EXPIRE
-    } else {
-        Duration::from_millis(300)
-    });
+    match &collector {
+        // Until the exporter has sent every record it holds.
+        Some(c) => {
+            if let Err(f) = c.settle(ctx, tool.flush.map(|f| f(&tool_args))) {
+                return failed(f.with_stderr(&child.stderr()));
+            }
+        }
+        None => std::thread::sleep(Duration::from_millis(300)),
+    }
     match tool.stop {
         Stop::Interrupt => child.interrupt(),
         Stop::Terminate => child.terminate(),
@@ -96,7 +110,8 @@ pub(crate) fn run(
     let link = ctx.link()?.since(before);
     let stderr = child.stderr();
     // softflowd in the foreground dies of SIGTERM instead of handling it: its records were
-    // exported by its timers during EXPIRE, and the collector's count is what it did.
+    // exported by its timers and its flush command before, and the collector's count is what
+    // it did.
     let asked_to_stop = tool.flows
         && !ended.killed
         && std::os::unix::process::ExitStatusExt::signal(&ended.status) == Some(SIGTERM);
@@ -104,8 +119,14 @@ pub(crate) fn run(
         return failed(Failure::new(why).with_stderr(&stderr));
     }
     let captured = if let Some(c) = collector {
-        match c.finish() {
-            Ok(n) => Ok(n),
+        match c.finish(ctx) {
+            Ok(got) if got.lost_datagrams > 0 => {
+                return failed(Failure::new(format!(
+                    "the collector nfcapd dropped {} export datagrams at its full socket buffer: its records undercount what {} sent",
+                    got.lost_datagrams, tool.name
+                )))
+            }
+            Ok(got) => Ok(got.packets),
             Err(f) => return failed(f),
         }
     } else if to_null {
@@ -149,14 +170,9 @@ pub(crate) fn run(
 
 /// `ip netns exec NS taskset -c CPUS TOOL ARGS…`: ip and taskset exec, so the child is the
 /// tool itself (its pid gets the SIGINT, its rusage is the tool's).
-fn command(ctx: &Ctx<'_>, tool: &Tool, file: &Path) -> Command {
+fn command(ctx: &Ctx<'_>, tool: &Tool, a: &ToolArgs<'_>) -> Command {
     let cpus = format_cpu_list(&ctx.plan.cap_cpus);
-    let out = file.to_string_lossy();
-    let args = (tool.args)(&ToolArgs {
-        iface: ctx.net.capture_if(),
-        out: &out,
-        filter: ctx.settings.filter.as_ref().map(|f| f.expr.as_str()),
-    });
+    let args = (tool.args)(a);
     let mut cmd = ctx.net.command("taskset");
     // `ringcap flows` is the bench's own binary.
     let program = if tool.name == "ringcap" {

@@ -29,6 +29,10 @@ pub struct Tool {
     pub flows: bool,
     /// How a run stops it.
     pub stop: Stop,
+    /// A flow exporter's command (in the bench's namespace) that exports every flow it still
+    /// holds, run once the traffic is over and before the bench waits for its last records:
+    /// not every exporter flushes when stopped.
+    pub flush: Option<fn(&ToolArgs<'_>) -> Vec<String>>,
 }
 
 /// How a tool is stopped at the end of a run, the way its users stop it.
@@ -81,6 +85,8 @@ pub struct ToolArgs<'a> {
     /// The file to write (`/dev/null` for count-only runs of a tool that counts itself).
     pub out: &'a str,
     pub filter: Option<&'a str>,
+    /// A path in the bench's scratch directory for a control socket of the tool's own.
+    pub ctl: &'a str,
 }
 
 /// ringcap's default ring per worker (64 blocks of 1 MiB): the buffer netsniff-ng is given,
@@ -107,6 +113,7 @@ pub static TCPDUMP: Tool = Tool {
     note: None,
     flows: false,
     stop: Stop::Interrupt,
+    flush: None,
 };
 
 pub static NETSNIFF_NG: Tool = Tool {
@@ -139,6 +146,7 @@ pub static NETSNIFF_NG: Tool = Tool {
     note: None,
     flows: false,
     stop: Stop::Interrupt,
+    flush: None,
 };
 
 /// xdp-tools' capture at the XDP hook: its own XDP program copies every frame into a perf
@@ -161,6 +169,7 @@ pub static XDPDUMP: Tool = Tool {
     note: Some("no filter"),
     flows: false,
     stop: Stop::Interrupt,
+    flush: None,
 };
 
 /// ringcap's own flow exporter (`bench --flows`): the bench's binary, `ringcap flows`, by IPFIX.
@@ -192,9 +201,11 @@ pub static RINGCAP_FLOWS: Tool = Tool {
     note: Some("flows --ipfix"),
     flows: true,
     stop: Stop::Terminate,
+    flush: None,
 };
 
-/// softflowd (libpcap) exporting IPFIX, expiring flows every second (`expint=1`).
+/// softflowd (libpcap) exporting IPFIX, expiring flows every second (`expint=1`), with its
+/// control socket in the scratch directory (`-c`) for `softflowctl expire-all`.
 pub static SOFTFLOWD: Tool = Tool {
     name: "softflowd",
     package: "softflowd",
@@ -213,6 +224,8 @@ pub static SOFTFLOWD: Tool = Tool {
             "general=1",
             "-t",
             "expint=1",
+            "-c",
+            a.ctl,
         ]
         .map(String::from)
         .into();
@@ -226,6 +239,14 @@ pub static SOFTFLOWD: Tool = Tool {
     note: Some("-v 10"),
     flows: true,
     stop: Stop::Terminate,
+    // softflowd(8): "receipt of a SIGTERM or SIGINT will cause softflowd to exit, after
+    // expiring all flows"; run in the foreground it was seen to exit on SIGTERM without
+    // exporting what it held, so its flows are expired through its control socket first.
+    flush: Some(|a| {
+        ["softflowctl", "-c", a.ctl, "expire-all"]
+            .map(String::from)
+            .into()
+    }),
 };
 
 /// fprobe (libpcap) exporting NetFlow v5, in the foreground (`-l 2`: log to stdout).
@@ -247,6 +268,7 @@ pub static FPROBE: Tool = Tool {
     note: Some("NetFlow v5"),
     flows: true,
     stop: Stop::Terminate,
+    flush: None,
 };
 
 /// Every tool the bench knows, in the order it runs them.
@@ -316,6 +338,7 @@ mod tests {
             iface: "rc0",
             out: "/dev/null",
             filter: Some("tcp port 80"),
+            ctl: "/x/ctl",
         };
         assert_eq!(
             (TCPDUMP.args)(&a),
@@ -345,6 +368,15 @@ mod tests {
             "no filter given"
         );
         assert_eq!(find("xdpdump").map(|t| t.package), Some("xdp-tools"));
+        assert_eq!(
+            (SOFTFLOWD.args)(&a).join(" "),
+            "-i rc0 -n /x/netsniff-ng.pcap -v 10 -d -t maxlife=1 -t general=1 -t expint=1 -c /x/ctl inbound and (tcp port 80)"
+        );
+        assert_eq!(
+            (SOFTFLOWD.flush.unwrap())(&a).join(" "),
+            "softflowctl -c /x/ctl expire-all"
+        );
+        assert!(FPROBE.flush.is_none() && RINGCAP_FLOWS.flush.is_none());
         assert!(find("wireshark").is_none());
     }
 }

@@ -285,16 +285,22 @@ impl UdpOut {
         let n = self.enc.flow_records() as u64;
         let msg = self.enc.finish();
         for c in &mut self.conns {
-            // An ICMP refusal of an earlier message waits on the socket and would fail this
-            // one instead: take it first and count it against the message sent last.
-            if let Ok(Some(e)) = c.sock.take_error() {
-                c.sent = c.sent.saturating_sub(1);
-                c.failed += 1;
-                c.failed_records += c.last_records;
-                c.last_error = Some(e.to_string());
+            // An ICMP refusal of an earlier message waits on the socket and fails this send
+            // instead (the kernel hands it over and drops the datagram): count it against the
+            // message sent last and send this one again. Asking for it before every send
+            // would be a system call per message.
+            let mut sent = c.sock.send(msg);
+            if let Err(e) = &sent {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    c.sent = c.sent.saturating_sub(1);
+                    c.failed += 1;
+                    c.failed_records += c.last_records;
+                    c.last_error = Some(e.to_string());
+                    sent = c.sock.send(msg);
+                }
             }
             c.last_records = n;
-            match c.sock.send(msg) {
+            match sent {
                 Ok(_) => c.sent += 1,
                 Err(e) => {
                     c.failed += 1;
