@@ -1,0 +1,217 @@
+//! Kernel drops of a live `ringcap flows -i` capture reach the collector: the options record's
+//! ignoredPacketTotalCount (IE 164) is what the kernel really dropped, and the flow records
+//! carry every packet it did not.
+//!
+//! Real drops, made on purpose: the capture has a ring of four 4 KiB blocks; its only worker
+//! thread is frozen (a cgroup freezer of its own, [`ringcap_netlab::freeze`]) while far more
+//! frames than the ring holds are sent into the veth pair, so the kernel drops the rest. The
+//! capture is told to stop (SIGINT) while the worker is still frozen, so no statistics tick
+//! of the capture sees the drops before its end, and then thawed: it takes what the ring
+//! holds, and its last IPFIX message carries the final statistics.
+//!
+//! The export goes to a real nfcapd on the namespace's loopback; tcpdump captures the
+//! messages on their way there and tshark's IPFIX dissector decodes them (nfdump shows the
+//! flows but not the exporter's options records).
+
+mod flows_common;
+mod metrics_common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use flows_common::{free_udp_port, nfdump_flows, wait_started, Collector};
+use metrics_common::{in_ns, signal, summary_counts, Reaped, BIN};
+use ringcap_netlab::freeze::{self, thread_named, FrozenThread};
+use ringcap_netlab::tools::{stdout_of, tmpdir};
+use ringcap_netlab::{skip, udp_frame, TestNet};
+
+/// Frames sent while the worker is frozen: far more than four 4 KiB blocks hold.
+const SENT: u32 = 2000;
+/// Flows they make (the UDP source port varies).
+const FLOWS: u16 = 16;
+
+/// tcpdump writing every UDP datagram to `port` on the namespace's loopback to `file`;
+/// listening when this returns.
+fn tcpdump_lo(net: &TestNet, file: &Path, port: u16) -> Reaped {
+    let mut c = Reaped(Some(
+        in_ns(Some(net), "tcpdump")
+            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-w"])
+            .arg(file)
+            .args(["udp", "dst", "port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut err = BufReader::new(c.child().stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "tcpdump: {line}");
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+    });
+    c
+}
+
+/// What tshark decodes in the IPFIX messages of `pcap`, per message (frame): the packet
+/// counts of its flow records and the ignoredPacketTotalCount of its statistics record.
+struct Decoded {
+    flow_packets: Vec<u64>,
+    /// (frame, ignored packets) of every message with a statistics record, in order.
+    stats: Vec<(u64, u64)>,
+}
+
+fn tshark_ipfix(pcap: &Path, port: u16) -> Decoded {
+    let text = stdout_of(
+        Command::new("tshark")
+            .arg("-r")
+            .arg(pcap)
+            .args(["-d", &format!("udp.port=={port},cflow")])
+            .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
+            .args(["-e", "frame.number", "-e", "cflow.packets"])
+            .args(["-e", "cflow.ignore_packets"]),
+    );
+    let nums = |s: &str| -> Vec<u64> {
+        s.split(',')
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse().unwrap_or_else(|_| panic!("{v:?} in {s:?}")))
+            .collect()
+    };
+    let mut d = Decoded {
+        flow_packets: Vec::new(),
+        stats: Vec::new(),
+    };
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "tshark line {line:?}");
+        d.flow_packets.extend(nums(f[1]));
+        let ignored = nums(f[2]);
+        assert!(
+            ignored.len() <= 1,
+            "two statistics records in one message: {line}"
+        );
+        if let Some(&i) = ignored.first() {
+            d.stats.push((f[0].parse().unwrap(), i));
+        }
+    }
+    d
+}
+
+#[test]
+fn kernel_drops_of_a_live_capture_reach_the_collector() {
+    if !skip::root()
+        || !skip::tools(&[
+            "nsenter", "ss", "kill", "tcpdump", "tshark", "nfcapd", "nfdump",
+        ])
+        || !freeze::can_freeze()
+    {
+        return;
+    }
+    let net = TestNet::new().unwrap();
+    let dir = tmpdir("flows-drops");
+    let port = free_udp_port(Some(&net));
+    let mut nfcapd = Collector::nfcapd(Some(&net), &dir.join("nfcapd"), port);
+    let wire = dir.join("ipfix.pcap");
+    let mut dump = tcpdump_lo(&net, &wire, port);
+    let mut flows = Reaped(Some(
+        in_ns(Some(&net), BIN)
+            .args([
+                "flows",
+                "-i",
+                net.capture_if(),
+                "--threads",
+                "1",
+                "--no-pin",
+            ])
+            .args(["--ipfix", &format!("127.0.0.1:{port}")])
+            // A ring of 16 KiB: a few hundred of the frames fit, the rest are dropped.
+            .args(["--block-size", "4096", "--blocks", "4"])
+            // Templates and statistics at the start and at the end only.
+            .args(["--template-refresh", "600"])
+            // Only the test's frames: no IPv6 chatter of the namespace's own.
+            .args(["udp", "and", "net", "10.0.0.0/8"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    // The start line comes once the worker takes packets.
+    let started = wait_started(flows.child());
+    assert!(started.contains("flows on"), "{started}");
+    let pid = flows.child().id();
+    let worker = FrozenThread::new(pid, &thread_named(pid, "ringcap-w0"));
+    worker.freeze();
+    let tx = net.sender().unwrap();
+    for i in 0..SENT {
+        tx.send(&udp_frame(i, i as u16 % FLOWS, 100)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // Stopped while frozen: the capture's statistics loop ends with the stop, so only the
+    // final statistics know of the drops.
+    signal("-INT", &mut flows);
+    std::thread::sleep(Duration::from_millis(200));
+    worker.thaw();
+    let status = flows.child().wait().unwrap();
+    drop(worker);
+    flows.take();
+    let err = format!("{started}{}", flows_common::stderr_rest());
+    assert!(status.success(), "{err}");
+    assert!(err.contains("flow counts add up"), "{err}");
+    let [kernel, received, past, dropped] = summary_counts(&err);
+    assert_eq!(past, 0, "{err}");
+    assert_eq!(
+        kernel,
+        u64::from(SENT),
+        "the kernel saw every frame sent\n{err}"
+    );
+    assert!(
+        dropped > 0,
+        "a ring of 16 KiB held all {SENT} frames?\n{err}"
+    );
+    assert!(received > 0, "{err}");
+    assert_eq!(received + dropped, kernel, "{err}");
+
+    std::thread::sleep(Duration::from_millis(300));
+    nfcapd.stop();
+    signal("-INT", &mut dump);
+    let _ = dump.take().wait();
+
+    // tshark: the flow records carry every packet received, and the last statistics record
+    // (the final one, sent after the last flow record) says how many the kernel dropped.
+    let d = tshark_ipfix(&wire, port);
+    assert_eq!(
+        d.flow_packets.iter().sum::<u64>(),
+        received,
+        "packets in the flow records tshark decoded: {:?}\n{err}",
+        d.flow_packets
+    );
+    let &(last_frame, ignored) = d
+        .stats
+        .last()
+        .unwrap_or_else(|| panic!("no statistics record decoded\n{err}"));
+    let frames: u64 = stdout_of(Command::new("tcpdump").args(["-n", "-r"]).arg(&wire))
+        .lines()
+        .count() as u64;
+    assert_eq!(last_frame, frames, "the statistics are the last message");
+    assert_eq!(
+        ignored, dropped,
+        "ignoredPacketTotalCount in the final statistics vs the summary's drops: {:?}\n{err}",
+        d.stats
+    );
+    assert_eq!(
+        d.flow_packets.iter().sum::<u64>() + ignored,
+        u64::from(SENT),
+        "what the collector learns accounts for every frame sent"
+    );
+
+    // nfdump, the other decoder: the same flows, the same packets.
+    let nf = nfdump_flows(&nfcapd.dir);
+    assert_eq!(nf.len(), d.flow_packets.len(), "{nf:?}");
+    assert_eq!(nf.iter().map(|f| f.totals.packets).sum::<u64>(), received);
+    let _ = std::fs::remove_dir_all(&dir);
+}
