@@ -408,7 +408,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 }
 
 /// The filter's counts for the options record: `selected`, the packets the kernel passed
-/// through it, of those the interface received since the capture began.
+/// through it, of those the interface received since the capture began (at least `selected`,
+/// also where sysfs does not show the interface, as in a network namespace entered without
+/// remounting /sys).
 fn publish_filter(
     counters: &ringcap_flow::export::Counters,
     iface: &str,
@@ -416,11 +418,11 @@ fn publish_filter(
     selected: u64,
 ) {
     counters.filter_selected.store(selected, Relaxed);
-    if let (Some(a), Ok(b)) = (rx_start, ringcap_netinfo::stats::Counters::read(iface)) {
-        counters
-            .filter_observed
-            .store(b.since(&a).rx_packets.max(selected), Relaxed);
-    }
+    let rx = match (rx_start, ringcap_netinfo::stats::Counters::read(iface)) {
+        (Some(a), Ok(b)) => b.since(&a).rx_packets,
+        _ => 0,
+    };
+    counters.filter_observed.store(rx.max(selected), Relaxed);
 }
 
 /// The flow accounting at the end; false when the counts do not add up or an output broke.

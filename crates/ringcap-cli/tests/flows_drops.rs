@@ -57,12 +57,21 @@ fn tcpdump_lo(net: &TestNet, file: &Path, port: u16) -> Reaped {
     c
 }
 
-/// What tshark decodes in the IPFIX messages of `pcap`, per message (frame): the packet
-/// counts of its flow records and the ignoredPacketTotalCount of its statistics record.
+/// What tshark decodes in the IPFIX messages of `pcap`: the packet counts of the flow
+/// records, and the exporter's statistics of every message that has them, in order.
 struct Decoded {
     flow_packets: Vec<u64>,
-    /// (frame, ignored packets) of every message with a statistics record, in order.
-    stats: Vec<(u64, u64)>,
+    stats: Vec<Stats>,
+}
+
+/// One message's statistics: its frame number, ignoredPacketTotalCount, and the filter's
+/// selectorIdTotalPktsObserved and selectorIdTotalPktsSelected.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    frame: u64,
+    ignored: u64,
+    observed: u64,
+    selected: u64,
 }
 
 fn tshark_ipfix(pcap: &Path, port: u16) -> Decoded {
@@ -73,7 +82,9 @@ fn tshark_ipfix(pcap: &Path, port: u16) -> Decoded {
             .args(["-d", &format!("udp.port=={port},cflow")])
             .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
             .args(["-e", "frame.number", "-e", "cflow.packets"])
-            .args(["-e", "cflow.ignore_packets"]),
+            .args(["-e", "cflow.ignore_packets"])
+            .args(["-e", "cflow.selector_id_total_pkts_observed"])
+            .args(["-e", "cflow.selector_id_total_pkts_selected"]),
     );
     let nums = |s: &str| -> Vec<u64> {
         s.split(',')
@@ -87,16 +98,24 @@ fn tshark_ipfix(pcap: &Path, port: u16) -> Decoded {
     };
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        assert_eq!(f.len(), 3, "tshark line {line:?}");
+        assert_eq!(f.len(), 5, "tshark line {line:?}");
         d.flow_packets.extend(nums(f[1]));
-        let ignored = nums(f[2]);
-        assert!(
-            ignored.len() <= 1,
-            "two statistics records in one message: {line}"
-        );
-        if let Some(&i) = ignored.first() {
-            d.stats.push((f[0].parse().unwrap(), i));
+        let [ignored, observed, selected] = [nums(f[2]), nums(f[3]), nums(f[4])];
+        if ignored.is_empty() {
+            continue;
         }
+        assert!(
+            [&ignored, &observed, &selected]
+                .iter()
+                .all(|v| v.len() == 1),
+            "not one statistics record and one filter record in the message: {line}"
+        );
+        d.stats.push(Stats {
+            frame: f[0].parse().unwrap(),
+            ignored: ignored[0],
+            observed: observed[0],
+            selected: selected[0],
+        });
     }
     d
 }
@@ -190,24 +209,28 @@ fn kernel_drops_of_a_live_capture_reach_the_collector() {
         "packets in the flow records tshark decoded: {:?}\n{err}",
         d.flow_packets
     );
-    let &(last_frame, ignored) = d
+    let last = *d
         .stats
         .last()
         .unwrap_or_else(|| panic!("no statistics record decoded\n{err}"));
     let frames: u64 = stdout_of(Command::new("tcpdump").args(["-n", "-r"]).arg(&wire))
         .lines()
         .count() as u64;
-    assert_eq!(last_frame, frames, "the statistics are the last message");
+    assert_eq!(last.frame, frames, "the statistics are the last message");
     assert_eq!(
-        ignored, dropped,
+        last.ignored, dropped,
         "ignoredPacketTotalCount in the final statistics vs the summary's drops: {:?}\n{err}",
         d.stats
     );
     assert_eq!(
-        d.flow_packets.iter().sum::<u64>() + ignored,
+        d.flow_packets.iter().sum::<u64>() + last.ignored,
         u64::from(SENT),
         "what the collector learns accounts for every frame sent"
     );
+    // The filter selected every frame the kernel saw (drops come after the filter); the
+    // interface received at least those.
+    assert_eq!(last.selected, kernel, "{last:?}\n{err}");
+    assert!(last.observed >= last.selected, "{last:?}");
 
     // nfdump, the other decoder: the same flows, the same packets.
     let nf = nfdump_flows(&nfcapd.dir);
