@@ -175,9 +175,8 @@ fn kernel_drops_of_a_live_capture_reach_the_collector() {
     signal("-INT", &mut flows);
     std::thread::sleep(Duration::from_millis(200));
     worker.thaw();
-    let status = flows.child().wait().unwrap();
+    let status = flows.take().wait().unwrap();
     drop(worker);
-    flows.take();
     let err = format!("{started}{}", flows_common::stderr_rest());
     assert!(status.success(), "{err}");
     assert!(err.contains("flow counts add up"), "{err}");
