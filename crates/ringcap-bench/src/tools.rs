@@ -240,8 +240,9 @@ pub static SOFTFLOWD: Tool = Tool {
     flows: true,
     stop: Stop::Terminate,
     // softflowd(8): "receipt of a SIGTERM or SIGINT will cause softflowd to exit, after
-    // expiring all flows"; run in the foreground it was seen to exit on SIGTERM without
-    // exporting what it held, so its flows are expired through its control socket first.
+    // expiring all flows"; run in the foreground it was seen to die of SIGTERM without
+    // exporting what it held, so its flows are expired through its control socket first
+    // (best effort: see `Collector::flush`).
     flush: Some(|a| {
         ["softflowctl", "-c", a.ctl, "expire-all"]
             .map(String::from)
