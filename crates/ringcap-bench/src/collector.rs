@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ringcap::config::format_cpu_list;
+
 use crate::child::Child;
 use crate::run::Failure;
 use crate::session::Ctx;
@@ -93,8 +95,11 @@ impl Collector {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::new(format!("cannot make {}: {e}", dir.display())))?;
-        let mut cmd = ctx.net.command("nfcapd");
-        cmd.arg("-w")
+        // On the generator's CPUs: the capture CPUs are the exporter's alone, as the capture
+        // CPUs are the capture's in the other rows.
+        let mut cmd = ctx.net.command("taskset");
+        cmd.args(["-c", &format_cpu_list(&ctx.plan.gen_cpus), "nfcapd"])
+            .arg("-w")
             .arg(&dir)
             .args(["-b", "127.0.0.1", "-p", "9995", "-B", RCVBUF]);
         let mut child = Child::spawn(&mut cmd)
