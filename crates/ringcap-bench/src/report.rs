@@ -80,6 +80,18 @@ struct OutputJson {
     cpu_sys_ns_per_pkt: Option<f64>,
     /// Bytes the files hold / bytes they take (above 1 when compressing).
     compression_ratio: Option<f64>,
+    bytes_in: u64,
+    bytes_out: u64,
+    /// `--replay` with `--compress`: the `zstd` tool at the same level over the same bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zstd_cli: Option<ZstdCliJson>,
+}
+
+#[derive(Serialize)]
+struct ZstdCliJson {
+    level: i32,
+    bytes: u64,
+    ratio: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -142,6 +154,13 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
                 cpu_user_ns_per_pkt: per(o.cpu_user_ns).and_then(|x| num(x, 2)),
                 cpu_sys_ns_per_pkt: per(o.cpu_sys_ns).and_then(|x| num(x, 2)),
                 compression_ratio: o.ratio().and_then(|x| num(x, 3)),
+                bytes_in: o.bytes_in,
+                bytes_out: o.bytes_out,
+                zstd_cli: o.zstd_cli.map(|z| ZstdCliJson {
+                    level: z.level,
+                    bytes: z.bytes,
+                    ratio: o.zstd_cli_ratio().and_then(|x| num(x, 3)),
+                }),
             }
         }),
         adds_up,

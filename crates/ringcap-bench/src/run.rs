@@ -50,6 +50,16 @@ pub struct Written {
     /// Bytes handed to the files and bytes the files took (they differ when compressing).
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// `--replay` with `--compress`: the `zstd` tool over the same bytes, for comparison.
+    pub zstd_cli: Option<ZstdCli>,
+}
+
+/// What the `zstd` tool made of the bytes ringcap compressed (see [`crate::replay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZstdCli {
+    pub level: i32,
+    /// Its compressed size.
+    pub bytes: u64,
 }
 
 impl Written {
@@ -62,6 +72,12 @@ impl Written {
     /// How much smaller the files are than what they hold (1.0 uncompressed).
     pub fn ratio(&self) -> Option<f64> {
         (self.bytes_out > 0).then(|| self.bytes_in as f64 / self.bytes_out as f64)
+    }
+
+    /// The `zstd` tool's ratio over the same bytes.
+    pub fn zstd_cli_ratio(&self) -> Option<f64> {
+        let z = self.zstd_cli?;
+        (z.bytes > 0).then(|| self.bytes_in as f64 / z.bytes as f64)
     }
 }
 

@@ -119,6 +119,9 @@ fn output_note(o: &Written) -> String {
     if let Some(r) = o.ratio().filter(|r| (r - 1.0).abs() > 0.01) {
         s += &format!(", files {r:.2}x smaller");
     }
+    if let (Some(z), Some(r)) = (o.zstd_cli, o.zstd_cli_ratio()) {
+        s += &format!(", zstd -{} of the same bytes {r:.2}x", z.level);
+    }
     s + ")"
 }
 
@@ -286,6 +289,7 @@ mod tests {
             cpu_sys_ns: 40_000_000,
             bytes_in: 100,
             bytes_out: 100,
+            zstd_cli: None,
         });
         let line = t.line(&r);
         assert!(line.ends_with("yes (output threads 60.0 ns/pkt)"), "{line}");
@@ -300,6 +304,24 @@ mod tests {
         assert!(
             line.ends_with(
                 "yes (output threads 0.0 ns/pkt, 100000 not written: writer behind, files 4.50x smaller)"
+            ),
+            "{line}"
+        );
+        // --replay with --compress: the zstd tool's ratio over the same bytes beside it.
+        r.counts.output = Some(Written {
+            packets: 1000,
+            bytes_in: 520,
+            bytes_out: 100,
+            zstd_cli: Some(crate::run::ZstdCli {
+                level: 3,
+                bytes: 104,
+            }),
+            ..Written::default()
+        });
+        let line = t.line(&r);
+        assert!(
+            line.ends_with(
+                "(output threads 0.0 ns/pkt, files 5.20x smaller, zstd -3 of the same bytes 5.00x)"
             ),
             "{line}"
         );
