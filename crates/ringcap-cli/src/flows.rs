@@ -98,12 +98,13 @@ pub struct Args {
     /// Do not pin workers to CPUs.
     #[arg(long)]
     pub no_pin: bool,
-    /// Ring block size (suffixes K, M).
-    #[arg(long, value_parser = parse_size_u32, default_value = "1M")]
-    pub block_size: u32,
-    /// Ring blocks per worker.
-    #[arg(long, default_value_t = 64)]
-    pub blocks: u32,
+    /// Ring block size (suffixes K, M; default 1M). With --blocks: a fixed ring per worker
+    /// instead of one sized from the host's memory, as `capture` does.
+    #[arg(long, value_parser = parse_size_u32)]
+    pub block_size: Option<u32>,
+    /// Ring blocks per worker (default 64).
+    #[arg(long)]
+    pub blocks: Option<u32>,
     /// Do not put the interface in promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
@@ -159,11 +160,14 @@ impl Args {
             mode: FanoutMode::Hash,
             ..Default::default()
         };
-        cfg.geometry = Geometry {
-            block_size: self.block_size,
-            blocks: self.blocks,
-            ..Geometry::default()
-        };
+        // Rings are sized from the host's memory unless given: then exactly as given.
+        if self.block_size.is_some() || self.blocks.is_some() {
+            cfg = cfg.geometry(Geometry {
+                block_size: self.block_size.unwrap_or(1 << 20),
+                blocks: self.blocks.unwrap_or(64),
+                ..Geometry::default()
+            });
+        }
         cfg.promisc = !self.no_promisc;
         cfg.snaplen = self.snaplen;
         cfg.count = self.count;
@@ -329,7 +333,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             idx: i,
         })
         .collect();
-    drop(queue);
     let mem: usize = handlers
         .iter()
         .map(|h| h.meter.table().memory_bytes())
@@ -357,12 +360,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let on_tick = |t: &Tick| {
         counters.kernel_drops.store(t.drops, Relaxed);
         if filter {
-            counters.filter_selected.store(t.kernel_packets, Relaxed);
-            if let (Some(a), Ok(b)) = (rx_start, ringcap_netinfo::stats::Counters::read(&iface)) {
-                counters
-                    .filter_observed
-                    .store(b.since(&a).rx_packets.max(t.kernel_packets), Relaxed);
-            }
+            publish_filter(&counters, &iface, rx_start, t.kernel_packets);
         }
         if !quiet {
             let sum =
@@ -387,7 +385,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     };
     let report = capture.run_notify(handlers, on_ready, on_tick)?;
+    // The last message carries the final statistics: the exporter sends it once every queue
+    // is gone, so this one is held until the kernel's final counts are in (the workers'
+    // queues went with their threads, before the capture's report was made).
     counters.kernel_drops.store(report.total.drops, Relaxed);
+    if filter {
+        publish_filter(&counters, &iface, rx_start, report.total.kernel_packets);
+    }
+    drop(queue);
     let export = exporter.finish();
     crate::capture::print_summary(&report, false);
     let meters: Vec<MeterReport> = reports
@@ -400,6 +405,24 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         crate::capture::exit_code(&report)
     })
+}
+
+/// The filter's counts for the options record: `selected`, the packets the kernel passed
+/// through it, of those the interface received since the capture began (at least `selected`,
+/// also where sysfs does not show the interface, as in a network namespace entered without
+/// remounting /sys).
+fn publish_filter(
+    counters: &ringcap_flow::export::Counters,
+    iface: &str,
+    rx_start: Option<ringcap_netinfo::stats::Counters>,
+    selected: u64,
+) {
+    counters.filter_selected.store(selected, Relaxed);
+    let rx = match (rx_start, ringcap_netinfo::stats::Counters::read(iface)) {
+        (Some(a), Ok(b)) => b.since(&a).rx_packets,
+        _ => 0,
+    };
+    counters.filter_observed.store(rx.max(selected), Relaxed);
 }
 
 /// The flow accounting at the end; false when the counts do not add up or an output broke.

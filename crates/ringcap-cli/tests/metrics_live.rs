@@ -10,10 +10,10 @@ use metrics_common::{
     curl, free_tcp_port, in_ns, lint, metric, metric_with, scrape_until, signal, summary_counts,
     wait_serving, Prometheus, Reaped, BIN,
 };
+use ringcap_netlab::freeze::{self, thread_named, FrozenThread};
 use ringcap_netlab::tools::tmpdir;
 use ringcap_netlab::{skip, udp_frame, TestNet};
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -388,162 +388,6 @@ fn bench_metrics_move_during_a_run_and_match_its_report() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One thread held in a freezer of its own while the rest of the process runs on: a cgroup v2
-/// threaded cgroup (the process moves into a domain cgroup of the test's, the thread into a
-/// threaded child of it, `cgroup.freeze`), or, without a cgroup2 mount, a cgroup v1 freezer
-/// (whose tasks file takes thread ids). Thawed and removed on drop.
-struct FrozenThread {
-    how: Freezer,
-    tid: String,
-}
-
-enum Freezer {
-    /// The test's domain cgroup (holding the process) and its threaded child.
-    V2 {
-        root: PathBuf,
-        pid: u32,
-        domain: PathBuf,
-        threaded: PathBuf,
-    },
-    V1 {
-        dir: PathBuf,
-    },
-}
-
-const FREEZER_V1: &str = "/sys/fs/cgroup/freezer";
-
-/// Where cgroup2 is mounted, if it is.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.len() > 2 && f[2] == "cgroup2")
-        .map(|f| PathBuf::from(f[1]))
-}
-
-/// Why no freezer can stall one thread here, if none can.
-fn no_freezer() -> Option<String> {
-    if cgroup2_mount().is_some() || Path::new(FREEZER_V1).join("tasks").exists() {
-        None
-    } else {
-        Some("no cgroup2 mount and no cgroup v1 freezer to stall one thread".into())
-    }
-}
-
-impl FrozenThread {
-    fn new(pid: u32, tid: &str) -> FrozenThread {
-        let how = match cgroup2_mount() {
-            Some(root) => {
-                let domain = root.join(format!("ringcap-test-{pid}"));
-                let threaded = domain.join("worker");
-                std::fs::create_dir_all(&threaded).unwrap();
-                std::fs::write(domain.join("cgroup.procs"), pid.to_string()).unwrap();
-                std::fs::write(threaded.join("cgroup.type"), "threaded").unwrap();
-                std::fs::write(threaded.join("cgroup.threads"), tid).unwrap();
-                Freezer::V2 {
-                    root,
-                    pid,
-                    domain,
-                    threaded,
-                }
-            }
-            None => {
-                let dir = Path::new(FREEZER_V1).join(format!("ringcap-test-{tid}"));
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(dir.join("tasks"), tid).unwrap();
-                Freezer::V1 { dir }
-            }
-        };
-        FrozenThread {
-            how,
-            tid: tid.to_string(),
-        }
-    }
-
-    /// Asks for `frozen` and waits until the kernel says it holds.
-    fn set(&self, frozen: bool) {
-        match &self.how {
-            Freezer::V2 { threaded, .. } => std::fs::write(
-                threaded.join("cgroup.freeze"),
-                if frozen { "1" } else { "0" },
-            )
-            .unwrap(),
-            Freezer::V1 { dir } => std::fs::write(
-                dir.join("freezer.state"),
-                if frozen { "FROZEN" } else { "THAWED" },
-            )
-            .unwrap(),
-        }
-        let until = Instant::now() + Duration::from_secs(5);
-        while !self.is(frozen) {
-            assert!(
-                Instant::now() < until,
-                "the freezer never got to frozen = {frozen}"
-            );
-            std::thread::yield_now();
-        }
-    }
-
-    /// Whether the kernel reports the thread `frozen` (or thawed).
-    fn is(&self, frozen: bool) -> bool {
-        match &self.how {
-            Freezer::V2 { threaded, .. } => std::fs::read_to_string(threaded.join("cgroup.events"))
-                .unwrap()
-                .contains(if frozen { "frozen 1" } else { "frozen 0" }),
-            Freezer::V1 { dir } => {
-                std::fs::read_to_string(dir.join("freezer.state"))
-                    .unwrap()
-                    .trim()
-                    == if frozen { "FROZEN" } else { "THAWED" }
-            }
-        }
-    }
-
-    fn freeze(&self) {
-        self.set(true);
-    }
-
-    fn thaw(&self) {
-        self.set(false);
-    }
-}
-
-impl Drop for FrozenThread {
-    fn drop(&mut self) {
-        match &self.how {
-            Freezer::V2 {
-                root,
-                pid,
-                domain,
-                threaded,
-            } => {
-                let _ = std::fs::write(threaded.join("cgroup.freeze"), "0");
-                // All its threads back to the root (fails harmlessly once it has exited), so
-                // both cgroups are empty and can go.
-                let _ = std::fs::write(root.join("cgroup.procs"), pid.to_string());
-                let _ = std::fs::remove_dir(threaded);
-                let _ = std::fs::remove_dir(domain);
-            }
-            Freezer::V1 { dir } => {
-                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
-                let _ = std::fs::write(Path::new(FREEZER_V1).join("tasks"), &self.tid);
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-    }
-}
-
-/// The thread of `pid` named `name`.
-fn thread_named(pid: u32, name: &str) -> String {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .flatten()
-        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
-        .map(|t| t.file_name().to_string_lossy().into_owned())
-        .unwrap_or_else(|| panic!("no thread {name} in process {pid}"))
-}
-
 /// A worker stalled with blocks in user space: the ring fill is what Prometheus scrapes.
 /// The worker thread alone is frozen (a cgroup freezer of its own) while its ring holds a backlog, at a
 /// moment when it has taken part of it: the blocks it has not given back stay in user space,
@@ -555,8 +399,7 @@ fn ring_fill_is_served_while_the_worker_is_stalled() {
     if !skip::root() || !skip::tools(&["prometheus", "promtool", "curl", "nsenter", "kill"]) {
         return;
     }
-    if let Some(why) = no_freezer() {
-        skip::skip(&why);
+    if !freeze::can_freeze() {
         return;
     }
     const BLOCKS: f64 = 2048.0;

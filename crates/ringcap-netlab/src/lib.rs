@@ -1,8 +1,8 @@
 //! Test-only helpers for every crate's tests: a dev-dependency, never shipped in a binary.
 //!
 //! **Owns:** skip reporting ([`skip`], [`can_run`]), running the real tools tests check against
-//! and reading what they print ([`tools`]), hand-made capture files ([`craft`]) and test frames
-//! ([`udp_frame`], [`with_vlan`]). [`TestNet`] is the run-time private network of
+//! and reading what they print ([`tools`]), hand-made capture files ([`craft`]), test frames
+//! ([`udp_frame`], [`with_vlan`]) and one thread of a capture stalled on purpose ([`freeze`]). [`TestNet`] is the run-time private network of
 //! `ringcap-netns` (a fresh namespace with a veth pair, removed on drop), re-exported under the
 //! name the tests use.
 //!
@@ -18,6 +18,7 @@ use ringcap_wire::{
 };
 
 pub mod craft;
+pub mod freeze;
 pub mod skip;
 pub mod tools;
 
