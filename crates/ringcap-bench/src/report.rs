@@ -78,6 +78,8 @@ struct OutputJson {
     not_written: u64,
     cpu_user_ns_per_pkt: Option<f64>,
     cpu_sys_ns_per_pkt: Option<f64>,
+    /// The O_DIRECT I/O threads' part of the output threads' CPU (user + system).
+    cpu_io_ns_per_pkt: Option<f64>,
     /// Bytes the files hold / bytes they take (above 1 when compressing).
     compression_ratio: Option<f64>,
     bytes_in: u64,
@@ -153,6 +155,7 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
                 not_written: o.not_written,
                 cpu_user_ns_per_pkt: per(o.cpu_user_ns).and_then(|x| num(x, 2)),
                 cpu_sys_ns_per_pkt: per(o.cpu_sys_ns).and_then(|x| num(x, 2)),
+                cpu_io_ns_per_pkt: per(o.cpu_io_ns).and_then(|x| num(x, 2)),
                 compression_ratio: o.ratio().and_then(|x| num(x, 3)),
                 bytes_in: o.bytes_in,
                 bytes_out: o.bytes_out,

@@ -47,6 +47,8 @@ pub struct Written {
     pub not_written: u64,
     pub cpu_user_ns: u64,
     pub cpu_sys_ns: u64,
+    /// The O_DIRECT I/O threads' share of that CPU (user + system).
+    pub cpu_io_ns: u64,
     /// Bytes handed to the files and bytes the files took (they differ when compressing).
     pub bytes_in: u64,
     pub bytes_out: u64,

@@ -38,7 +38,7 @@ impl Table {
         };
         let mut s = self.figures(r, verdict);
         if let Some(o) = &r.counts.output {
-            s += &output_note(o);
+            s += &output_note(o, &r.counts);
         }
         if r.background > 0 && !r.is_failed() {
             s += &format!(" ({} frames not counted by the sockets)", r.background);
@@ -106,13 +106,26 @@ impl Table {
     }
 }
 
-/// A `--write` run's output threads: their share of the CPU column, what they could not
-/// write, and the compression ratio when compressing.
-fn output_note(o: &Written) -> String {
+/// A `--write` run's output threads: their share of the CPU column (the O_DIRECT I/O
+/// threads' part of it, and what is left to the capture workers), what they could not write,
+/// and the compression ratio when compressing.
+fn output_note(o: &Written, c: &crate::run::Counts) -> String {
     let mut s = match o.cpu_per_pkt() {
         Some(x) => format!(" (output threads {x:.1} ns/pkt"),
         None => " (output threads: nothing written".to_string(),
     };
+    if let Some(io) =
+        (o.cpu_io_ns > 0 && o.packets > 0).then(|| o.cpu_io_ns as f64 / o.packets as f64)
+    {
+        s += &format!(", I/O threads {io:.1} of it");
+    }
+    let out_ns = o.cpu_user_ns + o.cpu_sys_ns;
+    if let Some(w) = c
+        .ns_per_pkt(c.cpu_ns().saturating_sub(out_ns))
+        .filter(|_| out_ns > 0)
+    {
+        s += &format!("; capture workers {w:.1} ns/pkt");
+    }
     if o.not_written > 0 {
         s += &format!(", {} not written: writer behind", o.not_written);
     }
@@ -287,12 +300,20 @@ mod tests {
             not_written: 0,
             cpu_user_ns: 20_000_000,
             cpu_sys_ns: 40_000_000,
+            cpu_io_ns: 20_000_000,
             bytes_in: 100,
             bytes_out: 100,
             zstd_cli: None,
         });
         let line = t.line(&r);
-        assert!(line.ends_with("yes (output threads 60.0 ns/pkt)"), "{line}");
+        // 400 ns/pkt in all: 60 of it the output threads' (20 the I/O threads'), 340 the
+        // capture workers'.
+        assert!(
+            line.ends_with(
+                "yes (output threads 60.0 ns/pkt, I/O threads 20.0 of it; capture workers 340.0 ns/pkt)"
+            ),
+            "{line}"
+        );
         r.counts.output = Some(Written {
             packets: 900_000,
             not_written: 100_000,

@@ -378,6 +378,7 @@ impl FileOutput for CaptureFiles {
                     not_written: s.not_written(),
                     cpu_user_ns: s.cpu_user_ns,
                     cpu_sys_ns: s.cpu_sys_ns,
+                    cpu_io_ns: s.cpu_io_ns,
                     bytes_in: s.bytes_in,
                     bytes_out: s.bytes_out,
                     zstd_cli: None,
