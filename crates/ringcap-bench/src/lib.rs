@@ -29,6 +29,7 @@ mod error;
 pub mod host_stack;
 pub mod machine;
 pub mod plan;
+pub mod replay;
 pub mod report;
 mod ringcap_run;
 pub mod run;

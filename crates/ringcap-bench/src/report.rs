@@ -82,8 +82,22 @@ struct OutputJson {
     not_written: u64,
     cpu_user_ns_per_pkt: Option<f64>,
     cpu_sys_ns_per_pkt: Option<f64>,
+    /// The O_DIRECT I/O threads' part of the output threads' CPU (user + system).
+    cpu_io_ns_per_pkt: Option<f64>,
     /// Bytes the files hold / bytes they take (above 1 when compressing).
     compression_ratio: Option<f64>,
+    bytes_in: u64,
+    bytes_out: u64,
+    /// `--replay` with `--compress`: the `zstd` tool at the same level over the same bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zstd_cli: Option<ZstdCliJson>,
+}
+
+#[derive(Serialize)]
+struct ZstdCliJson {
+    level: i32,
+    bytes: u64,
+    ratio: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -150,7 +164,15 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
                 not_written: o.not_written,
                 cpu_user_ns_per_pkt: per(o.cpu_user_ns).and_then(|x| num(x, 2)),
                 cpu_sys_ns_per_pkt: per(o.cpu_sys_ns).and_then(|x| num(x, 2)),
+                cpu_io_ns_per_pkt: per(o.cpu_io_ns).and_then(|x| num(x, 2)),
                 compression_ratio: o.ratio().and_then(|x| num(x, 3)),
+                bytes_in: o.bytes_in,
+                bytes_out: o.bytes_out,
+                zstd_cli: o.zstd_cli.map(|z| ZstdCliJson {
+                    level: z.level,
+                    bytes: z.bytes,
+                    ratio: o.zstd_cli_ratio().and_then(|x| num(x, 3)),
+                }),
             }
         }),
         adds_up,

@@ -47,9 +47,21 @@ pub struct Written {
     pub not_written: u64,
     pub cpu_user_ns: u64,
     pub cpu_sys_ns: u64,
+    /// The O_DIRECT I/O threads' share of that CPU (user + system).
+    pub cpu_io_ns: u64,
     /// Bytes handed to the files and bytes the files took (they differ when compressing).
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// `--replay` with `--compress`: the `zstd` tool over the same bytes, for comparison.
+    pub zstd_cli: Option<ZstdCli>,
+}
+
+/// What the `zstd` tool made of the bytes ringcap compressed (see [`crate::replay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZstdCli {
+    pub level: i32,
+    /// Its compressed size.
+    pub bytes: u64,
 }
 
 impl Written {
@@ -62,6 +74,12 @@ impl Written {
     /// How much smaller the files are than what they hold (1.0 uncompressed).
     pub fn ratio(&self) -> Option<f64> {
         (self.bytes_out > 0).then(|| self.bytes_in as f64 / self.bytes_out as f64)
+    }
+
+    /// The `zstd` tool's ratio over the same bytes.
+    pub fn zstd_cli_ratio(&self) -> Option<f64> {
+        let z = self.zstd_cli?;
+        (z.bytes > 0).then(|| self.bytes_in as f64 / z.bytes as f64)
     }
 }
 

@@ -17,10 +17,12 @@ pub(crate) struct Scratch {
     pub what: String,
     /// What row names say after `-w`: `tmpfs`, or the directory given.
     pub label: String,
+    /// `--keep-files`: the last run's files stay.
+    keep: bool,
 }
 
 impl Scratch {
-    pub fn new(write_dir: Option<&Path>) -> Result<Scratch> {
+    pub fn new(write_dir: Option<&Path>, keep: bool) -> Result<Scratch> {
         let name = format!("ringcap-bench-{}", std::process::id());
         if let Some(d) = write_dir {
             let dir = d.join(&name);
@@ -33,6 +35,7 @@ impl Scratch {
                 label: d.display().to_string(),
                 dir,
                 mount: None,
+                keep,
             });
         }
         let point = std::env::temp_dir().join(&name);
@@ -49,6 +52,7 @@ impl Scratch {
                 label: "tmpfs".into(),
                 dir: point.clone(),
                 mount: Some(point),
+                keep: false,
             }),
             Err(e) => {
                 // No mount allowed (e.g. a container): the shared tmpfs.
@@ -63,6 +67,7 @@ impl Scratch {
                     label: if shm { "tmpfs".into() } else { "/tmp".into() },
                     dir,
                     mount: None,
+                    keep: false,
                 })
             }
         }
@@ -80,6 +85,9 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         self.clear();
         if let Some(m) = &self.mount {
             let _ = ringcap::process::unmount(m);

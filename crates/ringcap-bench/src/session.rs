@@ -39,6 +39,10 @@ pub struct Settings {
     pub write: bool,
     /// With `write`: the files go here instead of a private tmpfs.
     pub write_dir: Option<PathBuf>,
+    /// With `write_dir`: the last run's files stay there (in `ringcap-bench-PID`).
+    pub keep_files: bool,
+    /// Send this capture file instead of the flood ([`crate::replay`]).
+    pub replay: Option<crate::replay::ReplaySpec>,
     pub filter: Option<Filter>,
     /// The compared tools, in order.
     pub tools: Vec<&'static Tool>,
@@ -81,6 +85,8 @@ impl Settings {
             cpus: None,
             write: false,
             write_dir: None,
+            keep_files: false,
+            replay: None,
             filter: None,
             tools: Vec::new(),
             generator,
@@ -105,6 +111,9 @@ impl Settings {
         }
         if self.write_dir.is_some() && !self.write {
             return Err("--write-dir needs --write".into());
+        }
+        if self.keep_files && self.write_dir.is_none() {
+            return Err("--keep-files needs --write-dir".into());
         }
         if self.runs == 0 || self.runs > 100 {
             return Err("--runs must be between 1 and 100".into());
@@ -186,7 +195,7 @@ impl Bench {
         let net = PrivateNet::new().map_err(Error::Build)?;
         // Receive work of the capture end on the capture CPUs (RPS), as IRQ spreading does.
         net.set_rps(plan.rps_mask())?;
-        let scratch = Scratch::new(settings.write_dir.as_deref())?;
+        let scratch = Scratch::new(settings.write_dir.as_deref(), settings.keep_files)?;
         Ok(Bench {
             notes: note.into_iter().collect(),
             output: if settings.write { output } else { None },
@@ -203,12 +212,18 @@ impl Bench {
     pub fn intro(&self) -> Vec<String> {
         let s = &self.settings;
         let mut lines = self.notes.clone();
+        let traffic = match &s.replay {
+            Some(r) => r.describe(),
+            None => format!(
+                "{}-byte {} frames",
+                s.size,
+                if s.size <= 60 { "SYN" } else { "UDP" }
+            ),
+        };
         lines.push(format!(
-            "bench: {} s per run, {} run(s), {}-byte {} frames; generator {} thread(s) on CPU {}, capture on CPU {} (RPS {:x}); namespace {}",
+            "bench: {} s per run, {} run(s), {traffic}; generator {} thread(s) on CPU {}, capture on CPU {} (RPS {:x}); namespace {}",
             s.seconds,
             s.runs,
-            s.size,
-            if s.size <= 60 { "SYN" } else { "UDP" },
             self.plan.gen_threads,
             format_cpu_list(&self.plan.gen_cpus),
             format_cpu_list(&self.plan.cap_cpus),
@@ -217,6 +232,11 @@ impl Bench {
         ));
         if s.write {
             lines.push(format!("bench: --write: {}", self.scratch.what));
+        }
+        if s.write && s.replay.is_some() && !crate::replay::zstd_tool() {
+            lines.push(
+                "bench: --replay: the zstd tool is not installed, so --compress has no zstd -L ratio beside it".into(),
+            );
         }
         lines
     }

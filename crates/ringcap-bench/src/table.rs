@@ -38,7 +38,7 @@ impl Table {
         };
         let mut s = self.figures(r, verdict);
         if let Some(o) = &r.counts.output {
-            s += &output_note(o);
+            s += &output_note(o, &r.counts);
         }
         if r.background > 0 && !r.is_failed() {
             s += &format!(" ({} frames not counted by the sockets)", r.background);
@@ -109,18 +109,34 @@ impl Table {
     }
 }
 
-/// A `--write` run's output threads: their share of the CPU column, what they could not
-/// write, and the compression ratio when compressing.
-fn output_note(o: &Written) -> String {
+/// A `--write` run's output threads: their share of the CPU column (the O_DIRECT I/O
+/// threads' part of it, and what is left to the capture workers), what they could not write,
+/// and the compression ratio when compressing.
+fn output_note(o: &Written, c: &crate::run::Counts) -> String {
     let mut s = match o.cpu_per_pkt() {
         Some(x) => format!(" (output threads {x:.1} ns/pkt"),
         None => " (output threads: nothing written".to_string(),
     };
+    if let Some(io) =
+        (o.cpu_io_ns > 0 && o.packets > 0).then(|| o.cpu_io_ns as f64 / o.packets as f64)
+    {
+        s += &format!(", I/O threads {io:.1} of it");
+    }
+    let out_ns = o.cpu_user_ns + o.cpu_sys_ns;
+    if let Some(w) = c
+        .ns_per_pkt(c.cpu_ns().saturating_sub(out_ns))
+        .filter(|_| out_ns > 0)
+    {
+        s += &format!("; capture workers {w:.1} ns/pkt");
+    }
     if o.not_written > 0 {
         s += &format!(", {} not written: writer behind", o.not_written);
     }
     if let Some(r) = o.ratio().filter(|r| (r - 1.0).abs() > 0.01) {
         s += &format!(", files {r:.2}x smaller");
+    }
+    if let (Some(z), Some(r)) = (o.zstd_cli, o.zstd_cli_ratio()) {
+        s += &format!(", zstd -{} of the same bytes {r:.2}x", z.level);
     }
     s + ")"
 }
@@ -295,11 +311,20 @@ mod tests {
             not_written: 0,
             cpu_user_ns: 20_000_000,
             cpu_sys_ns: 40_000_000,
+            cpu_io_ns: 20_000_000,
             bytes_in: 100,
             bytes_out: 100,
+            zstd_cli: None,
         });
         let line = t.line(&r);
-        assert!(line.ends_with("yes (output threads 60.0 ns/pkt)"), "{line}");
+        // 400 ns/pkt in all: 60 of it the output threads' (20 the I/O threads'), 340 the
+        // capture workers'.
+        assert!(
+            line.ends_with(
+                "yes (output threads 60.0 ns/pkt, I/O threads 20.0 of it; capture workers 340.0 ns/pkt)"
+            ),
+            "{line}"
+        );
         r.counts.output = Some(Written {
             packets: 900_000,
             not_written: 100_000,
@@ -311,6 +336,24 @@ mod tests {
         assert!(
             line.ends_with(
                 "yes (output threads 0.0 ns/pkt, 100000 not written: writer behind, files 4.50x smaller)"
+            ),
+            "{line}"
+        );
+        // --replay with --compress: the zstd tool's ratio over the same bytes beside it.
+        r.counts.output = Some(Written {
+            packets: 1000,
+            bytes_in: 520,
+            bytes_out: 100,
+            zstd_cli: Some(crate::run::ZstdCli {
+                level: 3,
+                bytes: 104,
+            }),
+            ..Written::default()
+        });
+        let line = t.line(&r);
+        assert!(
+            line.ends_with(
+                "(output threads 0.0 ns/pkt, files 5.20x smaller, zstd -3 of the same bytes 5.00x)"
             ),
             "{line}"
         );

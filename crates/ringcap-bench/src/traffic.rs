@@ -52,21 +52,22 @@ impl Ctx<'_> {
         let s = self.settings;
         let template = if s.size <= 60 { "syn" } else { "udp" };
         let mut cmd = self.net.command(&s.generator.to_string_lossy());
-        cmd.args([
-            "gen",
-            "-q",
-            "-i",
-            self.net.peer_if(),
-            "--template",
-            template,
-        ])
-        .args(["--threads", &self.plan.gen_threads.to_string()])
-        .args(["--cpus", &format_cpu_list(&self.plan.gen_cpus)])
-        .args(["--duration", &s.seconds.to_string()])
-        .args(["--pps", &s.pps.to_string()]);
-        if template == "udp" {
-            cmd.args(["--size", &s.size.to_string()]);
+        cmd.args(["gen", "-q", "-i", self.net.peer_if()]);
+        match &s.replay {
+            Some(r) => {
+                cmd.args(r.gen_args());
+            }
+            None => {
+                cmd.args(["--template", template]);
+                if template == "udp" {
+                    cmd.args(["--size", &s.size.to_string()]);
+                }
+            }
         }
+        cmd.args(["--threads", &self.plan.gen_threads.to_string()])
+            .args(["--cpus", &format_cpu_list(&self.plan.gen_cpus)])
+            .args(["--duration", &s.seconds.to_string()])
+            .args(["--pps", &s.pps.to_string()]);
         if let Some(mac) = self.dst_mac {
             cmd.args(["--dst-mac", mac]);
         }

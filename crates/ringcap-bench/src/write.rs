@@ -26,6 +26,8 @@ pub struct FileSinks {
     /// Called once the capture has ended (it closes the output): what was written, or why the
     /// files are not complete.
     pub check: Box<dyn FnOnce() -> Result<Written, String>>,
+    /// `--compress zstd:LEVEL`: the level (a `--replay` run compares the `zstd` tool's).
+    pub zstd_level: Option<i32>,
 }
 
 /// A boxed handler as the engine's one handler type (one indirect call per batch).
@@ -57,7 +59,17 @@ pub(crate) fn capture_writing(
     let handlers: Vec<DynSink> = sinks.handlers.into_iter().map(DynSink).collect();
     let mut driven = drive(ctx, cap, handlers)?;
     match (sinks.check)() {
-        Ok(w) => driven.written = Some(w),
+        Ok(mut w) => {
+            if let Some(level) = sinks.zstd_level.filter(|_| ctx.settings.replay.is_some()) {
+                if crate::replay::zstd_tool() {
+                    match crate::replay::zstd_reference(&ctx.scratch.dir, level) {
+                        Ok(z) => w.zstd_cli = Some(z),
+                        Err(e) => driven.failure = Some(format!("the zstd reference: {e}")),
+                    }
+                }
+            }
+            driven.written = Some(w);
+        }
         Err(e) => driven.failure = Some(format!("writing the files failed: {e}")),
     }
     Ok(Ok(driven))

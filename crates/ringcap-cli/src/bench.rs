@@ -45,6 +45,17 @@ pub struct Args {
     /// With --write: write the files under DIR instead of a private tmpfs (e.g. a real disk).
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<String>,
+    /// With --write-dir: leave the last run's files in DIR/ringcap-bench-PID.
+    #[arg(long)]
+    pub keep_files: bool,
+    /// Send the frames of this pcap/pcapng file (at --pps, or as fast as it goes) instead of
+    /// the SYN/UDP flood; with --compress the files' ratio is shown beside `zstd -LEVEL`'s over
+    /// the same bytes.
+    #[arg(long, value_name = "FILE", conflicts_with = "size")]
+    pub replay: Option<String>,
+    /// With --replay: passes over the file (0 = until --seconds ends).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "replay")]
+    pub replay_loops: u64,
     /// With --write: how ringcap writes (as `capture`'s flags). Its rows count the output
     /// threads' CPU with the workers' and show it apart in a note.
     #[command(flatten)]
@@ -139,6 +150,13 @@ fn settings(args: &Args) -> Result<(Settings, compare::Choice), String> {
     s.cpus = args.cpus.as_deref().map(cpu_list).transpose()?;
     s.write = args.write;
     s.write_dir = args.write_dir.as_ref().map(PathBuf::from);
+    s.keep_files = args.keep_files;
+    if let Some(f) = &args.replay {
+        s.replay = Some(ringcap_bench::replay::ReplaySpec::load(
+            PathBuf::from(f),
+            args.replay_loops,
+        )?);
+    }
     let o = &args.out;
     if !args.write
         && (o.per_worker_files || o.compress.is_some() || o.no_direct_io || o.writer_cpus.is_some())
@@ -342,6 +360,7 @@ impl FileOutput for CaptureFiles {
     fn open(&self, path: &Path, cap: &Capture) -> Result<FileSinks, String> {
         let out = self.0.args(path);
         crate::output::check_writable(&out).map_err(|e| crate::util::one_line(&e))?;
+        let zstd_level = out.zstd_level().map_err(|e| crate::util::one_line(&e))?;
         let (handlers, sink) =
             crate::output::open(&out, None, cap).map_err(|e| crate::util::one_line(&e))?;
         Ok(FileSinks {
@@ -359,10 +378,13 @@ impl FileOutput for CaptureFiles {
                     not_written: s.not_written(),
                     cpu_user_ns: s.cpu_user_ns,
                     cpu_sys_ns: s.cpu_sys_ns,
+                    cpu_io_ns: s.cpu_io_ns,
                     bytes_in: s.bytes_in,
                     bytes_out: s.bytes_out,
+                    zstd_cli: None,
                 })
             }),
+            zstd_level,
         })
     }
 }

@@ -85,16 +85,22 @@ pub(crate) struct DirectIo {
 }
 
 impl DirectIo {
-    /// Starts the I/O thread (named after the writer's) and allocates the buffers.
-    pub fn start(shared: Arc<Shared>) -> io::Result<DirectIo> {
+    /// Starts the I/O thread, named and pinned as its writer thread (`thread`): its write
+    /// system calls, page pinning and the block layer work they set off belong with the output
+    /// threads, never on a capture CPU (the thread that opens the first file may run anywhere).
+    pub fn start(shared: Arc<Shared>, thread: &(String, Option<usize>)) -> io::Result<DirectIo> {
         let (jobs, job_rx) = sync_channel::<Job>(IO_BUFFERS);
         let (done_tx, done) = channel::<Done>();
-        let name = std::thread::current()
-            .name()
-            .map_or_else(|| "ringcap-io".to_string(), |n| format!("{n}-io"));
+        let cpu = thread.1;
         let thread = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || io_thread(job_rx, done_tx, shared))?;
+            .name(format!("{}-io", thread.0))
+            .spawn(move || {
+                if let Some(c) = cpu {
+                    // Best effort, as for the writer thread itself.
+                    let _ = ringcap_sys::pin_current_thread(c);
+                }
+                io_thread(job_rx, done_tx, shared)
+            })?;
         Ok(DirectIo {
             jobs: Some(jobs),
             done,

@@ -277,6 +277,7 @@ impl Layout {
             flush: opts.flush,
             each_unit: opts.each_batch,
             max_unit: chunk_size,
+            io_thread: ("ringcap-wr".into(), None),
         };
         let shared = Arc::new(Shared::default());
         shared.with(|s| s.lines = lines);
@@ -323,9 +324,14 @@ impl Threads {
         }
     }
 
+    /// The CPU the `n`-th output thread (counting from 0, the ones started so far included)
+    /// is pinned to.
+    fn cpu_of(&self, n: usize) -> Option<usize> {
+        (!self.cpus.is_empty()).then(|| self.cpus[n % self.cpus.len()])
+    }
+
     fn spawn(&mut self, name: String, f: impl FnOnce() + Send + 'static) -> Result<(), SinkError> {
-        let cpus = &self.cpus;
-        let cpu = (!cpus.is_empty()).then(|| cpus[self.handles.len() % cpus.len()]);
+        let cpu = self.cpu_of(self.handles.len());
         let handle = std::thread::Builder::new()
             .name(name)
             .spawn(move || {
@@ -357,10 +363,16 @@ fn open_writer_per_worker(
             base: worker_path(base, i, if per_worker { workers } else { 1 }),
             rotation,
         };
+        // Writer i is the i-th thread started below.
+        let mut fo = layout.fopts.clone();
+        fo.io_thread = (
+            format!("ringcap-wr{i}"),
+            threads.cpu_of(threads.handles.len() + i),
+        );
         writers.push(FileWriter::create(
             dest,
             &opts.file,
-            layout.fopts.clone(),
+            fo,
             opts.start_ns,
             layout.shared.clone(),
             layout.control.clone(),
@@ -409,6 +421,7 @@ fn open_merged(
             if matches!(dest, Dest::Stdout) {
                 fo.direct = false;
             }
+            fo.io_thread.1 = threads.cpu_of(threads.handles.len());
             let w = FileWriter::create(
                 dest,
                 &opts.file,

@@ -49,6 +49,8 @@ pub(crate) struct FileOpts {
     pub each_unit: bool,
     /// Largest unit (for the zstd output buffer).
     pub max_unit: usize,
+    /// Name and CPU of the writer's O_DIRECT I/O thread (those of the writer thread).
+    pub io_thread: (String, Option<usize>),
 }
 
 enum Raw {
@@ -136,7 +138,7 @@ impl OutFile {
                 Ok(align) => {
                     let dio = match io.take() {
                         Some(d) => d,
-                        None => DirectIo::start(shared.clone())?,
+                        None => DirectIo::start(shared.clone(), &opts.io_thread)?,
                     };
                     Raw::Direct(Box::new(Direct::new(f, align, dio)))
                 }
@@ -473,6 +475,7 @@ mod tests {
             flush: Duration::from_millis(1000),
             each_unit: false,
             max_unit: 1 << 20,
+            io_thread: ("test".into(), None),
         }
     }
 

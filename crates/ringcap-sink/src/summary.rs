@@ -36,9 +36,11 @@ pub struct Summary {
     pub limit_reached: bool,
     /// The reader of standard output went away.
     pub output_closed: bool,
-    /// CPU time of the output threads (writers and merger).
+    /// CPU time of the output threads (writers, their I/O threads, merger).
     pub cpu_user_ns: u64,
     pub cpu_sys_ns: u64,
+    /// The O_DIRECT I/O threads' share of it (user + system).
+    pub cpu_io_ns: u64,
     /// Packets were printed as lines, not written to files.
     pub lines: bool,
 }
@@ -123,6 +125,7 @@ impl Shared {
         self.with(|s| {
             s.cpu_user_ns += user_ns;
             s.cpu_sys_ns += sys_ns;
+            s.cpu_io_ns += user_ns + sys_ns;
         })
     }
 
