@@ -498,12 +498,14 @@ impl Exporter {
         }
         let chunks = cfg.queue_chunks.max(1);
         let (tx, rx) = mpsc::sync_channel(chunks);
-        let pool: Pool = Arc::new(Mutex::new(
-            (0..2 * cfg.workers)
-                .map(|_| Vec::with_capacity(CHUNK))
-                .collect(),
-        ));
+        // Every chunk the queue and the workers can hold at once is made here, so a worker
+        // never allocates one while the capture runs, even with the exporter behind (a
+        // flood of one-packet flows is a record per packet). Only reserved: their pages are
+        // touched as far as the queue fills.
         let keep = chunks + 2 * cfg.workers;
+        let pool: Pool = Arc::new(Mutex::new(
+            (0..keep).map(|_| Vec::with_capacity(CHUNK)).collect(),
+        ));
         let p = pool.clone();
         let thread = std::thread::Builder::new()
             .name("ringcap-export".into())
