@@ -9,15 +9,17 @@ use crate::key::{FlowKey, Hasher, Kind};
 use crate::record::{EndReason, FlowRecord};
 use crate::table::Observation;
 
-/// A slot layout: a hash tag (0 = empty), a key, and the counters of one flow.
+/// A slot layout: a hash tag, a key, and the counters of one flow. Whether a slot is in use
+/// is not kept here but in the table's control bytes, so a probe reads no entry it passes.
 pub(crate) trait Entry: Copy + Default {
     /// The key as this layout stores and compares it.
     type Key: Copy + Default;
     fn key_of(o: &Observation) -> Self::Key;
-    /// The 32-bit tag (never 0) that both picks the home slot and filters the probes.
-    fn tag_of(h: &Hasher, k: &Self::Key) -> u32;
+    /// The 64-bit keyed hash: its high half is the tag that picks the home slot, another byte
+    /// the control byte that filters the probes.
+    fn hash_of(h: &Hasher, k: &Self::Key) -> u64;
+    /// The tag stored at [`Entry::start`]: where this entry's home slot is, for removals.
     fn tag(&self) -> u32;
-    fn clear(&mut self);
     fn matches(&self, k: &Self::Key) -> bool;
     fn start(tag: u32, k: &Self::Key, o: &Observation) -> Self;
     fn add(&mut self, o: &Observation);
@@ -67,10 +69,6 @@ macro_rules! counters_impl {
         fn tag(&self) -> u32 {
             self.tag
         }
-        #[inline(always)]
-        fn clear(&mut self) {
-            self.tag = 0;
-        }
     };
 }
 
@@ -108,8 +106,8 @@ impl Entry for V4Entry {
     }
 
     #[inline(always)]
-    fn tag_of(h: &Hasher, k: &[u64; 2]) -> u32 {
-        (h.hash_words(k[0], k[1]) >> 32) as u32 | 1
+    fn hash_of(h: &Hasher, k: &[u64; 2]) -> u64 {
+        h.hash_words(k[0], k[1])
     }
 
     #[inline(always)]
@@ -187,8 +185,8 @@ impl Entry for WideEntry {
     }
 
     #[inline(always)]
-    fn tag_of(h: &Hasher, k: &FlowKey) -> u32 {
-        (h.hash(k) >> 32) as u32 | 1
+    fn hash_of(h: &Hasher, k: &FlowKey) -> u64 {
+        h.hash(k)
     }
 
     #[inline(always)]

@@ -102,10 +102,12 @@ impl TableStats {
 
 /// Packets per group whose memory loads are started together.
 const GROUP: usize = 128;
-/// How many packets ahead of the one being updated its slot's lines are prefetched: enough to
-/// cover a DRAM miss with the work of the packets between, few enough that the lines are not
-/// pushed out again before use.
-const AHEAD: usize = 16;
+/// How many packets ahead of the one being updated the control bytes of its probe are
+/// prefetched, and (`NEAR`) the entry where that probe will end: enough to cover a miss with
+/// the work of the packets between, few enough that the lines are not pushed out again before
+/// use. The entry's prefetch needs the control line already there to know which entry.
+const FAR: usize = 16;
+const NEAR: usize = 8;
 /// At most this many slots visited by one [`FlowTable::expire`] call (the rest carries over).
 const MAX_SWEEP: u64 = 1 << 16;
 /// Flows sampled when choosing one to evict.
@@ -139,8 +141,56 @@ fn emit<E: Entry>(stats: &mut TableStats, e: &E, end: EndReason, sink: &mut impl
     sink.record(&e.record(end));
 }
 
-/// One open-addressing array of entries of one layout.
+/// The tag stored in an entry: the high half of its hash, which picks its home slot.
+#[inline(always)]
+fn tag_of(h: u64) -> u32 {
+    (h >> 32) as u32
+}
+
+/// The control byte of a hash: one of 255 non-zero values (0 marks an empty slot), from bits
+/// the home slot does not depend on, so the flows sharing a probe run rarely share one.
+#[inline(always)]
+fn ctrl_of(h: u64) -> u8 {
+    ((h >> 8) as u8).max(1)
+}
+
+/// Control bytes mirrored after the end of the array: the width of one [`Slots::group`] read.
+const MIRROR: usize = 8;
+
+#[inline(always)]
+fn splat(b: u8) -> u64 {
+    b as u64 * 0x0101_0101_0101_0101
+}
+
+/// The high bit of each byte of `w` that is zero. Only the lowest flag is exact (a borrow
+/// may flag a 0x01 byte above a zero one); [`Slots::find`] reads the entry before trusting a
+/// match, and only the lowest empty flag is used.
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
+}
+
+/// The byte index of the lowest flag in `m` (not 0).
+#[inline(always)]
+fn first(m: u64) -> usize {
+    (m.trailing_zeros() / 8) as usize
+}
+
+/// Where one packet's flow is looked for.
+#[derive(Clone, Copy, Default)]
+struct Probe {
+    tag: u32,
+    ctrl: u8,
+    home: usize,
+}
+
+/// One open-addressing array of entries of one layout, with a control byte per slot beside
+/// it (SwissTable-style): a probe scans the bytes — 64 slots in one cache line — and reads an
+/// entry only where its byte matches, so a lookup touches the one entry it updates and not
+/// the entries of the other flows on its probe run.
 struct Slots<E: Entry> {
+    /// 0: empty; otherwise [`ctrl_of`] the flow's hash.
+    ctrl: Vec<u8>,
     slots: Vec<E>,
     len: usize,
     sweep_pos: usize,
@@ -154,11 +204,15 @@ impl<E: Entry> Slots<E> {
         // `resize` writes every element (unlike `vec![..; n]` of zeros, which maps zero pages
         // lazily), so the page faults happen now and not on the first packets.
         let mut slots = Vec::with_capacity(cap);
+        let mut ctrl = Vec::with_capacity(cap);
         // Huge pages where the system grants them on request: a table beyond the caches then
         // costs a cache miss per lookup and not a TLB miss as well. Only speed depends on it.
         let _ = ringcap_sys::hint::advise_huge_pages(&mut slots);
+        let _ = ringcap_sys::hint::advise_huge_pages(&mut ctrl);
         slots.resize(cap, E::default());
+        ctrl.resize(cap + MIRROR, 0);
         Slots {
+            ctrl,
             slots,
             len: 0,
             sweep_pos: 0,
@@ -172,11 +226,35 @@ impl<E: Entry> Slots<E> {
         ((tag as u64 * self.slots.len() as u64) >> 32) as usize
     }
 
-    /// Starts loading slot `i`. (Prefetching the slot after it too, where a lookup goes on
-    /// when the home slot holds another flow, measured no better: the extra traffic ate the
-    /// gain.)
     #[inline(always)]
-    fn prefetch(&self, i: usize) {
+    fn probe(&self, h: u64) -> Probe {
+        let tag = tag_of(h);
+        Probe {
+            tag,
+            ctrl: ctrl_of(h),
+            home: self.home(tag),
+        }
+    }
+
+    /// Starts loading the control bytes a lookup from `p` reads first.
+    #[inline(always)]
+    fn prefetch_ctrl(&self, p: &Probe) {
+        ringcap_sys::hint::prefetch(&self.ctrl[p.home]);
+    }
+
+    /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
+    /// whose control byte matches or is empty. (A hint only: packets updated before this one
+    /// may still move entries; [`Slots::find`] decides.)
+    #[inline(always)]
+    fn prefetch_entry(&self, p: &Probe) {
+        let w = self.group(p.home);
+        let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
+        // Nothing in the eight slots from home (a long run, rare): the home entry will do.
+        let i = if m == 0 {
+            p.home
+        } else {
+            self.wrap(p.home + first(m))
+        };
         self.slots[i].prefetch();
     }
 
@@ -189,19 +267,58 @@ impl<E: Entry> Slots<E> {
         }
     }
 
-    /// Finds the flow from `i` on; `Err` with the empty slot where it would go.
+    /// `i` folded back into the table (`i` < twice its size).
     #[inline(always)]
-    fn find(&self, tag: u32, key: &E::Key, mut i: usize) -> Result<usize, usize> {
+    fn wrap(&self, i: usize) -> usize {
+        if i >= self.slots.len() {
+            i - self.slots.len()
+        } else {
+            i
+        }
+    }
+
+    /// The control bytes of slots `i..i + 8` (wrapping), lowest slot in the lowest byte.
+    #[inline(always)]
+    fn group(&self, i: usize) -> u64 {
+        let b: [u8; 8] = self.ctrl[i..i + 8].try_into().unwrap_or_default();
+        u64::from_le_bytes(b)
+    }
+
+    #[inline(always)]
+    fn set_ctrl(&mut self, i: usize, c: u8) {
+        self.ctrl[i] = c;
+        // The copy of the first bytes after the end, so that eight bytes read from any slot
+        // wrap around as the probe does.
+        if i < MIRROR {
+            let cap = self.slots.len();
+            self.ctrl[cap + i] = c;
+        }
+    }
+
+    /// Finds the flow from `p.home` on; `Err` with the empty slot where it would go. Eight
+    /// control bytes at a time: the slots whose byte matches, up to the first empty one, are
+    /// the only entries read (almost always one, the flow's own), with no branch per slot.
+    #[inline(always)]
+    fn find(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
+        let want = splat(p.ctrl);
+        let mut i = p.home;
         loop {
-            let e = &self.slots[i];
-            let t = e.tag();
-            if t == 0 {
-                return Err(i);
+            let w = self.group(i);
+            let empty = zero_bytes(w);
+            // Bytes below the first empty one (all eight when none is empty).
+            let before = (empty & empty.wrapping_neg()).wrapping_sub(1);
+            let mut cand = zero_bytes(w ^ want) & before;
+            while cand != 0 {
+                let j = self.wrap(i + first(cand));
+                if self.slots[j].matches(key) {
+                    return Ok(j);
+                }
+                cand &= cand - 1;
             }
-            if t == tag && e.matches(key) {
-                return Ok(i);
+            if empty != 0 {
+                return Err(self.wrap(i + first(empty)));
             }
-            i = self.next(i);
+            i = self.wrap(i + MIRROR);
         }
     }
 
@@ -212,19 +329,19 @@ impl<E: Entry> Slots<E> {
         let mut j = hole;
         loop {
             j = self.next(j);
-            let t = self.slots[j].tag();
-            if t == 0 {
+            if self.ctrl[j] == 0 {
                 break;
             }
-            let h = self.home(t);
+            let h = self.home(self.slots[j].tag());
             let from_home = if j >= h { j - h } else { j + cap - h };
             let from_hole = if j >= hole { j - hole } else { j + cap - hole };
             if from_home >= from_hole {
                 self.slots[hole] = self.slots[j];
+                self.set_ctrl(hole, self.ctrl[j]);
                 hole = j;
             }
         }
-        self.slots[hole].clear();
+        self.set_ctrl(hole, 0);
         self.len -= 1;
     }
 
@@ -235,7 +352,7 @@ impl<E: Entry> Slots<E> {
         let mut best: Option<usize> = None;
         let mut seen = 0;
         for _ in 0..self.slots.len() {
-            if self.slots[i].tag() != 0 {
+            if self.ctrl[i] != 0 {
                 seen += 1;
                 if best.is_none_or(|b| self.slots[i].last_ns() < self.slots[b].last_ns()) {
                     best = Some(i);
@@ -275,7 +392,7 @@ impl<E: Entry> Slots<E> {
         let mut visited = 0;
         while visited < visits {
             let i = self.sweep_pos;
-            if self.slots[i].tag() != 0 {
+            if self.ctrl[i] != 0 {
                 if let Some(end) = due(&self.slots[i], now, t) {
                     emit(stats, &self.slots[i], end, sink);
                     self.remove_at(i);
@@ -289,17 +406,17 @@ impl<E: Entry> Slots<E> {
 
     fn flush(&mut self, stats: &mut TableStats, sink: &mut impl Sink) {
         for i in 0..self.slots.len() {
-            let e = &self.slots[i];
-            if e.tag() == 0 {
+            if self.ctrl[i] == 0 {
                 continue;
             }
+            let e = &self.slots[i];
             let end = if e.tcp_flags() & (tcp::FIN | tcp::RST) != 0 {
                 EndReason::EndOfFlow
             } else {
                 EndReason::Forced
             };
             emit(stats, e, end, sink);
-            self.slots[i].clear();
+            self.set_ctrl(i, 0);
         }
         self.len = 0;
     }
@@ -354,6 +471,8 @@ impl FlowTable {
     pub fn memory_bytes(&self) -> usize {
         self.v4.slots.len() * std::mem::size_of::<V4Entry>()
             + self.wide.slots.len() * std::mem::size_of::<WideEntry>()
+            + self.v4.ctrl.len()
+            + self.wide.ctrl.len()
     }
 
     pub fn stats(&self) -> &TableStats {
@@ -369,62 +488,55 @@ impl FlowTable {
     pub fn update(&mut self, obs: &[Observation], sink: &mut impl Sink) {
         self.stats.packets += obs.len() as u64;
         for group in obs.chunks(GROUP) {
-            let mut tags = [0u32; GROUP];
-            let mut pos = [0usize; GROUP];
+            let mut probes = [Probe::default(); GROUP];
             let mut k4 = [[0u64; 2]; GROUP];
             for (j, o) in group.iter().enumerate() {
                 if o.key.kind == Kind::V4 {
                     k4[j] = V4Entry::key_of(o);
-                    tags[j] = V4Entry::tag_of(&self.hasher, &k4[j]);
-                    pos[j] = self.v4.home(tags[j]);
+                    probes[j] = self.v4.probe(V4Entry::hash_of(&self.hasher, &k4[j]));
                 } else {
-                    tags[j] = WideEntry::tag_of(&self.hasher, &o.key);
-                    pos[j] = self.wide.home(tags[j]);
+                    probes[j] = self.wide.probe(WideEntry::hash_of(&self.hasher, &o.key));
                 }
             }
-            // Software pipelining: the lines of packet `j + AHEAD` start loading while packet
-            // `j` is worked on, so on a table far larger than the caches the misses of several
-            // packets overlap instead of queueing one behind another. A prefetch does not hold
-            // up the instructions after it (a plain load would, from the reorder window).
-            let ahead = |j: usize, v4: &Slots<V4Entry>, wide: &Slots<WideEntry>| {
+            // Software pipelining in two stages: packet `j + FAR`'s control bytes and packet
+            // `j + NEAR`'s entry start loading while packet `j` is worked on, so on a table far
+            // larger than the caches the misses of several packets overlap instead of queueing
+            // one behind another. A prefetch does not hold up the instructions after it (a
+            // plain load would, from the reorder window).
+            let far = |j: usize, v4: &Slots<V4Entry>, wide: &Slots<WideEntry>| {
                 if group[j].key.kind == Kind::V4 {
-                    v4.prefetch(pos[j]);
+                    v4.prefetch_ctrl(&probes[j]);
                 } else {
-                    wide.prefetch(pos[j]);
+                    wide.prefetch_ctrl(&probes[j]);
                 }
             };
-            for j in 0..AHEAD.min(group.len()) {
-                ahead(j, &self.v4, &self.wide);
+            let near = |j: usize, v4: &Slots<V4Entry>, wide: &Slots<WideEntry>| {
+                if group[j].key.kind == Kind::V4 {
+                    v4.prefetch_entry(&probes[j]);
+                } else {
+                    wide.prefetch_entry(&probes[j]);
+                }
+            };
+            let n = group.len();
+            for j in 0..FAR.min(n) {
+                far(j, &self.v4, &self.wide);
+            }
+            for j in 0..NEAR.min(n) {
+                near(j, &self.v4, &self.wide);
             }
             for (j, o) in group.iter().enumerate() {
-                if j + AHEAD < group.len() {
-                    ahead(j + AHEAD, &self.v4, &self.wide);
+                if j + FAR < n {
+                    far(j + FAR, &self.v4, &self.wide);
+                }
+                if j + NEAR < n {
+                    near(j + NEAR, &self.v4, &self.wide);
                 }
                 let (t, stats, max) = (&self.timeouts, &mut self.stats, self.max);
+                let c = Ctx { max, t, stats };
                 if o.key.kind == Kind::V4 {
-                    let c = Ctx { max, t, stats };
-                    update_one(
-                        &mut self.v4,
-                        &mut self.wide,
-                        c,
-                        o,
-                        &k4[j],
-                        tags[j],
-                        pos[j],
-                        sink,
-                    );
+                    update_one(&mut self.v4, &mut self.wide, c, o, &k4[j], &probes[j], sink);
                 } else {
-                    let c = Ctx { max, t, stats };
-                    update_one(
-                        &mut self.wide,
-                        &mut self.v4,
-                        c,
-                        o,
-                        &o.key,
-                        tags[j],
-                        pos[j],
-                        sink,
-                    );
+                    update_one(&mut self.wide, &mut self.v4, c, o, &o.key, &probes[j], sink);
                 }
             }
         }
@@ -455,7 +567,6 @@ struct Ctx<'a> {
 
 /// One packet into `mine` (the array of its layout); `other` is only a source of room when
 /// the table is full and `mine` is empty.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn update_one<E: Entry, F: Entry>(
     mine: &mut Slots<E>,
@@ -463,18 +574,17 @@ fn update_one<E: Entry, F: Entry>(
     c: Ctx<'_>,
     o: &Observation,
     key: &E::Key,
-    tag: u32,
-    home: usize,
+    p: &Probe,
     sink: &mut impl Sink,
 ) {
-    let i = match mine.find(tag, key, home) {
+    let i = match mine.find(p, key) {
         Ok(i) => {
             let e = &mut mine.slots[i];
             match due(e, o.ts_ns, c.t) {
                 None => e.add(o),
                 Some(end) => {
                     emit(c.stats, e, end, sink);
-                    *e = E::start(tag, key, o);
+                    *e = E::start(p.tag, key, o);
                     c.stats.flows += 1;
                 }
             }
@@ -489,11 +599,12 @@ fn update_one<E: Entry, F: Entry>(
             other.evict_one(c.stats, sink);
         }
         // Removing shifted entries back: find the empty slot again.
-        mine.find(tag, key, home).unwrap_err()
+        mine.find(p, key).unwrap_err()
     } else {
         i
     };
-    mine.slots[i] = E::start(tag, key, o);
+    mine.slots[i] = E::start(p.tag, key, o);
+    mine.set_ctrl(i, p.ctrl);
     mine.len += 1;
     c.stats.flows += 1;
 }
