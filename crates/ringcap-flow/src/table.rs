@@ -190,9 +190,10 @@ struct Probe {
     ctrl: u8,
     /// In the IPv4 array (else the wide one).
     v4: bool,
-    home: usize,
+    /// Slot numbers in 32 bits keep a group's probes small beside the caches' other work.
+    home: u32,
     /// Where the entry was prefetched: the slot the lookup most likely ends on.
-    hint: usize,
+    hint: u32,
 }
 
 /// One open-addressing array of entries of one layout, with a control byte per slot beside
@@ -244,7 +245,7 @@ impl<E: Entry> Slots<E> {
             tag,
             ctrl: ctrl_of(h),
             v4,
-            home: self.home(tag),
+            home: self.home(tag) as u32,
             hint: 0,
         }
     }
@@ -252,23 +253,25 @@ impl<E: Entry> Slots<E> {
     /// Starts loading the control bytes a lookup from `p` reads first.
     #[inline(always)]
     fn prefetch_ctrl(&self, p: &Probe) {
-        ringcap_sys::hint::prefetch(&self.ctrl[p.home]);
+        ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
     }
 
     /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
     /// whose control byte matches or is empty. (A hint only: packets updated before this one
     /// may still move entries; [`Slots::find`] decides.)
     #[inline(always)]
-    fn prefetch_entry(&self, p: &Probe) {
-        let w = self.group(p.home);
+    fn prefetch_entry(&self, p: &mut Probe) {
+        let home = p.home as usize;
+        let w = self.group(home);
         let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
         // Nothing in the eight slots from home (a long run, rare): the home entry will do.
         let i = if m == 0 {
-            p.home
+            home
         } else {
-            self.wrap(p.home + first(m))
+            self.wrap(home + first(m))
         };
         self.slots[i].prefetch();
+        p.hint = i as u32;
     }
 
     #[inline(always)]
@@ -315,11 +318,12 @@ impl<E: Entry> Slots<E> {
     fn find(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
         // The flow is almost always where its entry was prefetched. A key is in the table at
         // most once, so an entry in use holding it is the flow, whatever moved since the hint.
-        if self.ctrl[p.hint] == p.ctrl && self.slots[p.hint].matches(key) {
-            return Ok(p.hint);
+        let h = p.hint as usize;
+        if self.ctrl[h] == p.ctrl && self.slots[h].matches(key) {
+            return Ok(h);
         }
         let want = splat(p.ctrl);
-        let mut i = p.home;
+        let mut i = p.home as usize;
         loop {
             let w = self.group(i);
             let empty = zero_bytes(w);
@@ -462,7 +466,8 @@ impl FlowTable {
     }
 
     pub fn with_hasher(max_flows: usize, timeouts: Timeouts, hasher: Hasher) -> FlowTable {
-        let max = max_flows.max(1);
+        // Slot numbers fit 32 bits (a limit far beyond any memory this could be given).
+        let max = max_flows.clamp(1, 1 << 31);
         let cap = (max + max / 2 + 1).max(16).next_multiple_of(16);
         FlowTable {
             far: 2 * cap > FAR_MIN_BYTES,
