@@ -1,0 +1,309 @@
+//! One open-addressing array of a flow table: entries of one layout and their control bytes,
+//! with the lookup, removal, eviction, sweep and flush that work on one array (the packet
+//! pipeline across both arrays is in [`super`]).
+
+use super::{due, emit, Sink, TableStats, Timeouts, EVICT_SAMPLE, MAX_SWEEP};
+use crate::entry::Entry;
+use crate::record::{tcp, EndReason};
+
+/// The tag stored in an entry: the high half of its hash, which picks its home slot.
+#[inline(always)]
+fn tag_of(h: u64) -> u32 {
+    (h >> 32) as u32
+}
+
+/// The control byte of a hash: one of 255 non-zero values (0 marks an empty slot), from bits
+/// the home slot does not depend on, so the flows sharing a probe run rarely share one.
+#[inline(always)]
+fn ctrl_of(h: u64) -> u8 {
+    ((h >> 8) as u8).max(1)
+}
+
+/// Control bytes mirrored after the end of the array: the width of one [`Slots::group`] read.
+const MIRROR: usize = 8;
+
+#[inline(always)]
+fn splat(b: u8) -> u64 {
+    b as u64 * 0x0101_0101_0101_0101
+}
+
+/// The high bit of each byte of `w` that is zero. Only the lowest flag is exact (a borrow
+/// may flag a 0x01 byte above a zero one); [`Slots::find`] reads the entry before trusting a
+/// match, and only the lowest empty flag is used.
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
+}
+
+/// The byte index of the lowest flag in `m` (not 0).
+#[inline(always)]
+fn first(m: u64) -> usize {
+    (m.trailing_zeros() / 8) as usize
+}
+
+/// Where one packet's flow is looked for.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Probe {
+    pub(super) tag: u32,
+    pub(super) ctrl: u8,
+    /// In the IPv4 array (else the wide one).
+    pub(super) v4: bool,
+    /// Slot numbers in 32 bits keep a group's probes small beside the caches' other work.
+    pub(super) home: u32,
+    /// Where the entry was prefetched: the slot the lookup most likely ends on.
+    pub(super) hint: u32,
+}
+
+/// One open-addressing array of entries of one layout, with a control byte per slot beside
+/// it (SwissTable-style): a probe scans the bytes — 64 slots in one cache line — and reads an
+/// entry only where its byte matches, so a lookup touches the one entry it updates and not
+/// the entries of the other flows on its probe run.
+pub(super) struct Slots<E: Entry> {
+    /// 0: empty; otherwise [`ctrl_of`] the flow's hash.
+    pub(super) ctrl: Vec<u8>,
+    pub(super) slots: Vec<E>,
+    pub(super) len: usize,
+    pub(super) sweep_pos: usize,
+    /// The time the sweep has covered up to (0: not started).
+    pub(super) sweep_clock: u64,
+    pub(super) evict_pos: usize,
+}
+
+impl<E: Entry> Slots<E> {
+    pub(super) fn new(cap: usize) -> Self {
+        // `resize` writes every element (unlike `vec![..; n]` of zeros, which maps zero pages
+        // lazily), so the page faults happen now and not on the first packets.
+        let mut slots = Vec::with_capacity(cap);
+        let mut ctrl = Vec::with_capacity(cap);
+        // Huge pages where the system grants them on request: a table beyond the caches then
+        // costs a cache miss per lookup and not a TLB miss as well. Only speed depends on it.
+        let _ = ringcap_sys::hint::advise_huge_pages(&mut slots);
+        let _ = ringcap_sys::hint::advise_huge_pages(&mut ctrl);
+        slots.resize(cap, E::default());
+        ctrl.resize(cap + MIRROR, 0);
+        Slots {
+            ctrl,
+            slots,
+            len: 0,
+            sweep_pos: 0,
+            sweep_clock: 0,
+            evict_pos: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn home(&self, tag: u32) -> usize {
+        ((tag as u64 * self.slots.len() as u64) >> 32) as usize
+    }
+
+    #[inline(always)]
+    pub(super) fn probe(&self, h: u64, v4: bool) -> Probe {
+        let tag = tag_of(h);
+        Probe {
+            tag,
+            ctrl: ctrl_of(h),
+            v4,
+            home: self.home(tag) as u32,
+            hint: 0,
+        }
+    }
+
+    /// Starts loading the control bytes a lookup from `p` reads first.
+    #[inline(always)]
+    pub(super) fn prefetch_ctrl(&self, p: &Probe) {
+        ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
+    }
+
+    /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
+    /// whose control byte matches or is empty. (A hint only: packets updated before this one
+    /// may still move entries; [`Slots::find`] decides.)
+    #[inline(always)]
+    pub(super) fn prefetch_entry(&self, p: &mut Probe) {
+        let home = p.home as usize;
+        let w = self.group(home);
+        let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
+        // Nothing in the eight slots from home (a long run, rare): the home entry will do.
+        let i = if m == 0 {
+            home
+        } else {
+            self.wrap(home + first(m))
+        };
+        self.slots[i].prefetch();
+        p.hint = i as u32;
+    }
+
+    #[inline(always)]
+    pub(super) fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// `i` folded back into the table (`i` < twice its size).
+    #[inline(always)]
+    pub(super) fn wrap(&self, i: usize) -> usize {
+        if i >= self.slots.len() {
+            i - self.slots.len()
+        } else {
+            i
+        }
+    }
+
+    /// The control bytes of slots `i..i + 8` (wrapping), lowest slot in the lowest byte.
+    #[inline(always)]
+    pub(super) fn group(&self, i: usize) -> u64 {
+        let b: [u8; 8] = self.ctrl[i..i + 8].try_into().unwrap_or_default();
+        u64::from_le_bytes(b)
+    }
+
+    #[inline(always)]
+    pub(super) fn set_ctrl(&mut self, i: usize, c: u8) {
+        self.ctrl[i] = c;
+        // The copy of the first bytes after the end, so that eight bytes read from any slot
+        // wrap around as the probe does.
+        if i < MIRROR {
+            let cap = self.slots.len();
+            self.ctrl[cap + i] = c;
+        }
+    }
+
+    /// Finds the flow from `p.home` on; `Err` with the empty slot where it would go. Eight
+    /// control bytes at a time: the slots whose byte matches, up to the first empty one, are
+    /// the only entries read (almost always one, the flow's own), with no branch per slot.
+    #[inline(always)]
+    pub(super) fn find(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
+        // The flow is almost always where its entry was prefetched. A key is in the table at
+        // most once, so an entry in use holding it is the flow, whatever moved since the hint.
+        let h = p.hint as usize;
+        if self.ctrl[h] == p.ctrl && self.slots[h].matches(key) {
+            return Ok(h);
+        }
+        let want = splat(p.ctrl);
+        let mut i = p.home as usize;
+        loop {
+            let w = self.group(i);
+            let empty = zero_bytes(w);
+            // Bytes below the first empty one (all eight when none is empty).
+            let before = (empty & empty.wrapping_neg()).wrapping_sub(1);
+            let mut cand = zero_bytes(w ^ want) & before;
+            while cand != 0 {
+                let j = self.wrap(i + first(cand));
+                if self.slots[j].matches(key) {
+                    return Ok(j);
+                }
+                cand &= cand - 1;
+            }
+            if empty != 0 {
+                return Err(self.wrap(i + first(empty)));
+            }
+            i = self.wrap(i + MIRROR);
+        }
+    }
+
+    /// Removes the entry at `hole`, shifting back the entries after it that may move closer to
+    /// their home slot, so that no probe sequence has a gap.
+    pub(super) fn remove_at(&mut self, mut hole: usize) {
+        let cap = self.slots.len();
+        let mut j = hole;
+        loop {
+            j = self.next(j);
+            if self.ctrl[j] == 0 {
+                break;
+            }
+            let h = self.home(self.slots[j].tag());
+            let from_home = if j >= h { j - h } else { j + cap - h };
+            let from_hole = if j >= hole { j - hole } else { j + cap - hole };
+            if from_home >= from_hole {
+                self.slots[hole] = self.slots[j];
+                self.set_ctrl(hole, self.ctrl[j]);
+                hole = j;
+            }
+        }
+        self.set_ctrl(hole, 0);
+        self.len -= 1;
+    }
+
+    /// Of the next few flows after the eviction cursor, the one quiet the longest is reported
+    /// with [`EndReason::Evicted`] and removed. Bounded work whatever the size.
+    pub(super) fn evict_one(&mut self, stats: &mut TableStats, sink: &mut impl Sink) {
+        let mut i = self.evict_pos;
+        let mut best: Option<usize> = None;
+        let mut seen = 0;
+        for _ in 0..self.slots.len() {
+            if self.ctrl[i] != 0 {
+                seen += 1;
+                if best.is_none_or(|b| self.slots[i].last_ns() < self.slots[b].last_ns()) {
+                    best = Some(i);
+                }
+                if seen == EVICT_SAMPLE {
+                    break;
+                }
+            }
+            i = self.next(i);
+        }
+        self.evict_pos = self.next(i);
+        if let Some(b) = best {
+            emit(stats, &self.slots[b], EndReason::Evicted, sink);
+            self.remove_at(b);
+        }
+    }
+
+    pub(super) fn expire(
+        &mut self,
+        now: u64,
+        t: &Timeouts,
+        stats: &mut TableStats,
+        sink: &mut impl Sink,
+    ) {
+        if self.sweep_clock == 0 || now < self.sweep_clock {
+            self.sweep_clock = now;
+            return;
+        }
+        let cap = self.slots.len() as u64;
+        let period = t.sweep_period();
+        // A lag beyond one full sweep is forgotten: one sweep ends every flow that is due.
+        let clock = self.sweep_clock.max(now.saturating_sub(period));
+        let due_visits = (cap as u128 * (now - clock) as u128 / period as u128) as u64;
+        if due_visits == 0 {
+            return;
+        }
+        let visits = due_visits.min(MAX_SWEEP);
+        // The clock moves by what those visits are worth, so fractions and the work left over
+        // by MAX_SWEEP carry to the next call.
+        self.sweep_clock = clock + (visits as u128 * period as u128 / cap as u128) as u64;
+        // Removals do not count as visits (an entry may shift into the slot, which is looked
+        // at again); they are bounded by the flows in the table.
+        let mut visited = 0;
+        while visited < visits {
+            let i = self.sweep_pos;
+            if self.ctrl[i] != 0 {
+                if let Some(end) = due(&self.slots[i], now, t) {
+                    emit(stats, &self.slots[i], end, sink);
+                    self.remove_at(i);
+                    continue;
+                }
+            }
+            self.sweep_pos = self.next(i);
+            visited += 1;
+        }
+    }
+
+    pub(super) fn flush(&mut self, stats: &mut TableStats, sink: &mut impl Sink) {
+        for i in 0..self.slots.len() {
+            if self.ctrl[i] == 0 {
+                continue;
+            }
+            let e = &self.slots[i];
+            let end = if e.tcp_flags() & (tcp::FIN | tcp::RST) != 0 {
+                EndReason::EndOfFlow
+            } else {
+                EndReason::Forced
+            };
+            emit(stats, e, end, sink);
+            self.set_ctrl(i, 0);
+        }
+        self.len = 0;
+    }
+}
