@@ -18,8 +18,9 @@ use crate::wire;
 
 /// Records per chunk handed to the exporter.
 pub const CHUNK: usize = 256;
-/// Packets gathered before the table takes them as one group.
-const PENDING: usize = 32;
+/// Packets gathered before the table takes them as one group: as many as the table pipelines
+/// (its groups are 256), so its prefetches have packets to run ahead of.
+const PENDING: usize = 256;
 
 pub(crate) type Pool = Arc<Mutex<Vec<Vec<FlowRecord>>>>;
 

@@ -2,7 +2,7 @@
 //! with the lookup, removal, eviction, sweep and flush that work on one array (the packet
 //! pipeline across both arrays is in [`super`]).
 
-use super::{due, emit, Sink, TableStats, Timeouts, EVICT_SAMPLE, MAX_SWEEP};
+use super::{check_at, due, emit, Sink, TableStats, Timeouts, EVICT_SAMPLE, MAX_SWEEP};
 use crate::entry::Entry;
 use crate::record::{tcp, EndReason};
 
@@ -18,6 +18,9 @@ fn tag_of(h: u64) -> u32 {
 fn ctrl_of(h: u64) -> u8 {
     ((h >> 8) as u8).max(1)
 }
+
+/// How far ahead of its position the sweep starts loading the entries that are due.
+const SWEEP_AHEAD: usize = 64;
 
 /// Control bytes mirrored after the end of the array: the width of one [`Slots::group`] read.
 const MIRROR: usize = 8;
@@ -62,6 +65,12 @@ pub(super) struct Slots<E: Entry> {
     /// 0: empty; otherwise [`ctrl_of`] the flow's hash.
     pub(super) ctrl: Vec<u8>,
     pub(super) slots: Vec<E>,
+    /// Per slot, a time before which its flow cannot be due ([`check_at`]): the sweep reads
+    /// this compact array and an entry only once its time has come, so a quiet sweep costs
+    /// 8 bytes per slot and not an entry's cache lines. Written when a flow starts, and on
+    /// FIN/RST (which bring the time forward); packets otherwise only push the real deadline
+    /// later, so a stale time is early, never late, and the sweep then renews it.
+    pub(super) check: Vec<u64>,
     pub(super) len: usize,
     pub(super) sweep_pos: usize,
     /// The time the sweep has covered up to (0: not started).
@@ -75,15 +84,18 @@ impl<E: Entry> Slots<E> {
         // lazily), so the page faults happen now and not on the first packets.
         let mut slots = Vec::with_capacity(cap);
         let mut ctrl = Vec::with_capacity(cap);
+        let mut check = Vec::with_capacity(cap);
         // Huge pages where the system grants them on request: a table beyond the caches then
         // costs a cache miss per lookup and not a TLB miss as well. Only speed depends on it.
         let _ = ringcap_sys::hint::advise_huge_pages(&mut slots);
         let _ = ringcap_sys::hint::advise_huge_pages(&mut ctrl);
         slots.resize(cap, E::default());
         ctrl.resize(cap + MIRROR, 0);
+        check.resize(cap, 0);
         Slots {
             ctrl,
             slots,
+            check,
             len: 0,
             sweep_pos: 0,
             sweep_clock: 0,
@@ -217,6 +229,7 @@ impl<E: Entry> Slots<E> {
             let from_hole = if j >= hole { j - hole } else { j + cap - hole };
             if from_home >= from_hole {
                 self.slots[hole] = self.slots[j];
+                self.check[hole] = self.check[j];
                 self.set_ctrl(hole, self.ctrl[j]);
                 hole = j;
             }
@@ -275,15 +288,27 @@ impl<E: Entry> Slots<E> {
         self.sweep_clock = clock + (visits as u128 * period as u128 / cap as u128) as u64;
         // Removals do not count as visits (an entry may shift into the slot, which is looked
         // at again); they are bounded by the flows in the table.
+        let ahead = self.slots.len() > SWEEP_AHEAD;
         let mut visited = 0;
         while visited < visits {
             let i = self.sweep_pos;
-            if self.ctrl[i] != 0 {
+            // The entries the sweep will read are scattered far beyond the caches (one per
+            // flow that is due): start loading them a stretch ahead, so their misses overlap
+            // instead of each stalling the sweep in turn. Removals may shift an entry by a
+            // slot before it is read; a prefetch is only a hint.
+            if ahead {
+                let a = self.wrap(i + SWEEP_AHEAD);
+                if self.ctrl[a] != 0 && self.check[a] <= now {
+                    self.slots[a].prefetch();
+                }
+            }
+            if self.ctrl[i] != 0 && self.check[i] <= now {
                 if let Some(end) = due(&self.slots[i], now, t) {
                     emit(stats, &self.slots[i], end, sink);
                     self.remove_at(i);
                     continue;
                 }
+                self.check[i] = check_at(&self.slots[i], t);
             }
             self.sweep_pos = self.next(i);
             visited += 1;

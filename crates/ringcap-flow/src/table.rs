@@ -144,6 +144,19 @@ fn due<E: Entry>(e: &E, now: u64, t: &Timeouts) -> Option<EndReason> {
     }
 }
 
+/// The earliest time `e` can become [`due`]: later packets only move it later, except a
+/// first FIN or RST (see [`Slots::check`](slots::Slots)).
+#[inline(always)]
+fn check_at<E: Entry>(e: &E, t: &Timeouts) -> u64 {
+    let idle = e.last_ns().saturating_add(t.idle_ns);
+    let active = e.first_ns().saturating_add(t.active_ns);
+    let mut at = idle.min(active);
+    if e.tcp_flags() & (tcp::FIN | tcp::RST) != 0 {
+        at = at.min(e.last_ns().saturating_add(t.fin_ns));
+    }
+    at
+}
+
 #[inline(always)]
 fn emit<E: Entry>(stats: &mut TableStats, e: &E, end: EndReason, sink: &mut impl Sink) {
     stats.records += 1;
@@ -208,6 +221,7 @@ impl FlowTable {
             + self.wide.slots.len() * std::mem::size_of::<WideEntry>()
             + self.v4.ctrl.len()
             + self.wide.ctrl.len()
+            + (self.v4.check.len() + self.wide.check.len()) * std::mem::size_of::<u64>()
     }
 
     pub fn stats(&self) -> &TableStats {
@@ -326,10 +340,16 @@ fn update_one<E: Entry, F: Entry>(
         Ok(i) => {
             let e = &mut mine.slots[i];
             match due(e, o.ts_ns, c.t) {
-                None => e.add(o),
+                None => {
+                    e.add(o);
+                    if o.tcp_flags & (tcp::FIN | tcp::RST) != 0 {
+                        mine.check[i] = check_at(e, c.t);
+                    }
+                }
                 Some(end) => {
                     emit(c.stats, e, end, sink);
                     *e = E::start(p.tag, key, o);
+                    mine.check[i] = check_at(e, c.t);
                     c.stats.flows += 1;
                 }
             }
@@ -349,6 +369,7 @@ fn update_one<E: Entry, F: Entry>(
         i
     };
     mine.slots[i] = E::start(p.tag, key, o);
+    mine.check[i] = check_at(&mine.slots[i], c.t);
     mine.set_ctrl(i, p.ctrl);
     mine.len += 1;
     c.stats.flows += 1;

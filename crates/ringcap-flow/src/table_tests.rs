@@ -246,3 +246,77 @@ fn every_flow_stays_findable_after_removals() {
     assert_eq!(tab.stats().flows, flows);
     assert_eq!(tab.len(), 1000);
 }
+
+#[test]
+fn the_sweep_is_never_late_however_packets_moved_a_deadline() {
+    // The sweep reads an entry only once its check time has come; that time is set when a
+    // flow starts and must never let a flow be reported later than its deadline plus one
+    // sweep period, whether packets pushed the idle deadline on (renewed by the sweep), a
+    // FIN brought it forward, or the active timeout comes first.
+    let tm = Timeouts {
+        idle_ns: 2 * S,
+        active_ns: 5 * S,
+        fin_ns: S / 2,
+    };
+    let mut tab = FlowTable::with_hasher(1000, tm, Hasher::fixed());
+    let now = std::cell::Cell::new(S);
+    let mut out: Vec<(FlowRecord, u64)> = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push((*r, now.get()));
+    // Flow 1: a packet every 100 ms for 3 s, then quiet (idle, renewed several times).
+    // Flow 2: the same until a FIN at 0.5 s (ends half a second later, before its start's
+    // idle check time).
+    // Flow 3: a packet every 100 ms for 8 s (cut by the active timeout at 5 s, via the sweep
+    // or the next packet, then idle at the end).
+    // Flow 4: one packet (idle at its first check time).
+    let mut ts = S;
+    while now.get() < 14 * S {
+        let t0 = now.get();
+        let mut batch = Vec::new();
+        while ts <= t0 {
+            let e = ts - S;
+            if e < 3 * S {
+                batch.push(obs(1, ts, 100, 0));
+            }
+            if e <= S / 2 {
+                let f = if e == S / 2 { tcp::FIN } else { 0 };
+                batch.push(obs(2, ts, 100, f));
+            }
+            if e < 8 * S {
+                batch.push(obs(3, ts, 100, 0));
+            }
+            if e == 0 {
+                batch.push(obs(4, ts, 100, 0));
+            }
+            ts += 100 * MS;
+        }
+        tab.update(&batch, &mut sink);
+        tab.expire(t0, &mut sink);
+        now.set(t0 + 10 * MS);
+    }
+    let period = tm.sweep_period();
+    let mut ends = HashMap::new();
+    for (r, at) in &out {
+        let deadline = match r.end {
+            EndReason::Idle => r.last_ns + tm.idle_ns,
+            EndReason::EndOfFlow => r.last_ns + tm.fin_ns,
+            EndReason::Active => r.first_ns + tm.active_ns,
+            e => panic!("unexpected end {e:?}"),
+        };
+        // An active cut made by a packet is reported at that packet, past the deadline by
+        // less than the packet spacing; a sweep's report by at most one period and a step.
+        assert!(
+            *at >= deadline && *at <= deadline + period + 100 * MS,
+            "{:?} reported at {} for a deadline {}",
+            r.end,
+            at,
+            deadline
+        );
+        let n = u32::from_be_bytes(r.key.src[..4].try_into().unwrap());
+        ends.entry(n).or_insert_with(Vec::new).push(r.end);
+    }
+    assert_eq!(ends[&1], [EndReason::Idle]);
+    assert_eq!(ends[&2], [EndReason::EndOfFlow]);
+    assert_eq!(ends[&3], [EndReason::Active, EndReason::Idle]);
+    assert_eq!(ends[&4], [EndReason::Idle]);
+    assert!(tab.is_empty());
+}
