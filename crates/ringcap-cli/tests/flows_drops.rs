@@ -19,13 +19,12 @@
 mod flows_common;
 mod metrics_common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flows_common::{free_udp_port, nfdump_flows, wait_started, Collector};
-use metrics_common::{in_ns, signal, summary_counts, Reaped, BIN};
+use metrics_common::{in_ns, signal, summary_counts, tcpdump_lo, Reaped, BIN};
 use ringcap_netlab::freeze::{self, thread_named, FrozenThread};
 use ringcap_netlab::tools::{stdout_of, tmpdir};
 use ringcap_netlab::{skip, udp_frame, TestNet};
@@ -34,31 +33,6 @@ use ringcap_netlab::{skip, udp_frame, TestNet};
 const SENT: u32 = 2000;
 /// Flows they make (the UDP source port varies).
 const FLOWS: u16 = 16;
-
-/// tcpdump writing every UDP datagram to `port` on the namespace's loopback to `file`;
-/// listening when this returns.
-fn tcpdump_lo(net: &TestNet, file: &Path, port: u16) -> Reaped {
-    let mut c = Reaped(Some(
-        in_ns(Some(net), "tcpdump")
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-w"])
-            .arg(file)
-            .args(["udp", "dst", "port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let mut err = BufReader::new(c.child().stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("listening on"), "tcpdump: {line}");
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-    });
-    c
-}
 
 /// What tshark decodes in the IPFIX messages of `pcap`: the packet counts of the flow
 /// records, and the exporter's statistics of every message that has them, in order.

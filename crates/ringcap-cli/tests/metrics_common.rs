@@ -3,6 +3,7 @@
 //! readers of the text exposition and of ringcap's summaries.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -294,4 +295,29 @@ pub fn summary_counts(err: &str) -> [u64; 4] {
         .filter_map(|w| w.parse().ok())
         .collect();
     [n[0], n[1], n[2], n[3]]
+}
+
+/// tcpdump writing every UDP datagram to `port` on the namespace's loopback to `file`, each
+/// packet as it comes (--immediate-mode, -U); started and listening when this returns.
+pub fn tcpdump_lo(net: &TestNet, file: &Path, port: u16) -> Reaped {
+    let mut c = Reaped(Some(
+        in_ns(Some(net), "tcpdump")
+            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-w"])
+            .arg(file)
+            .args(["udp", "dst", "port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut line = String::new();
+    let mut err = BufReader::new(c.child().stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "tcpdump: {line}");
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+    });
+    c
 }

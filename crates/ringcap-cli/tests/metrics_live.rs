@@ -8,12 +8,11 @@ mod metrics_common;
 
 use metrics_common::{
     curl, free_tcp_port, in_ns, lint, metric, metric_with, scrape_until, signal, summary_counts,
-    wait_serving, Prometheus, Reaped, BIN,
+    tcpdump_lo, wait_serving, Prometheus, Reaped, BIN,
 };
 use ringcap_netlab::freeze::{self, thread_named, FrozenThread};
 use ringcap_netlab::tools::tmpdir;
 use ringcap_netlab::{skip, udp_frame, TestNet};
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,31 +28,6 @@ fn number_before(text: &str, prefix: &str, suffix: &str) -> u64 {
                 .and_then(|w| w[0].parse().ok())
         })
         .unwrap_or_else(|| panic!("no '<n> {suffix}' on a line with {prefix:?}:\n{text}"))
-}
-
-/// tcpdump writing every UDP datagram to `port` on the namespace's loopback to `file`, each
-/// packet as it comes (--immediate-mode, -U); started and listening when this returns.
-fn tcpdump_lo(net: &TestNet, file: &std::path::Path, port: u16) -> Reaped {
-    let mut c = Reaped(Some(
-        in_ns(Some(net), "tcpdump")
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-w"])
-            .arg(file)
-            .args(["udp", "dst", "port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let mut line = String::new();
-    let mut err = BufReader::new(c.child().stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("listening on"), "tcpdump: {line}");
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-    });
-    c
 }
 
 /// Packets in a capture file, as tcpdump reads them.
