@@ -431,6 +431,8 @@ mod tests {
             rounds: 3,
             failed_rounds: 0,
             all_add_up: true,
+            marginal_per_pkt: None,
+            marginal_per_offered: None,
         }
     }
 

@@ -48,6 +48,8 @@ pub(crate) struct Collector {
 pub(crate) struct Collected {
     /// Packets in the records nfdump decoded.
     pub packets: u64,
+    /// nfcapd's own user + system CPU over its life.
+    pub cpu_ns: u64,
     /// Export datagrams the kernel dropped at nfcapd's full socket buffer during the run.
     pub lost_datagrams: u64,
 }
@@ -61,6 +63,16 @@ struct Udp {
 }
 
 impl Udp {
+    /// Through nfcapd's own view of its namespace (`/proc/PID/net/snmp`): a file read, not a
+    /// process, since it is polled every 100 ms inside the window whose busy time is measured
+    /// ([`crate::busy`]).
+    fn read_via(pid: u32) -> Result<Udp, Failure> {
+        let path = format!("/proc/{pid}/net/snmp");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Failure::new(format!("cannot read {path}: {e}")))?;
+        parse_udp(&text).ok_or_else(|| Failure::new(format!("{path} has no Udp counters")))
+    }
+
     fn read(ctx: &Ctx<'_>) -> Result<Udp, Failure> {
         let out = ctx
             .net
@@ -120,10 +132,10 @@ impl Collector {
     pub fn settle(&self, ctx: &Ctx<'_>, flush: Option<Vec<String>>) -> Result<(), Failure> {
         let start = Instant::now();
         std::thread::sleep(EXPIRE);
-        self.quiet(ctx, start)?;
+        self.quiet(start)?;
         if let Some(argv) = flush {
             self.flush(ctx, &argv)?;
-            self.quiet(ctx, start)?;
+            self.quiet(start)?;
         }
         Ok(())
     }
@@ -158,12 +170,13 @@ impl Collector {
 
     /// Waits until the collector has received nothing for [`QUIET`] (or [`SETTLE_MAX`] since
     /// `start` has passed).
-    fn quiet(&self, ctx: &Ctx<'_>, start: Instant) -> Result<(), Failure> {
-        let mut last = Udp::read(ctx)?.in_datagrams;
+    fn quiet(&self, start: Instant) -> Result<(), Failure> {
+        let pid = self.child.id();
+        let mut last = Udp::read_via(pid)?.in_datagrams;
         let mut since = Instant::now();
         while since.elapsed() < QUIET && start.elapsed() < SETTLE_MAX {
             std::thread::sleep(Duration::from_millis(100));
-            let now = Udp::read(ctx)?.in_datagrams;
+            let now = Udp::read_via(pid)?.in_datagrams;
             if now != last {
                 (last, since) = (now, Instant::now());
             }
@@ -175,11 +188,16 @@ impl Collector {
     /// record it stored.
     pub fn finish(mut self, ctx: &Ctx<'_>) -> Result<Collected, Failure> {
         std::thread::sleep(DRAIN);
+        // Children's CPU is added when they are reaped, and nothing else is reaped meanwhile:
+        // the difference is nfcapd's.
+        let (u0, s0) = ringcap::process::children_cpu_time();
         self.child.terminate();
         let ended = self
             .child
             .wait_for(Duration::from_secs(10))
             .map_err(|e| Failure::new(format!("waiting for nfcapd: {e}")))?;
+        let (u1, s1) = ringcap::process::children_cpu_time();
+        let cpu_ns = u1.saturating_sub(u0) + s1.saturating_sub(s0);
         if ended.killed {
             return Err(Failure::new("the collector nfcapd did not stop"));
         }
@@ -202,6 +220,7 @@ impl Collector {
         })?;
         Ok(Collected {
             packets,
+            cpu_ns,
             lost_datagrams,
         })
     }

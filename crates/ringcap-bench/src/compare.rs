@@ -132,7 +132,7 @@ mod tests {
         let e = choose(Some("wireshark"), |_| true).unwrap_err();
         assert_eq!(
             e,
-            "--compare knows tcpdump, netsniff-ng, xdpdump, softflowd, fprobe (or none), not \"wireshark\""
+            "--compare knows tcpdump, netsniff-ng, xdpdump, softflowd, fprobe, sleep (or none), not \"wireshark\""
         );
         // xdpdump only when named, from the xdp-tools package
         assert_eq!(choose(None, |_| true).unwrap().tools, tools::KNOWN);

@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod busy;
 pub mod chart;
 mod child;
 mod collector;

@@ -6,9 +6,10 @@
 
 use serde::Serialize;
 
+use crate::busy::Baseline;
 use crate::machine::Machine;
 use crate::run::Run;
-use crate::summary::{Ratio, Row};
+use crate::summary::{Ratio, Row, Series};
 
 /// What the JSON says about the bench itself.
 pub struct Context<'a> {
@@ -37,6 +38,39 @@ struct Json<'a> {
     /// Every run, in the order they ran.
     each_run: Vec<RunJson<'a>>,
     cpu_ratios: Vec<RatioJson<'a>>,
+    /// `--flows`: each round's baseline (the generator alone), for the marginal CPU.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    baselines: Vec<BaselineJson<'a>>,
+    /// What the CPU figures are.
+    cpu_notes: CpuNotes,
+}
+
+#[derive(Serialize)]
+struct CpuNotes {
+    rusage: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marginal: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct BaselineJson<'a> {
+    round: usize,
+    #[serde(flatten)]
+    baseline: &'a Baseline,
+    busy_ns_per_offered: Option<f64>,
+    /// Background busy time per wall time (1.0 = one CPU).
+    idle_rate: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct MarginalJson {
+    window_busy_ns: u64,
+    /// Of it, other users' processes (subtracted).
+    window_foreign_ns: u64,
+    window_wall_ns: u64,
+    baseline_ns: Option<f64>,
+    collector_ns: u64,
+    ns: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +96,16 @@ struct RunJson<'a> {
     /// whatever share of it was kept).
     cpu_ns_per_pkt: Option<f64>,
     cpu_ns_per_offered_pkt: Option<f64>,
+    /// `--flows`: marginal CPU (the machine's busy time over the round's baseline, minus the
+    /// collector's) per captured packet and per offered packet; in `results`, the medians of
+    /// the good rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marginal_cpu_ns_per_pkt: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marginal_cpu_ns_per_offered_pkt: Option<f64>,
+    /// `--flows`, in `each_run`: how the marginal CPU was reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marginal: Option<MarginalJson>,
     ring_bytes: u64,
     /// `--write` runs of ringcap: its output threads (their CPU is in the figures above too).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,7 +161,25 @@ struct RatioJson<'a> {
     /// The same ratios over CPU per offered packet.
     median_per_offered: Option<f64>,
     each_per_offered: Vec<Option<f64>>,
+    /// `--flows`: the same over marginal CPU, per captured and per offered packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marginal: Option<SeriesJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marginal_per_offered: Option<SeriesJson>,
     unpaired: Vec<Unpaired<'a>>,
+}
+
+#[derive(Serialize)]
+struct SeriesJson {
+    median: Option<f64>,
+    each: Vec<Option<f64>>,
+}
+
+fn series(s: &Series) -> Option<SeriesJson> {
+    (!s.each.is_empty()).then(|| SeriesJson {
+        median: s.median.and_then(|m| num(m, 4)),
+        each: s.each.iter().map(|(_, x)| num(*x, 4)).collect(),
+    })
 }
 
 #[derive(Serialize)]
@@ -125,6 +187,9 @@ struct Unpaired<'a> {
     round: usize,
     why: &'a str,
 }
+
+const RUSAGE_NOTE: &str = "cpu_user_ns_per_pkt, cpu_sys_ns_per_pkt, cpu_ns_per_pkt, cpu_ns_per_offered_pkt: the contender's own user + system CPU (rusage); on a kernel without IRQ time accounting it also holds whatever receive softirq fired while the contender ran, and misses what fired while it slept";
+const MARGINAL_NOTE: &str = "marginal_cpu_ns_per_pkt, marginal_cpu_ns_per_offered_pkt: the machine's busy time (all CPUs, /proc/stat: total minus idle, iowait, steal; less other users' processes) from the traffic's start to the tool's exit, minus the round's baseline (the same traffic with no tool, plus the background rate for the rest of the window), minus the collector's own CPU; per packet in the decoded records and per offered packet";
 
 /// `v` rounded to `decimals`; None (JSON null) when it is not a finite number.
 fn num(v: f64, decimals: i32) -> Option<f64> {
@@ -156,6 +221,16 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
         cpu_sys_ns_per_pkt: per(c.cpu_sys_ns),
         cpu_ns_per_pkt: per(c.cpu_ns()),
         cpu_ns_per_offered_pkt: c.cpu_per_offered().and_then(|x| num(x, 2)),
+        marginal_cpu_ns_per_pkt: c.marginal_per_pkt().and_then(|x| num(x, 2)),
+        marginal_cpu_ns_per_offered_pkt: c.marginal_per_offered().and_then(|x| num(x, 2)),
+        marginal: c.marginal.map(|m| MarginalJson {
+            window_busy_ns: m.window.busy_ns,
+            window_foreign_ns: m.window.foreign_ns,
+            window_wall_ns: m.window.wall_ns,
+            baseline_ns: num(m.baseline_ns, 0),
+            collector_ns: m.collector_ns,
+            ns: num(m.ns, 0),
+        }),
         ring_bytes: c.ring_bytes,
         output: c.output.map(|o| {
             let per = |ns: u64| (o.packets > 0).then(|| ns as f64 / o.packets as f64);
@@ -184,7 +259,13 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
 }
 
 /// The bench as one line of JSON.
-pub fn json(cx: &Context<'_>, rows: &[Row], runs: &[Vec<Run>], ratios: &[Ratio]) -> String {
+pub fn json(
+    cx: &Context<'_>,
+    rows: &[Row],
+    runs: &[Vec<Run>],
+    ratios: &[Ratio],
+    baselines: &[Baseline],
+) -> String {
     let mut each: Vec<&Run> = runs.iter().flatten().collect();
     // In the order they ran: round by round, contenders in line-up order.
     each.sort_by_key(|r| r.round);
@@ -199,10 +280,18 @@ pub fn json(cx: &Context<'_>, rows: &[Row], runs: &[Vec<Run>], ratios: &[Ratio])
         interrupted: cx.interrupted,
         results: rows
             .iter()
-            .map(|row| RowJson {
-                run: run_json(&row.run, None, row.adds_up()),
-                rounds: row.rounds,
-                failed_rounds: row.failed_rounds,
+            .map(|row| {
+                let mut run = run_json(&row.run, None, row.adds_up());
+                // The medians of the rounds; how each was reached is in `each_run`.
+                run.marginal_cpu_ns_per_pkt = row.marginal_per_pkt.and_then(|x| num(x, 2));
+                run.marginal_cpu_ns_per_offered_pkt =
+                    row.marginal_per_offered.and_then(|x| num(x, 2));
+                run.marginal = None;
+                RowJson {
+                    run,
+                    rounds: row.rounds,
+                    failed_rounds: row.failed_rounds,
+                }
             })
             .collect(),
         each_run: each
@@ -218,6 +307,8 @@ pub fn json(cx: &Context<'_>, rows: &[Row], runs: &[Vec<Run>], ratios: &[Ratio])
                 each: r.each.iter().map(|(_, x)| num(*x, 4)).collect(),
                 median_per_offered: r.median_offered.and_then(|m| num(m, 4)),
                 each_per_offered: r.each_offered.iter().map(|(_, x)| num(*x, 4)).collect(),
+                marginal: series(&r.marginal),
+                marginal_per_offered: series(&r.marginal_offered),
                 unpaired: r
                     .unpaired
                     .iter()
@@ -228,6 +319,19 @@ pub fn json(cx: &Context<'_>, rows: &[Row], runs: &[Vec<Run>], ratios: &[Ratio])
                     .collect(),
             })
             .collect(),
+        baselines: baselines
+            .iter()
+            .map(|b| BaselineJson {
+                round: b.round + 1,
+                baseline: b,
+                busy_ns_per_offered: b.busy_ns_per_offered().and_then(|x| num(x, 2)),
+                idle_rate: num(b.idle_rate(), 4),
+            })
+            .collect(),
+        cpu_notes: CpuNotes {
+            rusage: RUSAGE_NOTE,
+            marginal: (!baselines.is_empty()).then_some(MARGINAL_NOTE),
+        },
     };
     // Only strings, integers, booleans and finite numbers: serialising cannot fail.
     serde_json::to_string(&doc)
@@ -284,7 +388,7 @@ mod tests {
             command: "ringcap bench --json",
             interrupted: false,
         };
-        let text = json(&cx, &rows, &runs, &ratios);
+        let text = json(&cx, &rows, &runs, &ratios, &[]);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["seconds"], 3.0);
         assert_eq!(v["machine"]["cpu_model"], "AMD EPYC");

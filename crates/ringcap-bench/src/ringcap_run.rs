@@ -133,6 +133,7 @@ pub(crate) fn run(
             ring_bytes,
             sent: driven.traffic.sent,
             output: driven.written,
+            marginal: None,
         },
         reconciles: ringcap_reconciles(report.reconciles(), taken, link.rx_packets),
         background: link.rx_packets.saturating_sub(taken),

@@ -14,6 +14,9 @@ use serde::Serialize;
 pub enum Side {
     Ringcap,
     Compared,
+    /// A control that does nothing (`--compare sleep`): the zero of the marginal CPU, in no
+    /// ratio.
+    Control,
 }
 
 /// What one run counted.
@@ -36,6 +39,10 @@ pub struct Counts {
     /// `--write` runs of ringcap: what its output threads did (their CPU is also in
     /// `cpu_user_ns`/`cpu_sys_ns`).
     pub output: Option<Written>,
+    /// `--flows`: the machine's busy time the tool added over the round's baseline
+    /// ([`crate::busy`]); `cpu_user_ns`/`cpu_sys_ns` are its rusage, which on this kind of
+    /// kernel also holds softirq work billed to it by chance.
+    pub marginal: Option<crate::busy::Marginal>,
 }
 
 /// What ringcap's output threads (writers, merger) did in one `--write` run.
@@ -131,6 +138,19 @@ impl Counts {
     /// that drops most of it does not look cheap by dividing by what it kept.
     pub fn cpu_per_offered(&self) -> Option<f64> {
         (self.offered() > 0).then(|| self.cpu_ns() as f64 / self.offered() as f64)
+    }
+
+    /// Marginal CPU ([`crate::busy`]) per captured packet (for an exporter: per packet in its
+    /// decoded records).
+    pub fn marginal_per_pkt(&self) -> Option<f64> {
+        let m = self.marginal?;
+        (self.captured > 0).then(|| m.ns / self.captured as f64)
+    }
+
+    /// Marginal CPU per offered packet.
+    pub fn marginal_per_offered(&self) -> Option<f64> {
+        let m = self.marginal?;
+        (self.offered() > 0).then(|| m.ns / self.offered() as f64)
     }
 }
 
@@ -273,6 +293,7 @@ mod tests {
             ring_bytes: 0,
             sent: Some(seen + if_drops),
             output: None,
+            marginal: None,
         }
     }
 

@@ -8,6 +8,7 @@ use ringcap::config::format_cpu_list;
 use ringcap::StopHandle;
 use ringcap_netns::PrivateNet;
 
+use crate::busy::{self, Baseline};
 use crate::error::{Error, Result};
 use crate::machine::Machine;
 use crate::plan::{lineup, Contender, ModeSpec, Plan};
@@ -142,6 +143,8 @@ pub(crate) struct Ctx<'a> {
     /// The generator's destination MAC when not its template's: the `xdp+filter` rows address
     /// the capture end, so the frames the filter passes reach its IP layer.
     pub dst_mac: Option<&'a str>,
+    /// `--flows`: the round's baseline (the generator alone), for the tools' marginal CPU.
+    pub baseline: Option<&'a Baseline>,
 }
 
 /// A prepared bench: its network is up until [`Bench::finish`] (or drop).
@@ -164,6 +167,8 @@ pub struct Results {
     /// One row per contender that ran.
     pub rows: Vec<Row>,
     pub ratios: Vec<Ratio>,
+    /// `--flows`: each round's baseline, in round order.
+    pub baselines: Vec<Baseline>,
     /// Ctrl-C ended the bench early.
     pub interrupted: bool,
 }
@@ -233,6 +238,14 @@ impl Bench {
         if s.write {
             lines.push(format!("bench: --write: {}", self.scratch.what));
         }
+        if s.tools.iter().any(|t| t.flows) {
+            lines.push(
+                "bench: --flows: user/sys/cpu are each tool's rusage, which holds whatever receive softirq fired while it ran; \
+                 marginal CPU is the machine's busy time (all CPUs) in the tool's run minus the round's baseline \
+                 (the generator alone) and minus the collector's own CPU: what the tool adds"
+                    .into(),
+            );
+        }
         if s.write && s.replay.is_some() && !crate::replay::zstd_tool() {
             lines.push(
                 "bench: --replay: the zstd tool is not installed, so --compress has no zstd -L ratio beside it".into(),
@@ -266,7 +279,7 @@ impl Bench {
     /// the order they ran). `stop` (Ctrl-C) ends the run under way, uncounted, and the bench.
     /// An error of the bench's own machinery (the network, the generator) ends it too.
     pub fn run(&self, stop: &StopHandle, mut on_run: impl FnMut(&Run)) -> Result<Results> {
-        let ctx = Ctx {
+        let base = Ctx {
             settings: &self.settings,
             plan: &self.plan,
             net: &self.net,
@@ -274,9 +287,24 @@ impl Bench {
             output: self.output.as_deref(),
             stop,
             dst_mac: None,
+            baseline: None,
         };
+        // Flow exporters are measured against a baseline run at the start of every round.
+        let flows = self
+            .lineup
+            .iter()
+            .any(|c| matches!(c, Contender::Tool(t) if t.flows));
         let mut runs: Vec<Vec<Run>> = vec![Vec::new(); self.lineup.len()];
+        let mut baselines = Vec::new();
         'rounds: for round in 0..self.settings.runs {
+            let mut ctx = base;
+            if flows {
+                match busy::baseline(&ctx, round)? {
+                    Some(b) if !stop.is_stopped() => baselines.push(b),
+                    _ => break 'rounds,
+                }
+                ctx.baseline = baselines.last();
+            }
             for (i, c) in self.lineup.iter().enumerate() {
                 if stop.is_stopped() {
                     break 'rounds;
@@ -299,6 +327,7 @@ impl Bench {
         Ok(Results {
             rows: runs.iter().filter_map(|r| summary::row(r)).collect(),
             ratios: summary::paired_ratios(&runs),
+            baselines,
             interrupted: stop.is_stopped(),
             runs,
         })

@@ -31,6 +31,10 @@ pub struct Row {
     pub failed_rounds: usize,
     /// Every good round added up.
     pub all_add_up: bool,
+    /// `--flows`: the medians over the good rounds of the marginal CPU per captured and per
+    /// offered packet ([`crate::busy`]).
+    pub marginal_per_pkt: Option<f64>,
+    pub marginal_per_offered: Option<f64>,
 }
 
 impl Row {
@@ -50,6 +54,11 @@ pub fn row(runs: &[Run]) -> Option<Row> {
     let last = runs.last()?;
     let mut good: Vec<&Run> = runs.iter().filter(|r| !r.is_failed()).collect();
     let failed_rounds = runs.len() - good.len();
+    let med = |f: fn(&Run) -> Option<f64>| {
+        median(&good.iter().filter_map(|r| f(r)).collect::<Vec<f64>>())
+    };
+    let marginal_per_pkt = med(|r| r.counts.marginal_per_pkt());
+    let marginal_per_offered = med(|r| r.counts.marginal_per_offered());
     let run = if good.is_empty() {
         last.clone()
     } else {
@@ -61,6 +70,8 @@ pub fn row(runs: &[Run]) -> Option<Row> {
         run,
         rounds: runs.len(),
         failed_rounds,
+        marginal_per_pkt,
+        marginal_per_offered,
     })
 }
 
@@ -77,8 +88,29 @@ pub struct Ratio {
     /// its CPU by fewer packets per captured packet, not per offered one).
     pub median_offered: Option<f64>,
     pub each_offered: Vec<(usize, f64)>,
+    /// `--flows`: the same over marginal CPU ([`crate::busy`]) per captured and per offered
+    /// packet, in the rounds where both have one above 0 (empty otherwise).
+    pub marginal: Series,
+    pub marginal_offered: Series,
     /// (round, why) of every round without a ratio.
     pub unpaired: Vec<(usize, String)>,
+}
+
+/// Paired ratios of one kind: (round, ratio) of every round that has one, and their median.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    pub each: Vec<(usize, f64)>,
+    pub median: Option<f64>,
+}
+
+impl Series {
+    fn of(each: Vec<(usize, f64)>) -> Series {
+        let values: Vec<f64> = each.iter().map(|(_, x)| *x).collect();
+        Series {
+            median: median(&values),
+            each,
+        }
+    }
 }
 
 /// For every ringcap contender and every compared tool, the paired ratios. `runs[i]` holds
@@ -103,7 +135,12 @@ fn pair(mine: &[Run], theirs: &[Run]) -> Ratio {
     let mut each = Vec::new();
     let mut each_offered = Vec::new();
     let mut unpaired = Vec::new();
+    let (mut marginal, mut marginal_offered) = (Vec::new(), Vec::new());
     for (a, b) in mine.iter().zip(theirs) {
+        if let Some((x, y)) = marginal_ratio(a, b) {
+            marginal.push((a.round, x));
+            marginal_offered.push((a.round, y));
+        }
         match ratio(a, b) {
             Ok((x, y)) => {
                 each.push((a.round, x));
@@ -127,8 +164,24 @@ fn pair(mine: &[Run], theirs: &[Run]) -> Ratio {
         median_offered: median(&values(&each_offered)),
         each,
         each_offered,
+        marginal: Series::of(marginal),
+        marginal_offered: Series::of(marginal_offered),
         unpaired,
     }
+}
+
+/// One round's marginal-CPU ratios (per captured, per offered packet), when both runs are
+/// good and have a marginal CPU above 0.
+fn marginal_ratio(a: &Run, b: &Run) -> Option<(f64, f64)> {
+    if a.is_failed() || b.is_failed() {
+        return None;
+    }
+    let get = |r: &Run| {
+        let c = &r.counts;
+        Some((c.marginal_per_pkt()?, c.marginal_per_offered()?)).filter(|(x, _)| *x > 0.0)
+    };
+    let ((a1, a2), (b1, b2)) = (get(a)?, get(b)?);
+    Some((a1 / b1, a2 / b2))
 }
 
 /// One round's ratios (per captured, per offered packet), or why there are none.

@@ -49,19 +49,37 @@ impl Table {
                 r.counts.if_drops
             );
         }
+        if let Some(m) = &r.counts.marginal {
+            s += &marginal_note(r.counts.marginal_per_pkt(), r.counts.marginal_per_offered());
+            s += &format!(
+                " [busy {:.0} ms - others' processes {:.0} ms - baseline {:.0} ms - collector {:.0} ms]",
+                m.window.busy_ns as f64 / 1e6,
+                m.window.foreign_ns as f64 / 1e6,
+                m.baseline_ns / 1e6,
+                m.collector_ns as f64 / 1e6
+            );
+        }
         s
     }
 
     /// A contender's median row; failed rounds are named in its verdict.
     pub fn row_line(&self, row: &Row) -> String {
+        let marginal = if row.marginal_per_pkt.is_some() || row.marginal_per_offered.is_some() {
+            marginal_note(row.marginal_per_pkt, row.marginal_per_offered)
+        } else {
+            String::new()
+        };
         if row.failed_rounds == 0 || row.is_failed() {
-            return self.line(&row.run);
+            let mut run = row.run.clone();
+            // The row's own medians, said once.
+            run.counts.marginal = None;
+            return self.line(&run) + &marginal;
         }
         let verdict = format!(
             "FAILED in {} of {} runs (median of the others)",
             row.failed_rounds, row.rounds
         );
-        self.figures(&row.run, &verdict)
+        self.figures(&row.run, &verdict) + &marginal
     }
 
     fn figures(&self, r: &Run, verdict: &str) -> String {
@@ -139,6 +157,27 @@ fn output_note(o: &Written, c: &crate::run::Counts) -> String {
         s += &format!(", zstd -{} of the same bytes {r:.2}x", z.level);
     }
     s + ")"
+}
+
+/// `--flows`: the marginal CPU ([`crate::busy`]) after a line's verdict.
+fn marginal_note(per_pkt: Option<f64>, per_offered: Option<f64>) -> String {
+    let ns = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.1}"));
+    format!(
+        "  marginal CPU {} ns/pkt, {} ns/offered",
+        ns(per_pkt),
+        ns(per_offered)
+    )
+}
+
+/// `--flows`: one round's baseline, the generator alone.
+pub fn baseline_line(b: &crate::busy::Baseline) -> String {
+    format!(
+        "bench: baseline of run {} (generator alone, nothing capturing): {:.3} Mpps offered, machine busy {} ns/offered; background {:.1} % of a CPU",
+        b.round + 1,
+        b.offered as f64 / b.seconds.max(1e-9) / 1e6,
+        b.busy_ns_per_offered().map_or("-".into(), |x| format!("{x:.1}")),
+        100.0 * b.idle_rate()
+    )
 }
 
 /// Under a failed run's line: why, and the last lines its tool wrote on standard error.
@@ -254,6 +293,24 @@ pub fn ratio_line(r: &Ratio) -> String {
             .map(|(_, x)| format!("{x:.2}"))
             .collect();
         s += &format!("; per offered packet {m:.2}x ({})", values.join(" "));
+    }
+    if let Some(m) = r.marginal.median {
+        let values = |v: &[(usize, f64)]| {
+            v.iter()
+                .map(|(_, x)| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        s += &format!(
+            "\nbench: {}: marginal CPU per captured packet {m:.2}x that of {} ({}); per offered packet {}x ({})",
+            r.mode,
+            r.versus,
+            values(&r.marginal.each),
+            r.marginal_offered
+                .median
+                .map_or("-".into(), |x| format!("{x:.2}")),
+            values(&r.marginal_offered.each),
+        );
     }
     s
 }
@@ -403,6 +460,8 @@ mod tests {
             rounds: 2,
             failed_rounds: 0,
             all_add_up: true,
+            marginal_per_pkt: None,
+            marginal_per_offered: None,
         };
         assert_eq!(verdict_line(std::slice::from_ref(&good)), None);
         let mut partly = good.clone();
@@ -425,6 +484,8 @@ mod tests {
             rounds: 3,
             failed_rounds: 1,
             all_add_up: true,
+            marginal_per_pkt: None,
+            marginal_per_offered: None,
         };
         assert!(t
             .row_line(&row)
@@ -440,12 +501,27 @@ mod tests {
             each: vec![(0, 0.35), (2, 0.3214)],
             median_offered: Some(0.9),
             each_offered: vec![(0, 1.1), (2, 0.9)],
+            marginal: Default::default(),
+            marginal_offered: Default::default(),
             unpaired: vec![(1, "tcpdump -w tmpfs failed: exited with status 1".into())],
         };
         assert_eq!(
             ratio_line(&r),
             "bench: ring x1: CPU per captured packet 0.32x that of tcpdump -w tmpfs (median of 2 paired runs: 0.35 0.32; no ratio in run 2: tcpdump -w tmpfs failed: exited with status 1); per offered packet 0.90x (1.10 0.90)"
         );
+        // --flows: the marginal CPU's ratios on a line of their own.
+        let mut m = r.clone();
+        m.marginal = crate::summary::Series {
+            each: vec![(0, 0.4), (2, 0.5)],
+            median: Some(0.45),
+        };
+        m.marginal_offered = crate::summary::Series {
+            each: vec![(0, 0.3), (2, 0.5)],
+            median: Some(0.4),
+        };
+        assert!(ratio_line(&m).ends_with(
+            "\nbench: ring x1: marginal CPU per captured packet 0.45x that of tcpdump -w tmpfs (0.40 0.50); per offered packet 0.40x (0.30 0.50)"
+        ));
         r.unpaired.clear();
         r.each.pop();
         r.median_offered = None;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use ringcap::config::format_cpu_list;
 
+use crate::busy::{Marginal, Mark};
 use crate::child::{Child, Ended};
 
 /// SIGTERM's number (Linux).
@@ -46,6 +47,8 @@ pub(crate) fn run(
     // ringcap's own flow exporter is the ringcap side of the `--flows` ratios.
     let side = if tool.name == "ringcap" {
         Side::Ringcap
+    } else if tool.control {
+        Side::Control
     } else {
         Side::Compared
     };
@@ -83,6 +86,8 @@ pub(crate) fn run(
         };
     }
     std::thread::sleep(SETTLE);
+    // The window of the marginal CPU: from the traffic's start to the tool's exit.
+    let mark = Mark::start()?;
     let traffic = ctx.traffic()?;
     // Children's CPU time is added when they are reaped: the generator's is in from here on,
     // so what grows after this point is the tool's alone.
@@ -104,6 +109,7 @@ pub(crate) fn run(
         .wait_for(STOP_GRACE)
         .map_err(crate::Error::io(format!("waiting for {}", tool.name)))?;
     let (cu1, cs1) = ringcap::process::children_cpu_time();
+    let window = Mark::end()?.since(&mark);
     if traffic.interrupted {
         return Ok(None);
     }
@@ -118,6 +124,7 @@ pub(crate) fn run(
     if let Some(why) = exit_failure(ended).filter(|_| !asked_to_stop) {
         return failed(Failure::new(why).with_stderr(&stderr));
     }
+    let mut marginal = None;
     let captured = if let Some(c) = collector {
         match c.finish(ctx) {
             Ok(got) if got.lost_datagrams > 0 => {
@@ -126,7 +133,10 @@ pub(crate) fn run(
                     got.lost_datagrams, tool.name
                 )))
             }
-            Ok(got) => Ok(got.packets),
+            Ok(got) => {
+                marginal = ctx.baseline.map(|b| Marginal::new(window, b, got.cpu_ns));
+                Ok(got.packets)
+            }
             Err(f) => return failed(f),
         }
     } else if to_null {
@@ -155,13 +165,17 @@ pub(crate) fn run(
             ring_bytes: tool.ring_bytes.unwrap_or(0),
             sent: traffic.sent,
             output: None,
+            marginal,
         },
         reconciles: tool_reconciles(captured, drops, link.rx_packets),
         background: 0,
         host: None,
         failure: None,
+    };
+    // The control captures nothing by design.
+    if !tool.control {
+        run = run.judge();
     }
-    .judge();
     if let Some(f) = &mut run.failure {
         *f = f.clone().with_stderr(&stderr);
     }
@@ -254,6 +268,7 @@ fn wait_capturing(
         let ready = match tool.ready {
             Ready::PacketSocket => own_socket_running(ctx, child.id(), ifindex),
             Ready::XdpProgram => xdp_attached(ctx),
+            Ready::Started => Ok(true),
         };
         match ready {
             Ok(true) => return Ok(()),
@@ -262,7 +277,7 @@ fn wait_capturing(
         }
         if start.elapsed() > READY_TIMEOUT {
             let what = match tool.ready {
-                Ready::PacketSocket => "no packet socket of its own bound to",
+                Ready::PacketSocket | Ready::Started => "no packet socket of its own bound to",
                 Ready::XdpProgram => "no XDP program attached to",
             };
             return Err(Failure::new(format!(

@@ -33,6 +33,9 @@ pub struct Tool {
     /// holds, run once the traffic is over and before the bench waits for its last records:
     /// not every exporter flushes when stopped.
     pub flush: Option<fn(&ToolArgs<'_>) -> Vec<String>>,
+    /// A control that does nothing (`--compare sleep` with `--flows`): it exports no record,
+    /// is in no ratio, and its marginal CPU shows the method's zero ([`crate::busy`]).
+    pub control: bool,
 }
 
 /// How a tool is stopped at the end of a run, the way its users stop it.
@@ -61,6 +64,8 @@ pub enum Ready {
     PacketSocket,
     /// An XDP program attached to the capture end (xdpdump's capture program).
     XdpProgram,
+    /// Once started (the control, which captures nothing).
+    Started,
 }
 
 impl Tool {
@@ -114,6 +119,7 @@ pub static TCPDUMP: Tool = Tool {
     flows: false,
     stop: Stop::Interrupt,
     flush: None,
+    control: false,
 };
 
 pub static NETSNIFF_NG: Tool = Tool {
@@ -147,6 +153,7 @@ pub static NETSNIFF_NG: Tool = Tool {
     flows: false,
     stop: Stop::Interrupt,
     flush: None,
+    control: false,
 };
 
 /// xdp-tools' capture at the XDP hook: its own XDP program copies every frame into a perf
@@ -170,6 +177,7 @@ pub static XDPDUMP: Tool = Tool {
     flows: false,
     stop: Stop::Interrupt,
     flush: None,
+    control: false,
 };
 
 /// ringcap's own flow exporter (`bench --flows`): the bench's binary, `ringcap flows`, by IPFIX.
@@ -202,6 +210,7 @@ pub static RINGCAP_FLOWS: Tool = Tool {
     flows: true,
     stop: Stop::Terminate,
     flush: None,
+    control: false,
 };
 
 /// softflowd (libpcap) exporting IPFIX, expiring flows every second (`expint=1`), with its
@@ -248,6 +257,7 @@ pub static SOFTFLOWD: Tool = Tool {
             .map(String::from)
             .into()
     }),
+    control: false,
 };
 
 /// fprobe (libpcap) exporting NetFlow v5, in the foreground (`-l 2`: log to stdout).
@@ -270,6 +280,25 @@ pub static FPROBE: Tool = Tool {
     flows: true,
     stop: Stop::Terminate,
     flush: None,
+    control: false,
+};
+
+/// The control of `bench --flows`: a process that captures and exports nothing, run like an
+/// exporter (the same collector, the same wait for records, stopped the same way). Its
+/// marginal CPU should come out at about 0; what it does come out at is the method's error.
+pub static SLEEP: Tool = Tool {
+    name: "sleep",
+    package: "coreutils",
+    args: |_| vec!["3600".to_string()],
+    own_count: None,
+    own_drops: |_| None,
+    ring_bytes: None,
+    ready: Ready::Started,
+    note: Some("(control: does nothing)"),
+    flows: true,
+    stop: Stop::Terminate,
+    flush: None,
+    control: true,
 };
 
 /// Every tool the bench knows, in the order it runs them.
@@ -277,7 +306,7 @@ pub static KNOWN: [&Tool; 2] = [&TCPDUMP, &NETSNIFF_NG];
 
 /// Tools run only when `--compare` names them: xdpdump is a counterpart of the xdp rows alone,
 /// the flow exporters of `--flows` rows.
-pub static ON_REQUEST: [&Tool; 3] = [&XDPDUMP, &SOFTFLOWD, &FPROBE];
+pub static ON_REQUEST: [&Tool; 4] = [&XDPDUMP, &SOFTFLOWD, &FPROBE, &SLEEP];
 
 /// The tool called `name`, known or run on request.
 pub fn find(name: &str) -> Option<&'static Tool> {

@@ -25,6 +25,7 @@ fn row(name: &str, side: Side, offered: u64, captured: u64, user: u64, sys: u64)
                 ring_bytes: 64 << 20,
                 sent: Some(offered),
                 output: None,
+                marginal: None,
             },
             reconciles: true,
             background: 0,
@@ -34,6 +35,8 @@ fn row(name: &str, side: Side, offered: u64, captured: u64, user: u64, sys: u64)
         rounds: 3,
         failed_rounds: 0,
         all_add_up: true,
+        marginal_per_pkt: None,
+        marginal_per_offered: None,
     }
 }
 

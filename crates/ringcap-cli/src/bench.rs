@@ -260,6 +260,9 @@ fn print_run(table: &Table, r: &Run, runs: usize) {
 }
 
 fn print_summary(table: &Table, results: &Results, runs: usize) {
+    for b in &results.baselines {
+        eprintln!("{}", table::baseline_line(b));
+    }
     if runs > 1 && !results.rows.is_empty() {
         eprintln!("median of {runs} runs (by captured rate):");
         eprintln!("{}", table.header());
@@ -295,7 +298,13 @@ fn json(bench: &Bench, results: &Results) -> String {
         command: &s.command,
         interrupted: results.interrupted,
     };
-    report::json(&cx, &results.rows, &results.runs, &results.ratios)
+    report::json(
+        &cx,
+        &results.rows,
+        &results.runs,
+        &results.ratios,
+        &results.baselines,
+    )
 }
 
 fn svg(bench: &Bench, rows: &[Row]) -> String {

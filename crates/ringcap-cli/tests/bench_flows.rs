@@ -18,7 +18,14 @@ fn row<'a>(json: &'a serde_json::Value, mode: &str) -> &'a serde_json::Value {
 #[test]
 fn flow_exporters_side_by_side_account_for_the_offered_packets() {
     if !ringcap_netlab::can_run("bench_flows")
-        || !ringcap_netlab::skip::tools(&["nfcapd", "nfdump", "fprobe", "softflowd", "softflowctl"])
+        || !ringcap_netlab::skip::tools(&[
+            "nfcapd",
+            "nfdump",
+            "fprobe",
+            "softflowd",
+            "softflowctl",
+            "sleep",
+        ])
     {
         return;
     }
@@ -27,7 +34,7 @@ fn flow_exporters_side_by_side_account_for_the_offered_packets() {
             "bench",
             "--flows",
             "--compare",
-            "softflowd,fprobe",
+            "softflowd,fprobe,sleep",
             "--seconds",
             "1",
             "--runs",
@@ -67,9 +74,58 @@ fn flow_exporters_side_by_side_account_for_the_offered_packets() {
             "{r}"
         );
     }
-    // Ratios against each, on both bases.
+    // Ratios against each exporter, on both bases; none against the control.
     let ratios = json["cpu_ratios"].as_array().expect("cpu_ratios");
     assert_eq!(ratios.len(), 2, "{json}");
+    assert!(ratios
+        .iter()
+        .all(|r| r["versus"] != "sleep (control: does nothing)"));
+    marginal_cpu_is_reported_and_adds_up(&json);
+}
+
+/// The marginal CPU (the machine's busy time over the round's baseline, less the collector's
+/// CPU): one baseline per round, every exporter's run says how its figure was reached, and
+/// the figures follow from those parts. Their size is the bench's result, not asserted.
+fn marginal_cpu_is_reported_and_adds_up(json: &serde_json::Value) {
+    let baselines = json["baselines"].as_array().expect("baselines");
+    assert_eq!(baselines.len(), 1, "{json}");
+    let b = &baselines[0];
+    assert_eq!(b["round"], 1, "{b}");
+    assert!(b["offered"].as_u64().unwrap() > 0, "{b}");
+    assert!(b["traffic"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
+    assert!(b["idle"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
+    assert!(json["cpu_notes"]["rusage"].is_string(), "{json}");
+    assert!(json["cpu_notes"]["marginal"].is_string(), "{json}");
+    for r in json["each_run"].as_array().expect("each_run") {
+        let m = &r["marginal"];
+        let get = |k: &str| m[k].as_f64().unwrap_or_else(|| panic!("no {k} in {r}"));
+        // ns = busy - others' processes - baseline - collector (each rounded to 1 ns).
+        let parts = get("window_busy_ns")
+            - get("window_foreign_ns")
+            - get("baseline_ns")
+            - get("collector_ns");
+        assert!((get("ns") - parts).abs() <= 2.0, "{r}");
+        assert!(get("window_wall_ns") > 0.0, "{r}");
+        let offered = (r["seen"].as_u64().unwrap() + r["if_drops"].as_u64().unwrap()) as f64;
+        let per_offered = r["marginal_cpu_ns_per_offered_pkt"].as_f64().unwrap();
+        assert!((per_offered - get("ns") / offered).abs() < 0.01, "{r}");
+        // Per captured packet: for an exporter with records; never for the control.
+        match r["captured"].as_u64().unwrap() {
+            0 => assert!(r.get("marginal_cpu_ns_per_pkt").is_none(), "{r}"),
+            n => {
+                let per_pkt = r["marginal_cpu_ns_per_pkt"].as_f64().unwrap();
+                assert!((per_pkt - get("ns") / n as f64).abs() < 0.01, "{r}");
+            }
+        }
+    }
+    // The control ran like an exporter, exported nothing, and counts.
+    let control = row(json, "sleep (control: does nothing)");
+    assert_eq!(control["captured"], 0, "{control}");
+    assert_eq!(control["failed"], false, "{control}");
+    assert!(
+        control["marginal_cpu_ns_per_offered_pkt"].is_number(),
+        "{control}"
+    );
 }
 
 #[test]
