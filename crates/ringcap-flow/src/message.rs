@@ -183,16 +183,6 @@ pub struct Encoder {
     seq: u32,
     /// v9: sysUptime counts from here (ms since the epoch).
     boot_ms: u64,
-    /// The flow templates' fields, by kind (L2, V4, V6).
-    fields: [Vec<(u16, u16)>; 3],
-}
-
-fn kind_index(k: Kind) -> usize {
-    match k {
-        Kind::L2 => 0,
-        Kind::V4 => 1,
-        Kind::V6 => 2,
-    }
 }
 
 /// The smallest message size accepted: room for the templates and a few records.
@@ -212,7 +202,6 @@ impl Encoder {
             flow_records: 0,
             seq: 0,
             boot_ms,
-            fields: [Kind::L2, Kind::V4, Kind::V6].map(|k| flow_fields(proto, k)),
         }
     }
 
@@ -437,57 +426,84 @@ impl Encoder {
     }
 
     /// Adds one flow record. False when it does not fit (send this message, start another).
+    ///
+    /// Written in the templates' fixed layout ([`flow_fields`]) at constant offsets, not
+    /// field by field: a flood of one-packet flows makes a record per packet.
+    #[inline]
     pub fn add_record(&mut self, r: &FlowRecord) -> bool {
-        let (id, len) = match (r.key.kind, self.proto) {
-            (Kind::V4, Protocol::Ipfix) => (TEMPLATE_V4, 60),
-            (Kind::V4, Protocol::NetflowV9) => (TEMPLATE_V4, 59),
-            (Kind::V6, Protocol::Ipfix) => (TEMPLATE_V6, 84),
-            (Kind::V6, Protocol::NetflowV9) => (TEMPLATE_V6, 83),
-            (Kind::L2, _) => (TEMPLATE_L2, 57),
+        let v9 = self.proto == Protocol::NetflowV9;
+        let (id, len) = match r.key.kind {
+            Kind::V4 => (TEMPLATE_V4, 60 - v9 as usize),
+            Kind::V6 => (TEMPLATE_V6, 84 - v9 as usize),
+            Kind::L2 => (TEMPLATE_L2, 57),
         };
         if !self.fits(id, len) {
             return false;
         }
         self.open_set(id);
-        let start = self.buf.len();
-        let fields = std::mem::take(&mut self.fields[kind_index(r.key.kind)]);
-        for &(ie, l) in &fields {
-            self.put_field(ie, l, r);
-        }
-        self.fields[kind_index(r.key.kind)] = fields;
-        debug_assert_eq!(self.buf.len() - start, len);
+        let mut rec = [0u8; MAX_RECORD];
+        let n = fixed_record(r, v9, &mut rec);
+        debug_assert_eq!(n, len);
+        self.buf.extend_from_slice(&rec[..n]);
         self.records += 1;
         self.flow_records += 1;
         true
     }
+}
 
-    fn put_field(&mut self, ie: u16, len: u16, r: &FlowRecord) {
-        let k: &FlowKey = &r.key;
-        match ie {
-            SOURCE_IPV4_ADDRESS | SOURCE_IPV6_ADDRESS | SOURCE_MAC_ADDRESS => {
-                self.buf.extend_from_slice(&k.src[..len as usize])
-            }
-            DESTINATION_IPV4_ADDRESS | DESTINATION_IPV6_ADDRESS | DESTINATION_MAC_ADDRESS => {
-                self.buf.extend_from_slice(&k.dst[..len as usize])
-            }
-            ETHERNET_TYPE => self.put16(k.ethertype),
-            SOURCE_TRANSPORT_PORT => self.put16(k.src_port),
-            DESTINATION_TRANSPORT_PORT => self.put16(k.dst_port),
-            PROTOCOL_IDENTIFIER => self.buf.push(k.proto),
-            TCP_CONTROL_BITS if len == 1 => self.buf.push(r.tcp_flags),
-            TCP_CONTROL_BITS => self.put16(r.tcp_flags as u16),
-            ICMP_TYPE_CODE_IPV4 | ICMP_TYPE_CODE_IPV6 => {
-                self.put16(if k.is_icmp() { k.dst_port } else { 0 })
-            }
-            VLAN_ID => self.put16(if k.has_vlan() { k.vlan } else { 0 }),
-            OCTET_DELTA_COUNT => self.put64(r.octets),
-            PACKET_DELTA_COUNT => self.put64(r.packets),
-            LAYER2_OCTET_DELTA_COUNT => self.put64(r.l2_octets),
-            FLOW_START_MILLISECONDS => self.put64(r.first_ns / 1_000_000),
-            FLOW_END_MILLISECONDS => self.put64(r.last_ns / 1_000_000),
-            FLOW_END_REASON => self.buf.push(r.end as u8),
-            _ => unreachable!("no value for IE {ie}"),
+/// The longest flow record (IPFIX IPv6).
+const MAX_RECORD: usize = 84;
+
+/// Writes `r` in its template's layout into `out`; returns its length. `v9`: tcpControlBits
+/// in one byte. The order is [`flow_fields`]' (the tests hold the two together).
+#[inline(always)]
+fn fixed_record(r: &FlowRecord, v9: bool, out: &mut [u8; MAX_RECORD]) -> usize {
+    let k: &FlowKey = &r.key;
+    let mut w = Cursor { b: out, at: 0 };
+    match k.kind {
+        Kind::L2 => {
+            w.put(&k.src[..6]);
+            w.put(&k.dst[..6]);
+            w.put(&k.ethertype.to_be_bytes());
         }
+        Kind::V4 | Kind::V6 => {
+            let a = if k.kind == Kind::V4 { 4 } else { 16 };
+            w.put(&k.src[..a]);
+            w.put(&k.dst[..a]);
+            w.put(&k.src_port.to_be_bytes());
+            w.put(&k.dst_port.to_be_bytes());
+            w.put(&[k.proto]);
+            if v9 {
+                w.put(&[r.tcp_flags]);
+            } else {
+                w.put(&(r.tcp_flags as u16).to_be_bytes());
+            }
+            let icmp = if k.is_icmp() { k.dst_port } else { 0 };
+            w.put(&icmp.to_be_bytes());
+        }
+    }
+    let vlan = if k.has_vlan() { k.vlan } else { 0 };
+    w.put(&vlan.to_be_bytes());
+    w.put(&r.octets.to_be_bytes());
+    w.put(&r.packets.to_be_bytes());
+    w.put(&r.l2_octets.to_be_bytes());
+    w.put(&(r.first_ns / 1_000_000).to_be_bytes());
+    w.put(&(r.last_ns / 1_000_000).to_be_bytes());
+    w.put(&[r.end as u8]);
+    w.at
+}
+
+/// Bytes written one after another into a fixed array (inlined, the offsets are constants).
+struct Cursor<'a> {
+    b: &'a mut [u8; MAX_RECORD],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn put(&mut self, v: &[u8]) {
+        self.b[self.at..self.at + v.len()].copy_from_slice(v);
+        self.at += v.len();
     }
 }
 
