@@ -213,6 +213,10 @@ pub struct Baseline {
     /// A quiet window after it: the machine's background (the bench itself, other
     /// processes), charged to a run for the time its window is longer than the traffic's.
     pub idle: Span,
+    /// The generator's own CPU (its rusage) in the traffic window: how fast a shared VM
+    /// lets it send varies from run to run, so each run's own generator CPU is taken out of
+    /// both sides.
+    pub generator_ns: u64,
 }
 
 impl Baseline {
@@ -229,11 +233,12 @@ impl Baseline {
         (self.offered > 0).then(|| self.traffic.net_ns() as f64 / self.offered as f64)
     }
 
-    /// What a run's window of `wall_ns` would have cost without the tool: the baseline's
-    /// traffic window, plus the background rate for the rest.
+    /// What a run's window of `wall_ns` would have cost without the tool, its generator's
+    /// CPU aside: the baseline's traffic window less its generator, plus the background rate
+    /// for the rest.
     pub fn expected_ns(&self, wall_ns: u64) -> f64 {
         let extra = wall_ns.saturating_sub(self.traffic.wall_ns) as f64;
-        self.traffic.net_ns() as f64 + self.idle_rate() * extra
+        self.traffic.net_ns() as f64 - self.generator_ns as f64 + self.idle_rate() * extra
     }
 }
 
@@ -247,19 +252,27 @@ pub struct Marginal {
     pub baseline_ns: f64,
     /// Subtracted: the collector's (nfcapd's) own user + system CPU.
     pub collector_ns: u64,
+    /// Subtracted: this run's generator's own CPU (the baseline's is out of `baseline_ns`).
+    pub generator_ns: u64,
     /// What is left: the tool's cost (it may come out slightly negative for a tool that
     /// costs nothing, as the control shows).
     pub ns: f64,
 }
 
 impl Marginal {
-    pub fn new(window: Span, baseline: &Baseline, collector_ns: u64) -> Marginal {
+    pub fn new(
+        window: Span,
+        baseline: &Baseline,
+        collector_ns: u64,
+        generator_ns: u64,
+    ) -> Marginal {
         let baseline_ns = baseline.expected_ns(window.wall_ns);
         Marginal {
             window,
             baseline_ns,
             collector_ns,
-            ns: window.net_ns() as f64 - baseline_ns - collector_ns as f64,
+            generator_ns,
+            ns: window.net_ns() as f64 - baseline_ns - collector_ns as f64 - generator_ns as f64,
         }
     }
 }
@@ -285,6 +298,7 @@ pub(crate) fn baseline(ctx: &Ctx<'_>, round: usize) -> Result<Option<Baseline>> 
         seconds: traffic.secs,
         traffic: m1.since(&m0),
         idle: m2.since(&m1b),
+        generator_ns: traffic.cpu_ns,
     }))
 }
 
@@ -307,6 +321,7 @@ mod tests {
                 wall_ns: 1_000_000,
                 foreign_ns: 0,
             },
+            generator_ns: 500_000,
         }
     }
 
@@ -315,10 +330,11 @@ mod tests {
         let b = base();
         assert_eq!(b.idle_rate(), 0.01);
         assert_eq!(b.busy_ns_per_offered(), Some(2000.0));
-        // A window 2 ms longer than the traffic's: 2 ms of background at 1 %.
-        assert_eq!(b.expected_ns(3_000_000), 2_020_000.0);
+        // A window 2 ms longer than the traffic's: 2 ms of background at 1 %; the
+        // generator's own CPU is not in it.
+        assert_eq!(b.expected_ns(3_000_000), 1_520_000.0);
         // A shorter window is charged the traffic's busy time only.
-        assert_eq!(b.expected_ns(500_000), 2_000_000.0);
+        assert_eq!(b.expected_ns(500_000), 1_500_000.0);
         let m = Marginal::new(
             Span {
                 busy_ns: 3_100_000,
@@ -327,8 +343,10 @@ mod tests {
             },
             &b,
             80_000,
+            600_000,
         );
-        assert_eq!(m.ns, 900_000.0);
+        // 3.1 ms busy - 0.1 others - (2 - 0.5 + 0.02) baseline - 0.08 collector - 0.6 generator
+        assert_eq!(m.ns, 800_000.0);
         // A tool that did nothing: the window costs what the baseline says, or a tick less.
         let m = Marginal::new(
             Span {
@@ -338,6 +356,7 @@ mod tests {
             },
             &b,
             0,
+            500_000,
         );
         assert_eq!(m.ns, 0.0);
     }

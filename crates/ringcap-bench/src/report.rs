@@ -70,6 +70,7 @@ struct MarginalJson {
     window_wall_ns: u64,
     baseline_ns: Option<f64>,
     collector_ns: u64,
+    generator_ns: u64,
     ns: Option<f64>,
 }
 
@@ -189,7 +190,7 @@ struct Unpaired<'a> {
 }
 
 const RUSAGE_NOTE: &str = "cpu_user_ns_per_pkt, cpu_sys_ns_per_pkt, cpu_ns_per_pkt, cpu_ns_per_offered_pkt: the contender's own user + system CPU (rusage); on a kernel without IRQ time accounting it also holds whatever receive softirq fired while the contender ran, and misses what fired while it slept";
-const MARGINAL_NOTE: &str = "marginal_cpu_ns_per_pkt, marginal_cpu_ns_per_offered_pkt: the machine's busy time (all CPUs, /proc/stat: total minus idle, iowait, steal; less other users' processes) from the traffic's start to the tool's exit, minus the round's baseline (the same traffic with no tool, plus the background rate for the rest of the window), minus the collector's own CPU; per packet in the decoded records and per offered packet";
+const MARGINAL_NOTE: &str = "marginal_cpu_ns_per_pkt, marginal_cpu_ns_per_offered_pkt: the machine's busy time (all CPUs, /proc/stat: total minus idle, iowait, steal; less other users' processes) from the traffic's start to the tool's exit, minus the run's generator's own CPU, minus the round's baseline (the same traffic with no tool, less its generator's CPU, plus the background rate for the rest of the window), minus the collector's own CPU; per packet in the decoded records and per offered packet";
 
 /// `v` rounded to `decimals`; None (JSON null) when it is not a finite number.
 fn num(v: f64, decimals: i32) -> Option<f64> {
@@ -229,6 +230,7 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
             window_wall_ns: m.window.wall_ns,
             baseline_ns: num(m.baseline_ns, 0),
             collector_ns: m.collector_ns,
+            generator_ns: m.generator_ns,
             ns: num(m.ns, 0),
         }),
         ring_bytes: c.ring_bytes,

@@ -195,6 +195,7 @@ pub(crate) fn drive<H: Handler + 'static>(
                 secs: 0.0,
                 sent: None,
                 interrupted: false,
+                cpu_ns: 0,
             })
         };
         stop.stop(EndReason::Duration);

@@ -52,9 +52,10 @@ impl Table {
         if let Some(m) = &r.counts.marginal {
             s += &marginal_note(r.counts.marginal_per_pkt(), r.counts.marginal_per_offered());
             s += &format!(
-                " [busy {:.0} ms - others' processes {:.0} ms - baseline {:.0} ms - collector {:.0} ms]",
+                " [busy {:.0} ms - others' processes {:.0} ms - generator {:.0} ms - baseline {:.0} ms - collector {:.0} ms]",
                 m.window.busy_ns as f64 / 1e6,
                 m.window.foreign_ns as f64 / 1e6,
+                m.generator_ns as f64 / 1e6,
                 m.baseline_ns / 1e6,
                 m.collector_ns as f64 / 1e6
             );
@@ -172,10 +173,15 @@ fn marginal_note(per_pkt: Option<f64>, per_offered: Option<f64>) -> String {
 /// `--flows`: one round's baseline, the generator alone.
 pub fn baseline_line(b: &crate::busy::Baseline) -> String {
     format!(
-        "bench: baseline of run {} (generator alone, nothing capturing): {:.3} Mpps offered, machine busy {} ns/offered; background {:.1} % of a CPU",
+        "bench: baseline of run {} (generator alone, nothing capturing): {:.3} Mpps offered, machine busy {} ns/offered (the generator's own CPU {}); background {:.1} % of a CPU",
         b.round + 1,
         b.offered as f64 / b.seconds.max(1e-9) / 1e6,
         b.busy_ns_per_offered().map_or("-".into(), |x| format!("{x:.1}")),
+        if b.offered > 0 {
+            format!("{:.1}", b.generator_ns as f64 / b.offered as f64)
+        } else {
+            "-".into()
+        },
         100.0 * b.idle_rate()
     )
 }

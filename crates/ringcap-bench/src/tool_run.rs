@@ -134,7 +134,9 @@ pub(crate) fn run(
                 )))
             }
             Ok(got) => {
-                marginal = ctx.baseline.map(|b| Marginal::new(window, b, got.cpu_ns));
+                marginal = ctx
+                    .baseline
+                    .map(|b| Marginal::new(window, b, got.cpu_ns, traffic.cpu_ns));
                 Ok(got.packets)
             }
             Err(f) => return failed(f),

@@ -19,6 +19,8 @@ pub(crate) struct Traffic {
     pub sent: Option<u64>,
     /// Ctrl-C came first: the generator was stopped and the run is not a measurement.
     pub interrupted: bool,
+    /// The generator's own user + system CPU (its rusage, once reaped).
+    pub cpu_ns: u64,
 }
 
 /// The capture end's receive counters.
@@ -72,6 +74,8 @@ impl Ctx<'_> {
             cmd.args(["--dst-mac", mac]);
         }
         let t0 = Instant::now();
+        // Children's CPU is added when they are reaped: the generator is the one reaped here.
+        let (u0, s0) = ringcap::process::children_cpu_time();
         let mut gen = Child::spawn(&mut cmd).map_err(Error::io("starting ringcap gen"))?;
         let status = loop {
             if let Some(st) = gen
@@ -87,17 +91,20 @@ impl Ctx<'_> {
                     secs: t0.elapsed().as_secs_f64(),
                     sent: None,
                     interrupted: true,
+                    cpu_ns: 0,
                 });
             }
             std::thread::sleep(Duration::from_millis(10));
         };
         let wall = t0.elapsed().as_secs_f64();
+        let (u1, s1) = ringcap::process::children_cpu_time();
         check(status, &gen.stderr())?;
         let (sent, secs) = sent(&gen.stdout()).unzip();
         Ok(Traffic {
             secs: secs.unwrap_or(wall),
             sent,
             interrupted: false,
+            cpu_ns: u1.saturating_sub(u0) + s1.saturating_sub(s0),
         })
     }
 }

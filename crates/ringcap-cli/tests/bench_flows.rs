@@ -94,16 +94,20 @@ fn marginal_cpu_is_reported_and_adds_up(json: &serde_json::Value) {
     assert!(b["offered"].as_u64().unwrap() > 0, "{b}");
     assert!(b["traffic"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
     assert!(b["idle"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
+    assert!(b["generator_ns"].as_u64().unwrap() > 0, "{b}");
     assert!(json["cpu_notes"]["rusage"].is_string(), "{json}");
     assert!(json["cpu_notes"]["marginal"].is_string(), "{json}");
     for r in json["each_run"].as_array().expect("each_run") {
         let m = &r["marginal"];
         let get = |k: &str| m[k].as_f64().unwrap_or_else(|| panic!("no {k} in {r}"));
-        // ns = busy - others' processes - baseline - collector (each rounded to 1 ns).
+        // ns = busy - others' processes - baseline - collector - generator (each rounded
+        // to 1 ns).
         let parts = get("window_busy_ns")
             - get("window_foreign_ns")
             - get("baseline_ns")
-            - get("collector_ns");
+            - get("collector_ns")
+            - get("generator_ns");
+        assert!(get("generator_ns") > 0.0, "{r}");
         assert!((get("ns") - parts).abs() <= 2.0, "{r}");
         assert!(get("window_wall_ns") > 0.0, "{r}");
         let offered = (r["seen"].as_u64().unwrap() + r["if_drops"].as_u64().unwrap()) as f64;
