@@ -7,15 +7,18 @@
 //! holds none of it. What does not depend on who is running is the machine's busy time: all
 //! CPUs' wall time less their idle, iowait and steal time from `/proc/stat` (on a NO_HZ
 //! kernel idle time is measured, not sampled; the busy fields are sampled at ticks), less the
-//! CPU time of other users' processes (the machine is shared). Each round starts with a *baseline*: the same generator at the same
-//! rate with no tool, whose busy time is the flood's own cost (generator, veth, the receive
-//! path up to where no socket wants the frame). A tool's marginal CPU is the busy time of its
-//! run, minus the baseline's busy time during the traffic, minus the machine's idle-time
-//! background for the rest of its (longer) run window, minus the collector's own CPU (nfcapd
-//! decoding the records is the collector's cost, not the exporter's).
+//! CPU time of other users' processes (the machine is shared).
 //!
-//! A control that does nothing (`--compare sleep`) comes out at about 0: that is the check of
-//! the method.
+//! Every exporter's run has a [`Window`]: from the traffic's start to its exit, the machine's
+//! busy time, with the run's generator's and collector's own CPU (their rusage) beside it.
+//! Each round starts with a *baseline*: the same run with a tool that does nothing (`sleep`:
+//! the same collector, the same traffic, the same wait for records, stopped the same way),
+//! then a quiet window for the machine's background rate. An exporter's marginal CPU is its
+//! window's busy time less its generator and collector, less the baseline's (likewise), less
+//! the background for the time its window is longer than the baseline's.
+//!
+//! `--compare sleep` runs the same do-nothing tool as an exporter: its marginal CPU is the
+//! method's run-to-run error around 0.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -27,9 +30,7 @@ use crate::session::Ctx;
 
 /// /proc/stat counts in USER_HZ ticks, 100 per second on Linux's common architectures.
 const NS_PER_TICK: u64 = 10_000_000;
-/// After the baseline's traffic, as after a capture: for the last frames to go through.
-const AFTER_TRAFFIC: Duration = Duration::from_millis(100);
-/// The baseline's quiet window after the traffic, for the machine's background busy rate.
+/// The baseline's quiet window after its run, for the machine's background busy rate.
 const IDLE: Duration = Duration::from_secs(2);
 
 /// The machine's idle time at one instant, and every other user's processes' CPU time.
@@ -198,25 +199,39 @@ impl Span {
     }
 }
 
-/// One round's baseline: the generator alone, nothing capturing.
+/// What one exporter's run cost the machine, before any baseline is taken out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// From the traffic's start to the tool's exit.
+    pub span: Span,
+    /// The run's generator's own user + system CPU (how fast a shared VM lets it send
+    /// varies from run to run).
+    pub generator_ns: u64,
+    /// The collector's (nfcapd's) own user + system CPU: the collector's cost.
+    pub collector_ns: u64,
+}
+
+impl Window {
+    /// The busy time that is neither other users' processes, the generator nor the collector.
+    pub fn own_ns(&self) -> f64 {
+        self.span.net_ns() as f64 - self.generator_ns as f64 - self.collector_ns as f64
+    }
+}
+
+/// One round's baseline: the run of a tool that does nothing, then a quiet window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
-    /// 0-based round (1-based in the JSON's `each_run`-like listing).
+    /// 0-based round.
     #[serde(skip)]
     pub round: usize,
     /// Frames the capture end's interface received plus dropped.
     pub offered: u64,
     /// The generator's sending time.
     pub seconds: f64,
-    /// The traffic window: from just before the generator starts to just after it ended.
-    pub traffic: Span,
-    /// A quiet window after it: the machine's background (the bench itself, other
-    /// processes), charged to a run for the time its window is longer than the traffic's.
+    pub window: Window,
+    /// After the run: the machine's background (the bench itself, other processes' kernel
+    /// work), charged for the time a run's window is longer than the baseline's.
     pub idle: Span,
-    /// The generator's own CPU (its rusage) in the traffic window: how fast a shared VM
-    /// lets it send varies from run to run, so each run's own generator CPU is taken out of
-    /// both sides.
-    pub generator_ns: u64,
 }
 
 impl Baseline {
@@ -228,77 +243,73 @@ impl Baseline {
         self.idle.net_ns() as f64 / self.idle.wall_ns as f64
     }
 
-    /// The flood's own busy nanoseconds per offered frame.
-    pub fn busy_ns_per_offered(&self) -> Option<f64> {
-        (self.offered > 0).then(|| self.traffic.net_ns() as f64 / self.offered as f64)
+    /// The machine's busy time per offered frame in the baseline, its generator's part and
+    /// the rest (the flood's receive path, the bench).
+    pub fn busy_ns_per_offered(&self) -> Option<(f64, f64)> {
+        let w = &self.window;
+        (self.offered > 0).then(|| {
+            let n = self.offered as f64;
+            (w.generator_ns as f64 / n, w.own_ns() / n)
+        })
     }
 
-    /// What a run's window of `wall_ns` would have cost without the tool, its generator's
-    /// CPU aside: the baseline's traffic window less its generator, plus the background rate
-    /// for the rest.
+    /// What a run's window of `wall_ns` costs without an exporter, its generator and
+    /// collector aside: the baseline's, plus (or minus) the background for the difference in
+    /// length.
     pub fn expected_ns(&self, wall_ns: u64) -> f64 {
-        let extra = wall_ns.saturating_sub(self.traffic.wall_ns) as f64;
-        self.traffic.net_ns() as f64 - self.generator_ns as f64 + self.idle_rate() * extra
+        let extra = wall_ns as f64 - self.window.span.wall_ns as f64;
+        self.window.own_ns() + self.idle_rate() * extra
     }
 }
 
 /// A tool's marginal CPU in one run (see the module's notes).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Marginal {
-    /// The run's window (traffic start to the tool's exit): the machine's busy time (less
-    /// other users' processes).
-    pub window: Span,
+    pub window: Window,
     /// Subtracted: what the round's baseline says that window costs without the tool.
     pub baseline_ns: f64,
-    /// Subtracted: the collector's (nfcapd's) own user + system CPU.
-    pub collector_ns: u64,
-    /// Subtracted: this run's generator's own CPU (the baseline's is out of `baseline_ns`).
-    pub generator_ns: u64,
     /// What is left: the tool's cost (it may come out slightly negative for a tool that
     /// costs nothing, as the control shows).
     pub ns: f64,
 }
 
 impl Marginal {
-    pub fn new(
-        window: Span,
-        baseline: &Baseline,
-        collector_ns: u64,
-        generator_ns: u64,
-    ) -> Marginal {
-        let baseline_ns = baseline.expected_ns(window.wall_ns);
+    pub fn new(window: Window, baseline: &Baseline) -> Marginal {
+        let baseline_ns = baseline.expected_ns(window.span.wall_ns);
         Marginal {
             window,
             baseline_ns,
-            collector_ns,
-            generator_ns,
-            ns: window.net_ns() as f64 - baseline_ns - collector_ns as f64 - generator_ns as f64,
+            ns: window.own_ns() - baseline_ns,
         }
     }
 }
 
-/// Runs one baseline: the traffic of `ctx` with nothing capturing, then a quiet window.
-/// None when the bench was interrupted.
+/// Runs one baseline: the do-nothing tool as an exporter, then a quiet window. None when the
+/// bench was interrupted.
 pub(crate) fn baseline(ctx: &Ctx<'_>, round: usize) -> Result<Option<Baseline>> {
-    let link0 = ctx.link()?;
-    let m0 = Mark::start()?;
-    let traffic = ctx.traffic()?;
-    if traffic.interrupted {
+    let Some(run) = crate::tool_run::run(ctx, &crate::tools::SLEEP, "baseline".into(), round)?
+    else {
         return Ok(None);
+    };
+    let failed = |why: String| Error::Io {
+        what: format!("the baseline of run {}", round + 1),
+        source: std::io::Error::other(why),
+    };
+    if let Some(f) = &run.failure {
+        return Err(failed(f.why.clone()));
     }
-    std::thread::sleep(AFTER_TRAFFIC);
-    let m1 = Mark::end()?;
-    let link = ctx.link()?.since(link0);
-    let m1b = Mark::start()?;
+    let Some(window) = run.counts.window else {
+        return Err(failed("no busy time measured".into()));
+    };
+    let m0 = Mark::start()?;
     std::thread::sleep(IDLE);
-    let m2 = Mark::end()?;
+    let m1 = Mark::end()?;
     Ok(Some(Baseline {
         round,
-        offered: link.rx_packets + link.rx_dropped,
-        seconds: traffic.secs,
-        traffic: m1.since(&m0),
-        idle: m2.since(&m1b),
-        generator_ns: traffic.cpu_ns,
+        offered: run.counts.offered(),
+        seconds: run.counts.secs,
+        window,
+        idle: m1.since(&m0),
     }))
 }
 
@@ -306,22 +317,25 @@ pub(crate) fn baseline(ctx: &Ctx<'_>, round: usize) -> Result<Option<Baseline>> 
 mod tests {
     use super::*;
 
+    fn span(busy_ns: u64, wall_ns: u64, foreign_ns: u64) -> Span {
+        Span {
+            busy_ns,
+            wall_ns,
+            foreign_ns,
+        }
+    }
+
     fn base() -> Baseline {
         Baseline {
             round: 0,
             offered: 1000,
             seconds: 1.0,
-            traffic: Span {
-                busy_ns: 2_000_000,
-                wall_ns: 1_000_000,
-                foreign_ns: 0,
+            window: Window {
+                span: span(3_000_000, 2_000_000, 100_000),
+                generator_ns: 800_000,
+                collector_ns: 100_000,
             },
-            idle: Span {
-                busy_ns: 10_000,
-                wall_ns: 1_000_000,
-                foreign_ns: 0,
-            },
-            generator_ns: 500_000,
+            idle: span(10_000, 1_000_000, 0),
         }
     }
 
@@ -329,36 +343,22 @@ mod tests {
     fn the_baseline_and_the_background_are_subtracted() {
         let b = base();
         assert_eq!(b.idle_rate(), 0.01);
-        assert_eq!(b.busy_ns_per_offered(), Some(2000.0));
-        // A window 2 ms longer than the traffic's: 2 ms of background at 1 %; the
-        // generator's own CPU is not in it.
-        assert_eq!(b.expected_ns(3_000_000), 1_520_000.0);
-        // A shorter window is charged the traffic's busy time only.
-        assert_eq!(b.expected_ns(500_000), 1_500_000.0);
-        let m = Marginal::new(
-            Span {
-                busy_ns: 3_100_000,
-                wall_ns: 3_000_000,
-                foreign_ns: 100_000,
-            },
-            &b,
-            80_000,
-            600_000,
-        );
-        // 3.1 ms busy - 0.1 others - (2 - 0.5 + 0.02) baseline - 0.08 collector - 0.6 generator
-        assert_eq!(m.ns, 800_000.0);
-        // A tool that did nothing: the window costs what the baseline says, or a tick less.
-        let m = Marginal::new(
-            Span {
-                busy_ns: 2_010_000,
-                wall_ns: 2_000_000,
-                foreign_ns: 0,
-            },
-            &b,
-            0,
-            500_000,
-        );
-        assert_eq!(m.ns, 0.0);
+        // 3 ms busy - 0.1 others - 0.8 generator - 0.1 collector = 2 ms: 2000 ns a frame.
+        assert_eq!(b.busy_ns_per_offered(), Some((800.0, 2000.0)));
+        // A window 2 ms longer than the baseline's: 2 ms more background at 1 %.
+        assert_eq!(b.expected_ns(4_000_000), 2_020_000.0);
+        // A shorter one: less.
+        assert_eq!(b.expected_ns(1_000_000), 1_990_000.0);
+        let w = Window {
+            span: span(3_500_000, 2_000_000, 0),
+            generator_ns: 700_000,
+            collector_ns: 200_000,
+        };
+        let m = Marginal::new(w, &b);
+        // 3.5 - 0.7 - 0.2 = 2.6 ms, less the baseline's 2 ms.
+        assert_eq!(m.ns, 600_000.0);
+        // The baseline's own run comes out at 0.
+        assert_eq!(Marginal::new(b.window, &b).ns, 0.0);
     }
 
     #[test]

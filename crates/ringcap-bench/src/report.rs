@@ -57,7 +57,9 @@ struct BaselineJson<'a> {
     round: usize,
     #[serde(flatten)]
     baseline: &'a Baseline,
-    busy_ns_per_offered: Option<f64>,
+    /// The generator's CPU per offered frame, and the rest of the machine's busy time.
+    generator_ns_per_offered: Option<f64>,
+    rest_ns_per_offered: Option<f64>,
     /// Background busy time per wall time (1.0 = one CPU).
     idle_rate: Option<f64>,
 }
@@ -189,8 +191,8 @@ struct Unpaired<'a> {
     why: &'a str,
 }
 
-const RUSAGE_NOTE: &str = "cpu_user_ns_per_pkt, cpu_sys_ns_per_pkt, cpu_ns_per_pkt, cpu_ns_per_offered_pkt: the contender's own user + system CPU (rusage); on a kernel without IRQ time accounting it also holds whatever receive softirq fired while the contender ran, and misses what fired while it slept";
-const MARGINAL_NOTE: &str = "marginal_cpu_ns_per_pkt, marginal_cpu_ns_per_offered_pkt: the machine's busy time (all CPUs, /proc/stat: total minus idle, iowait, steal; less other users' processes) from the traffic's start to the tool's exit, minus the run's generator's own CPU, minus the round's baseline (the same traffic with no tool, less its generator's CPU, plus the background rate for the rest of the window), minus the collector's own CPU; per packet in the decoded records and per offered packet";
+const RUSAGE_NOTE: &str = "cpu_user_ns_per_pkt, cpu_sys_ns_per_pkt, cpu_ns_per_pkt, cpu_ns_per_offered_pkt: the contender's own user + system CPU (rusage; for a compared tool from the traffic's start to its exit, its start-up left out); on a kernel without IRQ time accounting it also holds whatever receive softirq fired while the contender ran, and misses what fired while it slept";
+const MARGINAL_NOTE: &str = "marginal_cpu_ns_per_pkt, marginal_cpu_ns_per_offered_pkt: the machine's busy time (all CPUs, /proc/stat: total minus idle, iowait, steal; less other users' processes) from the traffic's start to the tool's exit, minus the run's generator's and collector's own CPU, minus the round's baseline (the same run with a tool that does nothing, likewise, plus or minus the background rate for the difference in window length); per packet in the decoded records and per offered packet";
 
 /// `v` rounded to `decimals`; None (JSON null) when it is not a finite number.
 fn num(v: f64, decimals: i32) -> Option<f64> {
@@ -225,12 +227,12 @@ fn run_json(r: &Run, round: Option<usize>, adds_up: bool) -> RunJson<'_> {
         marginal_cpu_ns_per_pkt: c.marginal_per_pkt().and_then(|x| num(x, 2)),
         marginal_cpu_ns_per_offered_pkt: c.marginal_per_offered().and_then(|x| num(x, 2)),
         marginal: c.marginal.map(|m| MarginalJson {
-            window_busy_ns: m.window.busy_ns,
-            window_foreign_ns: m.window.foreign_ns,
-            window_wall_ns: m.window.wall_ns,
+            window_busy_ns: m.window.span.busy_ns,
+            window_foreign_ns: m.window.span.foreign_ns,
+            window_wall_ns: m.window.span.wall_ns,
             baseline_ns: num(m.baseline_ns, 0),
-            collector_ns: m.collector_ns,
-            generator_ns: m.generator_ns,
+            collector_ns: m.window.collector_ns,
+            generator_ns: m.window.generator_ns,
             ns: num(m.ns, 0),
         }),
         ring_bytes: c.ring_bytes,
@@ -326,7 +328,8 @@ pub fn json(
             .map(|b| BaselineJson {
                 round: b.round + 1,
                 baseline: b,
-                busy_ns_per_offered: b.busy_ns_per_offered().and_then(|x| num(x, 2)),
+                generator_ns_per_offered: b.busy_ns_per_offered().and_then(|x| num(x.0, 2)),
+                rest_ns_per_offered: b.busy_ns_per_offered().and_then(|x| num(x.1, 2)),
                 idle_rate: num(b.idle_rate(), 4),
             })
             .collect(),

@@ -134,6 +134,7 @@ pub(crate) fn run(
             sent: driven.traffic.sent,
             output: driven.written,
             marginal: None,
+            window: None,
         },
         reconciles: ringcap_reconciles(report.reconciles(), taken, link.rx_packets),
         background: link.rx_packets.saturating_sub(taken),

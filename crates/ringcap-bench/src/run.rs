@@ -43,6 +43,8 @@ pub struct Counts {
     /// ([`crate::busy`]); `cpu_user_ns`/`cpu_sys_ns` are its rusage, which on this kind of
     /// kernel also holds softirq work billed to it by chance.
     pub marginal: Option<crate::busy::Marginal>,
+    /// `--flows`: what the run cost the machine before any baseline is taken out.
+    pub window: Option<crate::busy::Window>,
 }
 
 /// What ringcap's output threads (writers, merger) did in one `--write` run.
@@ -294,6 +296,7 @@ mod tests {
             sent: Some(seen + if_drops),
             output: None,
             marginal: None,
+            window: None,
         }
     }
 

@@ -241,8 +241,8 @@ impl Bench {
         if s.tools.iter().any(|t| t.flows) {
             lines.push(
                 "bench: --flows: user/sys/cpu are each tool's rusage, which holds whatever receive softirq fired while it ran; \
-                 marginal CPU is the machine's busy time (all CPUs) in the tool's run minus the round's baseline \
-                 (the generator alone) and minus the collector's own CPU: what the tool adds"
+                 marginal CPU is the machine's busy time (all CPUs, other users' processes, the generator and the collector aside) \
+                 from the traffic's start to the tool's exit, minus the same for the round's baseline (a run of a tool that does nothing): what the tool adds"
                     .into(),
             );
         }

@@ -53,11 +53,11 @@ impl Table {
             s += &marginal_note(r.counts.marginal_per_pkt(), r.counts.marginal_per_offered());
             s += &format!(
                 " [busy {:.0} ms - others' processes {:.0} ms - generator {:.0} ms - baseline {:.0} ms - collector {:.0} ms]",
-                m.window.busy_ns as f64 / 1e6,
-                m.window.foreign_ns as f64 / 1e6,
-                m.generator_ns as f64 / 1e6,
+                m.window.span.busy_ns as f64 / 1e6,
+                m.window.span.foreign_ns as f64 / 1e6,
+                m.window.generator_ns as f64 / 1e6,
                 m.baseline_ns / 1e6,
-                m.collector_ns as f64 / 1e6
+                m.window.collector_ns as f64 / 1e6
             );
         }
         s
@@ -170,18 +170,17 @@ fn marginal_note(per_pkt: Option<f64>, per_offered: Option<f64>) -> String {
     )
 }
 
-/// `--flows`: one round's baseline, the generator alone.
+/// `--flows`: one round's baseline, the do-nothing tool's run.
 pub fn baseline_line(b: &crate::busy::Baseline) -> String {
+    let (gen, rest) = b
+        .busy_ns_per_offered()
+        .map_or(("-".into(), "-".into()), |(g, r)| {
+            (format!("{g:.1}"), format!("{r:.1}"))
+        });
     format!(
-        "bench: baseline of run {} (generator alone, nothing capturing): {:.3} Mpps offered, machine busy {} ns/offered (the generator's own CPU {}); background {:.1} % of a CPU",
+        "bench: baseline of run {} (the same run with a tool that does nothing): {:.3} Mpps offered; per offered frame the generator's CPU {gen} ns, the rest of the machine {rest} ns (collector aside); background {:.1} % of a CPU",
         b.round + 1,
         b.offered as f64 / b.seconds.max(1e-9) / 1e6,
-        b.busy_ns_per_offered().map_or("-".into(), |x| format!("{x:.1}")),
-        if b.offered > 0 {
-            format!("{:.1}", b.generator_ns as f64 / b.offered as f64)
-        } else {
-            "-".into()
-        },
         100.0 * b.idle_rate()
     )
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ringcap::config::format_cpu_list;
 
-use crate::busy::{Marginal, Mark};
+use crate::busy::{Marginal, Mark, Window};
 use crate::child::{Child, Ended};
 
 /// SIGTERM's number (Linux).
@@ -86,6 +86,9 @@ pub(crate) fn run(
         };
     }
     std::thread::sleep(SETTLE);
+    // What the tool used to start (a flow exporter sizing its tables, say) is not what the
+    // traffic cost it: its CPU so far is taken out of its rusage.
+    let startup = start_up_cpu(child.id());
     // The window of the marginal CPU: from the traffic's start to the tool's exit.
     let mark = Mark::start()?;
     let traffic = ctx.traffic()?;
@@ -109,7 +112,7 @@ pub(crate) fn run(
         .wait_for(STOP_GRACE)
         .map_err(crate::Error::io(format!("waiting for {}", tool.name)))?;
     let (cu1, cs1) = ringcap::process::children_cpu_time();
-    let window = Mark::end()?.since(&mark);
+    let span = Mark::end()?.since(&mark);
     if traffic.interrupted {
         return Ok(None);
     }
@@ -124,7 +127,7 @@ pub(crate) fn run(
     if let Some(why) = exit_failure(ended).filter(|_| !asked_to_stop) {
         return failed(Failure::new(why).with_stderr(&stderr));
     }
-    let mut marginal = None;
+    let mut window = None;
     let captured = if let Some(c) = collector {
         match c.finish(ctx) {
             Ok(got) if got.lost_datagrams > 0 => {
@@ -134,9 +137,11 @@ pub(crate) fn run(
                 )))
             }
             Ok(got) => {
-                marginal = ctx
-                    .baseline
-                    .map(|b| Marginal::new(window, b, got.cpu_ns, traffic.cpu_ns));
+                window = Some(Window {
+                    span,
+                    generator_ns: traffic.cpu_ns,
+                    collector_ns: got.cpu_ns,
+                });
                 Ok(got.packets)
             }
             Err(f) => return failed(f),
@@ -162,12 +167,13 @@ pub(crate) fn run(
             captured,
             drops,
             secs: traffic.secs,
-            cpu_user_ns: cu1.saturating_sub(cu0),
-            cpu_sys_ns: cs1.saturating_sub(cs0),
+            cpu_user_ns: cu1.saturating_sub(cu0).saturating_sub(startup.0),
+            cpu_sys_ns: cs1.saturating_sub(cs0).saturating_sub(startup.1),
             ring_bytes: tool.ring_bytes.unwrap_or(0),
             sent: traffic.sent,
             output: None,
-            marginal,
+            marginal: window.zip(ctx.baseline).map(|(w, b)| Marginal::new(w, b)),
+            window,
         },
         reconciles: tool_reconciles(captured, drops, link.rx_packets),
         background: 0,
@@ -182,6 +188,25 @@ pub(crate) fn run(
         *f = f.clone().with_stderr(&stderr);
     }
     Ok(Some(run))
+}
+
+/// A running process's user and system CPU so far (every thread), in ns, from
+/// `/proc/PID/stat` (clock ticks); (0, 0) if it cannot be read.
+fn start_up_cpu(pid: u32) -> (u64, u64) {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| user_sys_ticks(&t))
+        .map_or((0, 0), |(u, s)| (u * NS_PER_TICK, s * NS_PER_TICK))
+}
+
+/// USER_HZ: 100 ticks per second on Linux's common architectures.
+const NS_PER_TICK: u64 = 10_000_000;
+
+/// utime and stime from the text of `/proc/PID/stat` (fields 14 and 15; the command name
+/// before them is in parentheses and may hold spaces).
+fn user_sys_ticks(stat: &str) -> Option<(u64, u64)> {
+    let f: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
 }
 
 /// `ip netns exec NS taskset -c CPUS TOOL ARGS…`: ip and taskset exec, so the child is the
@@ -323,6 +348,17 @@ fn count_packets(path: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_up_cpu_from_proc_stat() {
+        let line = "1234 (ringcap w (x)) S 77 1234 1234 0 -1 4194560 100 0 0 0 15 7 3 2 20";
+        assert_eq!(user_sys_ticks(line), Some((15, 7)));
+        assert_eq!(user_sys_ticks("1234 (x"), None);
+        // This process has run a little.
+        let (u, s) = start_up_cpu(std::process::id());
+        assert_eq!((u + s) % NS_PER_TICK, 0);
+        assert_eq!(start_up_cpu(u32::MAX), (0, 0));
+    }
 
     #[test]
     fn socket_links_name_their_inode() {

@@ -26,6 +26,7 @@ fn row(name: &str, side: Side, offered: u64, captured: u64, user: u64, sys: u64)
                 sent: Some(offered),
                 output: None,
                 marginal: None,
+                window: None,
             },
             reconciles: true,
             background: 0,

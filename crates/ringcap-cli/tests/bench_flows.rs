@@ -92,9 +92,9 @@ fn marginal_cpu_is_reported_and_adds_up(json: &serde_json::Value) {
     let b = &baselines[0];
     assert_eq!(b["round"], 1, "{b}");
     assert!(b["offered"].as_u64().unwrap() > 0, "{b}");
-    assert!(b["traffic"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
+    assert!(b["window"]["span"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
+    assert!(b["window"]["generator_ns"].as_u64().unwrap() > 0, "{b}");
     assert!(b["idle"]["wall_ns"].as_u64().unwrap() > 0, "{b}");
-    assert!(b["generator_ns"].as_u64().unwrap() > 0, "{b}");
     assert!(json["cpu_notes"]["rusage"].is_string(), "{json}");
     assert!(json["cpu_notes"]["marginal"].is_string(), "{json}");
     for r in json["each_run"].as_array().expect("each_run") {
