@@ -164,6 +164,10 @@ pub struct Results {
     /// One row per contender that ran.
     pub rows: Vec<Row>,
     pub ratios: Vec<Ratio>,
+    /// `--write-dir`: each round's probe of the disk (see [`crate::disk`]), or why the last
+    /// one could not measure.
+    pub disk: Vec<crate::disk::DiskProbe>,
+    pub disk_failure: Option<String>,
     /// Ctrl-C ended the bench early.
     pub interrupted: bool,
 }
@@ -276,6 +280,7 @@ impl Bench {
             dst_mac: None,
         };
         let mut runs: Vec<Vec<Run>> = vec![Vec::new(); self.lineup.len()];
+        let (mut disk, mut disk_failure) = (Vec::new(), None);
         'rounds: for round in 0..self.settings.runs {
             for (i, c) in self.lineup.iter().enumerate() {
                 if stop.is_stopped() {
@@ -295,10 +300,21 @@ impl Bench {
                 on_run(&run);
                 runs[i].push(run);
             }
+            if stop.is_stopped() {
+                break;
+            }
+            self.scratch.clear();
+            match crate::disk::probe_round(&ctx, round)? {
+                Some(Ok(p)) => disk.push(p),
+                Some(Err(why)) => disk_failure = Some(why),
+                None => {}
+            }
         }
         Ok(Results {
             rows: runs.iter().filter_map(|r| summary::row(r)).collect(),
             ratios: summary::paired_ratios(&runs),
+            disk,
+            disk_failure,
             interrupted: stop.is_stopped(),
             runs,
         })
