@@ -26,6 +26,7 @@ pub mod chart;
 mod child;
 mod collector;
 pub mod compare;
+pub mod disk;
 mod error;
 pub mod host_stack;
 pub mod machine;

@@ -169,6 +169,10 @@ pub struct Results {
     pub ratios: Vec<Ratio>,
     /// `--flows`: each round's baseline, in round order.
     pub baselines: Vec<Baseline>,
+    /// `--write-dir`: each round's probe of the disk (see [`crate::disk`]), or why the last
+    /// one could not measure.
+    pub disk: Vec<crate::disk::DiskProbe>,
+    pub disk_failure: Option<String>,
     /// Ctrl-C ended the bench early.
     pub interrupted: bool,
 }
@@ -296,6 +300,7 @@ impl Bench {
             .any(|c| matches!(c, Contender::Tool(t) if t.flows));
         let mut runs: Vec<Vec<Run>> = vec![Vec::new(); self.lineup.len()];
         let mut baselines = Vec::new();
+        let (mut disk, mut disk_failure) = (Vec::new(), None);
         'rounds: for round in 0..self.settings.runs {
             let mut ctx = base;
             if flows {
@@ -323,11 +328,22 @@ impl Bench {
                 on_run(&run);
                 runs[i].push(run);
             }
+            if stop.is_stopped() {
+                break;
+            }
+            self.scratch.clear();
+            match crate::disk::probe_round(&ctx, round)? {
+                Some(Ok(p)) => disk.push(p),
+                Some(Err(why)) => disk_failure = Some(why),
+                None => {}
+            }
         }
         Ok(Results {
             rows: runs.iter().filter_map(|r| summary::row(r)).collect(),
             ratios: summary::paired_ratios(&runs),
             baselines,
+            disk,
+            disk_failure,
             interrupted: stop.is_stopped(),
             runs,
         })

@@ -5,6 +5,8 @@
 //! `capture -w` uses ([`FileOutput`]), so the figures are those of `capture -w`.
 
 use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use ringcap::{Batch, Capture, Flow, Handler, WorkerReport};
 
@@ -17,7 +19,25 @@ pub trait FileOutput {
     /// Opens one handler per worker of `cap` writing `path` (and the output threads behind
     /// them) as `capture -w` does, each ready to write.
     fn open(&self, path: &Path, cap: &Capture) -> Result<FileSinks, String>;
+
+    /// Starts measuring what `dir`'s disk takes with the output's own O_DIRECT write pattern:
+    /// after `delay`, for `dur`, on `cpu` unless the output places its threads elsewhere (see
+    /// [`crate::disk`]). The thread gives bytes per second, or why the directory takes no
+    /// O_DIRECT. None: this output has no probe.
+    fn disk_probe(
+        &self,
+        _dir: &Path,
+        _delay: Duration,
+        _dur: Duration,
+        _cpu: Option<usize>,
+        _stop: Box<dyn Fn() -> bool + Send>,
+    ) -> Option<std::io::Result<JoinHandle<DiskRate>>> {
+        None
+    }
 }
+
+/// What a disk probe measured: bytes per second, or why it could not.
+pub type DiskRate = std::io::Result<Result<f64, String>>;
 
 /// The handlers of one `--write` run and how to tell, afterwards, whether they wrote
 /// everything.

@@ -284,6 +284,13 @@ fn print_summary(table: &Table, results: &Results, runs: usize) {
     if let Some(line) = table::verdict_line(&results.rows) {
         eprintln!("{line}");
     }
+    for l in ringcap_bench::disk::lines(
+        &results.disk,
+        results.disk_failure.as_deref(),
+        &results.rows,
+    ) {
+        eprintln!("{l}");
+    }
 }
 
 fn json(bench: &Bench, results: &Results) -> String {
@@ -298,13 +305,29 @@ fn json(bench: &Bench, results: &Results) -> String {
         command: &s.command,
         interrupted: results.interrupted,
     };
-    report::json(
+    let text = report::json(
         &cx,
         &results.rows,
         &results.runs,
         &results.ratios,
         &results.baselines,
-    )
+    );
+    if results.disk.is_empty() && results.disk_failure.is_none() {
+        return text;
+    }
+    // The disk's figures (`--write-dir`) beside the report's own fields.
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return text;
+    };
+    v["disk"] = serde_json::json!({
+        "rounds": results.disk,
+        "median": ringcap_bench::disk::summarize(&results.disk),
+        "failure": results.disk_failure,
+        "written_mb_s": results.rows.iter().filter_map(|r| {
+            ringcap_bench::disk::written_mb_s(r).map(|mb| serde_json::json!({"mode": r.run.name, "mb_s": mb}))
+        }).collect::<Vec<_>>(),
+    });
+    serde_json::to_string(&v).unwrap_or(text)
 }
 
 fn svg(bench: &Bench, rows: &[Row]) -> String {
@@ -395,5 +418,21 @@ impl FileOutput for CaptureFiles {
             }),
             zstd_level,
         })
+    }
+
+    fn disk_probe(
+        &self,
+        dir: &Path,
+        delay: std::time::Duration,
+        dur: std::time::Duration,
+        cpu: Option<usize>,
+        stop: Box<dyn Fn() -> bool + Send>,
+    ) -> Option<std::io::Result<std::thread::JoinHandle<ringcap_bench::write::DiskRate>>> {
+        // Where the output threads go: --writer-cpus when given.
+        let cpu = match &self.0.writer_cpus {
+            Some(list) => parse_cpu_list(list).ok().and_then(|l| l.first().copied()),
+            None => cpu,
+        };
+        Some(ringcap_sink::disk_probe::start(dir, delay, dur, cpu, stop))
     }
 }

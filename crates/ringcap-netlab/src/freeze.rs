@@ -24,10 +24,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// One thread in a freezer of its own; thawed, moved back and the cgroups removed on drop.
+/// Threads in a freezer of their own; thawed, moved back and the cgroups removed on drop.
 pub struct FrozenThread {
     how: Freezer,
-    tid: String,
+    tids: Vec<String>,
 }
 
 enum Freezer {
@@ -79,6 +79,12 @@ pub fn can_freeze() -> bool {
 impl FrozenThread {
     /// Puts thread `tid` of process `pid` in a freezer of its own (not frozen yet).
     pub fn new(pid: u32, tid: &str) -> FrozenThread {
+        FrozenThread::threads(pid, &[tid])
+    }
+
+    /// Puts the threads `tids` of process `pid` together in a freezer of their own.
+    pub fn threads(pid: u32, tids: &[&str]) -> FrozenThread {
+        let first = tids.first().expect("a thread to freeze");
         let how = match cgroup2_mount() {
             Some(root) => {
                 let domain = root.join(format!("ringcap-test-{pid}"));
@@ -86,7 +92,9 @@ impl FrozenThread {
                 std::fs::create_dir_all(&threaded).unwrap();
                 std::fs::write(domain.join("cgroup.procs"), pid.to_string()).unwrap();
                 std::fs::write(threaded.join("cgroup.type"), "threaded").unwrap();
-                std::fs::write(threaded.join("cgroup.threads"), tid).unwrap();
+                for tid in tids {
+                    std::fs::write(threaded.join("cgroup.threads"), tid).unwrap();
+                }
                 Freezer::V2 {
                     root,
                     pid,
@@ -95,15 +103,17 @@ impl FrozenThread {
                 }
             }
             None => {
-                let dir = Path::new(FREEZER_V1).join(format!("ringcap-test-{tid}"));
+                let dir = Path::new(FREEZER_V1).join(format!("ringcap-test-{first}"));
                 std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(dir.join("tasks"), tid).unwrap();
+                for tid in tids {
+                    std::fs::write(dir.join("tasks"), tid).unwrap();
+                }
                 Freezer::V1 { dir }
             }
         };
         FrozenThread {
             how,
-            tid: tid.to_string(),
+            tids: tids.iter().map(|t| t.to_string()).collect(),
         }
     }
 
@@ -175,7 +185,9 @@ impl Drop for FrozenThread {
             }
             Freezer::V1 { dir } => {
                 let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
-                let _ = std::fs::write(Path::new(FREEZER_V1).join("tasks"), &self.tid);
+                for tid in &self.tids {
+                    let _ = std::fs::write(Path::new(FREEZER_V1).join("tasks"), tid);
+                }
                 let _ = std::fs::remove_dir(dir);
             }
         }

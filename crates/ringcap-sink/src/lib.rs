@@ -30,6 +30,7 @@
 mod chunk;
 mod compress;
 mod direct;
+pub mod disk_probe;
 mod merge;
 mod out_file;
 mod spool;

@@ -67,7 +67,7 @@ pub(crate) fn direct_notice(dir_hint: &str, why: &str) -> String {
 
 /// Switches O_DIRECT on for `f` where it helps and the file system takes it; returns the
 /// alignment, or why not.
-fn try_direct(f: &File) -> Result<usize, String> {
+pub(crate) fn try_direct(f: &File) -> Result<usize, String> {
     let fd = f.as_fd();
     match sysfile::fs_type(fd) {
         Ok(sysfile::TMPFS_MAGIC) | Ok(sysfile::RAMFS_MAGIC) => {
