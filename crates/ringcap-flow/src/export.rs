@@ -25,6 +25,7 @@ use crate::json::JsonOut;
 use crate::message::{Encoder, ExporterStats, Protocol};
 use crate::meter::{Pool, Queue, CHUNK};
 use crate::record::FlowRecord;
+use crate::send::{Batch, Conn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -167,21 +168,12 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-struct Conn {
-    name: String,
-    sock: UdpSocket,
-    sent: u64,
-    failed: u64,
-    failed_records: u64,
-    /// Records in the last message sent, which a refusal reported later most likely concerns.
-    last_records: u64,
-    last_error: Option<String>,
-}
-
 /// One protocol's stream: a message being built and the collectors it goes to.
 struct UdpOut {
     enc: Encoder,
     conns: Vec<Conn>,
+    /// Messages built and not yet sent.
+    batch: Batch,
     refresh_ms: u64,
     refresh_messages: u32,
     last_templates_ms: Option<u64>,
@@ -229,8 +221,10 @@ impl UdpOut {
             });
         }
         let max = specs.iter().map(|s| s.max_message).min().unwrap_or(1400);
+        let enc = Encoder::new(proto, cfg.observation_domain, max, start_ms);
         Ok(UdpOut {
-            enc: Encoder::new(proto, cfg.observation_domain, max, start_ms),
+            batch: Batch::new(enc.max_len()),
+            enc,
             conns,
             refresh_ms: cfg.template_refresh.as_millis().max(1) as u64,
             refresh_messages: cfg.template_refresh_messages.max(1),
@@ -277,6 +271,7 @@ impl UdpOut {
         self.open = true;
     }
 
+    /// Completes the message being built; it leaves with its batch ([`UdpOut::transmit`]).
     fn send(&mut self) {
         if !self.open {
             return;
@@ -284,34 +279,19 @@ impl UdpOut {
         self.open = false;
         let n = self.enc.flow_records() as u64;
         let msg = self.enc.finish();
-        for c in &mut self.conns {
-            // An ICMP refusal of an earlier message waits on the socket and fails this send
-            // instead (the kernel hands it over and drops the datagram): count it against the
-            // message sent last and send this one again. Asking for it before every send
-            // would be a system call per message.
-            let mut sent = c.sock.send(msg);
-            if let Err(e) = &sent {
-                if e.kind() == io::ErrorKind::ConnectionRefused {
-                    c.sent = c.sent.saturating_sub(1);
-                    c.failed += 1;
-                    c.failed_records += c.last_records;
-                    c.last_error = Some(e.to_string());
-                    sent = c.sock.send(msg);
-                }
-            }
-            c.last_records = n;
-            match sent {
-                Ok(_) => c.sent += 1,
-                Err(e) => {
-                    c.failed += 1;
-                    c.failed_records += n;
-                    c.last_error = Some(e.to_string());
-                }
-            }
+        if self.batch.push(msg, n) {
+            self.transmit();
         }
         self.messages += 1;
         self.since_templates += 1;
-        self.publish();
+    }
+
+    /// Sends the messages of the batch to every collector.
+    fn transmit(&mut self) {
+        if !self.batch.is_empty() {
+            self.batch.transmit(&mut self.conns);
+            self.publish();
+        }
     }
 
     fn publish(&self) {
@@ -340,12 +320,14 @@ impl UdpOut {
             self.send();
         }
         self.open = false;
+        self.transmit();
     }
 
     fn tick(&mut self, now: u64, base: &ExporterStats) {
         if !self.open && self.templates_due(now) {
             self.begin(now, base, true);
             self.send();
+            self.transmit();
         }
     }
 
@@ -353,6 +335,7 @@ impl UdpOut {
         self.flush();
         self.begin(now, base, true);
         self.send();
+        self.transmit();
     }
 
     fn reports(&self) -> Vec<OutputReport> {

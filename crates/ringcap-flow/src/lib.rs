@@ -27,6 +27,7 @@ pub mod key;
 pub mod message;
 pub mod meter;
 pub mod record;
+mod send;
 pub mod table;
 
 /// Header summaries: the flow key is built from ringcap-wire's one-pass summary.
