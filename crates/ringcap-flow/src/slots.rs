@@ -38,7 +38,7 @@ fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
 }
 
-/// The byte index of the lowest flag in `m` (not 0).
+/// The byte index of the lowest flag in `m` (8 if none).
 #[inline(always)]
 fn first(m: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
@@ -53,7 +53,8 @@ pub(super) struct Probe {
     pub(super) v4: bool,
     /// Slot numbers in 32 bits keep a group's probes small beside the caches' other work.
     pub(super) home: u32,
-    /// Where the entry was prefetched: the slot the lookup most likely ends on.
+    /// Where the lookup looks first: the slot the entry was prefetched from (the one the
+    /// lookup most likely ends on), else home.
     pub(super) hint: u32,
 }
 
@@ -111,12 +112,14 @@ impl<E: Entry> Slots<E> {
     #[inline(always)]
     pub(super) fn probe(&self, h: u64, v4: bool) -> Probe {
         let tag = tag_of(h);
+        let home = self.home(tag) as u32;
+        // Until a prefetch stage says otherwise, the home slot: most flows are there.
         Probe {
             tag,
             ctrl: ctrl_of(h),
             v4,
-            home: self.home(tag) as u32,
-            hint: 0,
+            home,
+            hint: home,
         }
     }
 
@@ -124,6 +127,13 @@ impl<E: Entry> Slots<E> {
     #[inline(always)]
     pub(super) fn prefetch_ctrl(&self, p: &Probe) {
         ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
+    }
+
+    /// Starts loading `p`'s home entry, where most lookups end, without reading the control
+    /// bytes first (for tables whose entries mostly come from a nearer cache).
+    #[inline(always)]
+    pub(super) fn prefetch_home(&self, p: &Probe) {
+        self.slots[p.home as usize].prefetch();
     }
 
     /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
@@ -134,12 +144,9 @@ impl<E: Entry> Slots<E> {
         let home = p.home as usize;
         let w = self.group(home);
         let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
-        // Nothing in the eight slots from home (a long run, rare): the home entry will do.
-        let i = if m == 0 {
-            home
-        } else {
-            self.wrap(home + first(m))
-        };
+        // Nothing in the eight slots from home (a long run, rare): `first` says 8, and the
+        // entry after them is as good a guess as any.
+        let i = self.wrap(home + first(m));
         self.slots[i].prefetch();
         p.hint = i as u32;
     }
@@ -192,6 +199,19 @@ impl<E: Entry> Slots<E> {
         if self.ctrl[h] == p.ctrl && self.slots[h].matches(key) {
             return Ok(h);
         }
+        self.scan(p, key)
+    }
+
+    /// [`Slots::find`] past its first guess.
+    #[inline(never)]
+    fn scan(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
+        self.find_from_home(p, key)
+    }
+
+    /// Finds the flow by its probe run from home, eight slots at a time, with no guess: where
+    /// control bytes are cached, the scan costs less than a guess checked first would.
+    #[inline(always)]
+    pub(super) fn find_from_home(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
         let want = splat(p.ctrl);
         let mut i = p.home as usize;
         loop {

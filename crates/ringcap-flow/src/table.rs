@@ -120,6 +120,26 @@ const FAR: usize = 32;
 const NEAR: usize = 16;
 /// Control bytes (both arrays) beyond which they get their own prefetch stage: half of L2.
 const FAR_MIN_BYTES: usize = 256 << 10;
+/// IPv4 entries up to which a table is fed without prefetching (see [`Pipeline`]).
+const DIRECT_MAX_BYTES: usize = 0;
+
+impl Pipeline {
+    fn for_slots(cap: usize) -> Pipeline {
+        if cap * std::mem::size_of::<V4Entry>() <= DIRECT_MAX_BYTES {
+            Pipeline::Direct
+        } else if 2 * cap <= FAR_MIN_BYTES {
+            Pipeline::Staged {
+                ctrl: 0,
+                entry: NEAR,
+            }
+        } else {
+            Pipeline::Staged {
+                ctrl: FAR,
+                entry: NEAR,
+            }
+        }
+    }
+}
 /// At most this many slots visited by one [`FlowTable::expire`] call (the rest carries over).
 const MAX_SWEEP: u64 = 1 << 16;
 /// Flows sampled when choosing one to evict.
@@ -176,8 +196,27 @@ pub struct FlowTable {
     hasher: Hasher,
     timeouts: Timeouts,
     stats: TableStats,
-    /// Whether the control bytes are worth a prefetch stage of their own (beyond L2).
-    far: bool,
+    /// How packets are fed through the table, by its size.
+    pipeline: Pipeline,
+    /// A group's hashes and keys between the stages, kept here so that no group pays for
+    /// clearing them.
+    scratch: Box<Scratch>,
+}
+
+struct Scratch {
+    probes: [Probe; GROUP],
+    k4: [[u64; 2]; GROUP],
+}
+
+/// How [`FlowTable::update`] orders a group's memory accesses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipeline {
+    /// One packet after another, no prefetch: the table is within the caches.
+    Direct,
+    /// Control bytes `ctrl` packets ahead (0: no such stage), the entry `entry` ahead.
+    Staged { ctrl: usize, entry: usize },
+    /// The home entry `entry` packets ahead, the lookup a plain scan of the control bytes.
+    Home { entry: usize },
 }
 
 impl FlowTable {
@@ -192,7 +231,11 @@ impl FlowTable {
         let max = max_flows.clamp(1, 1 << 31);
         let cap = (max + max / 2 + 1).max(16).next_multiple_of(16);
         FlowTable {
-            far: 2 * cap > FAR_MIN_BYTES,
+            pipeline: Pipeline::for_slots(cap),
+            scratch: Box::new(Scratch {
+                probes: [Probe::default(); GROUP],
+                k4: [[0; 2]; GROUP],
+            }),
             v4: Slots::new(cap),
             wide: Slots::new(cap),
             max,
@@ -200,6 +243,12 @@ impl FlowTable {
             timeouts,
             stats: TableStats::default(),
         }
+    }
+
+    /// Another pipeline than the size picks, so tests can run each on any table.
+    #[doc(hidden)]
+    pub fn set_pipeline(&mut self, p: Pipeline) {
+        self.pipeline = p;
     }
 
     /// Flows in the table now.
@@ -236,49 +285,124 @@ impl FlowTable {
     /// past a timeout and of flows evicted to make room.
     pub fn update(&mut self, obs: &[Observation], sink: &mut impl Sink) {
         self.stats.packets += obs.len() as u64;
-        for group in obs.chunks(GROUP) {
-            let mut probes = [Probe::default(); GROUP];
-            let mut k4 = [[0u64; 2]; GROUP];
-            for (j, o) in group.iter().enumerate() {
-                if o.key.kind == Kind::V4 {
-                    k4[j] = V4Entry::key_of(o);
-                    probes[j] = self.v4.probe(V4Entry::hash_of(&self.hasher, &k4[j]), true);
-                } else {
-                    probes[j] = self
-                        .wide
-                        .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
+        match self.pipeline {
+            Pipeline::Direct => {
+                for o in obs {
+                    self.update_direct(o, sink);
                 }
             }
-            // Software pipelining in two stages: packet `j + FAR`'s control bytes and packet
-            // `j + NEAR`'s entry start loading while packet `j` is worked on, so on a table far
-            // larger than the caches the misses of several packets overlap instead of queueing
-            // one behind another. A prefetch does not hold up the instructions after it (a
-            // plain load would, from the reorder window).
-            let n = group.len();
-            // The control bytes of a small table stay in the nearer caches: no stage for them.
-            let far = self.far;
-            if far {
-                for p in &probes[..FAR.min(n)] {
-                    prefetch_ctrl(&self.v4, &self.wide, p);
+            Pipeline::Staged { ctrl, entry } => {
+                for group in obs.chunks(GROUP) {
+                    self.update_group::<true>(group, ctrl, entry, sink);
                 }
             }
-            for p in &mut probes[..NEAR.min(n)] {
-                prefetch_entry(&self.v4, &self.wide, p);
+            Pipeline::Home { entry } => {
+                for group in obs.chunks(GROUP) {
+                    self.update_group::<false>(group, 0, entry, sink);
+                }
             }
-            for (j, o) in group.iter().enumerate() {
-                if far && j + FAR < n {
-                    prefetch_ctrl(&self.v4, &self.wide, &probes[j + FAR]);
-                }
-                if j + NEAR < n {
-                    prefetch_entry(&self.v4, &self.wide, &mut probes[j + NEAR]);
-                }
-                let (t, stats, max) = (&self.timeouts, &mut self.stats, self.max);
-                let c = Ctx { max, t, stats };
-                if probes[j].v4 {
-                    update_one(&mut self.v4, &mut self.wide, c, o, &k4[j], &probes[j], sink);
-                } else {
-                    update_one(&mut self.wide, &mut self.v4, c, o, &o.key, &probes[j], sink);
-                }
+        }
+    }
+
+    /// One packet, start to end: a table within the caches gains nothing from prefetching
+    /// (the loads hit, and the out-of-order window overlaps the few that do not), so it pays
+    /// for no group arrays or prefetch stages. The lookup tries the home slot first, where
+    /// most flows are.
+    #[inline(always)]
+    fn update_direct(&mut self, o: &Observation, sink: &mut impl Sink) {
+        let c = &mut Ctx::new(self.max, &self.timeouts, &mut self.stats);
+        if o.key.kind == Kind::V4 {
+            let k = V4Entry::key_of(o);
+            let p = self.v4.probe(V4Entry::hash_of(&self.hasher, &k), true);
+            update_one::<false, _, _>(&mut self.v4, &mut self.wide, c, o, &k, &p, sink);
+        } else {
+            let p = self
+                .wide
+                .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
+            update_one::<false, _, _>(&mut self.wide, &mut self.v4, c, o, &o.key, &p, sink);
+        }
+    }
+
+    /// A group of packets, software-pipelined: the whole group hashed first, then packet
+    /// `j + FAR`'s control bytes (with `FAR_STAGE`) and packet `j + NEAR`'s entry start
+    /// loading while packet `j` is worked on, so on a table far larger than the caches the
+    /// misses of several packets overlap instead of queueing one behind another. A prefetch
+    /// does not hold up the instructions after it (a plain load would, from the reorder
+    /// window).
+    #[inline(always)]
+    fn update_group<const HINT: bool>(
+        &mut self,
+        group: &[Observation],
+        far: usize,
+        near: usize,
+        sink: &mut impl Sink,
+    ) {
+        let n = group.len();
+        let Scratch { probes, k4 } = &mut *self.scratch;
+        let mut wide = 0;
+        for ((o, p), k) in group.iter().zip(probes.iter_mut()).zip(k4.iter_mut()) {
+            if o.key.kind == Kind::V4 {
+                *k = V4Entry::key_of(o);
+                *p = self.v4.probe(V4Entry::hash_of(&self.hasher, k), true);
+            } else {
+                *p = self
+                    .wide
+                    .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
+                wide += 1;
+            }
+        }
+        let probes = &mut probes[..n];
+        if wide == 0 {
+            // IPv4 only (the usual case): one array, no choice per packet.
+            run_group::<HINT, _>(
+                &mut self.v4,
+                &mut self.wide,
+                &mut Ctx::new(self.max, &self.timeouts, &mut self.stats),
+                group,
+                k4,
+                probes,
+                far,
+                near,
+                sink,
+            );
+            return;
+        }
+        if far > 0 {
+            for p in &probes[..far.min(n)] {
+                prefetch_ctrl(&self.v4, &self.wide, p);
+            }
+        }
+        for p in &mut probes[..near.min(n)] {
+            prefetch_entry::<HINT>(&self.v4, &self.wide, p);
+        }
+        let c = &mut Ctx::new(self.max, &self.timeouts, &mut self.stats);
+        for (j, o) in group.iter().enumerate() {
+            if far > 0 && j + far < n {
+                prefetch_ctrl(&self.v4, &self.wide, &probes[j + far]);
+            }
+            if j + near < n {
+                prefetch_entry::<HINT>(&self.v4, &self.wide, &mut probes[j + near]);
+            }
+            if probes[j].v4 {
+                update_one::<HINT, _, _>(
+                    &mut self.v4,
+                    &mut self.wide,
+                    c,
+                    o,
+                    &k4[j],
+                    &probes[j],
+                    sink,
+                );
+            } else {
+                update_one::<HINT, _, _>(
+                    &mut self.wide,
+                    &mut self.v4,
+                    c,
+                    o,
+                    &o.key,
+                    &probes[j],
+                    sink,
+                );
             }
         }
     }
@@ -310,53 +434,152 @@ fn prefetch_ctrl(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &Probe) {
 }
 
 #[inline(always)]
-fn prefetch_entry(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
-    if p.v4 {
-        v4.prefetch_entry(p);
-    } else {
-        wide.prefetch_entry(p);
+fn prefetch_entry<const HINT: bool>(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
+    match (p.v4, HINT) {
+        (true, true) => v4.prefetch_entry(p),
+        (true, false) => v4.prefetch_home(p),
+        (false, true) => wide.prefetch_entry(p),
+        (false, false) => wide.prefetch_home(p),
     }
 }
 
+/// What every packet's update reads besides its array, made once per call.
 struct Ctx<'a> {
     max: usize,
-    t: &'a Timeouts,
+    t: Timeouts,
+    /// The shorter of the idle and FIN timeouts: a flow quiet for less is not due for either.
+    soon_ns: u64,
     stats: &'a mut TableStats,
+}
+
+impl<'a> Ctx<'a> {
+    #[inline(always)]
+    fn new(max: usize, t: &Timeouts, stats: &'a mut TableStats) -> Self {
+        Ctx {
+            max,
+            t: *t,
+            soon_ns: t.idle_ns.min(t.fin_ns),
+            stats,
+        }
+    }
+}
+
+/// A group whose packets all go to `mine`, pipelined as [`FlowTable::update_group`] says.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn run_group<const HINT: bool, F: Entry>(
+    mine: &mut Slots<V4Entry>,
+    other: &mut Slots<F>,
+    c: &mut Ctx<'_>,
+    group: &[Observation],
+    keys: &[[u64; 2]; GROUP],
+    probes: &mut [Probe],
+    far: usize,
+    near: usize,
+    sink: &mut impl Sink,
+) {
+    let n = probes.len().min(group.len());
+    if far > 0 {
+        for p in &probes[..far.min(n)] {
+            mine.prefetch_ctrl(p);
+        }
+    }
+    for p in &mut probes[..near.min(n)] {
+        mine.prefetch_entry(p);
+    }
+    // The packets that have one `far` packets after them: both stages run, no test.
+    let steady = n.saturating_sub(far.max(near));
+    for j in 0..steady {
+        if far > 0 {
+            mine.prefetch_ctrl(&probes[j + far]);
+        }
+        mine.prefetch_entry(&mut probes[j + near]);
+        update_one::<HINT, _, _>(mine, other, c, &group[j], &keys[j], &probes[j], sink);
+    }
+    for j in steady..n {
+        if j + near < n {
+            mine.prefetch_entry(&mut probes[j + near]);
+        }
+        update_one::<HINT, _, _>(mine, other, c, &group[j], &keys[j], &probes[j], sink);
+    }
 }
 
 /// One packet into `mine` (the array of its layout); `other` is only a source of room when
 /// the table is full and `mine` is empty.
 #[inline(always)]
-fn update_one<E: Entry, F: Entry>(
+fn update_one<const HINT: bool, E: Entry, F: Entry>(
     mine: &mut Slots<E>,
     other: &mut Slots<F>,
-    c: Ctx<'_>,
+    c: &mut Ctx<'_>,
     o: &Observation,
     key: &E::Key,
     p: &Probe,
     sink: &mut impl Sink,
 ) {
-    let i = match mine.find(p, key) {
+    let found = if HINT {
+        mine.find(p, key)
+    } else {
+        mine.find_from_home(p, key)
+    };
+    match found {
         Ok(i) => {
             let e = &mut mine.slots[i];
-            match due(e, o.ts_ns, c.t) {
-                None => {
-                    e.add(o);
-                    if o.tcp_flags & (tcp::FIN | tcp::RST) != 0 {
-                        mine.check[i] = check_at(e, c.t);
-                    }
+            // The common case in two compares: quiet for less than the shortest timeout that
+            // can apply and younger than the active one, so nothing is due.
+            let quiet = o.ts_ns.saturating_sub(e.last_ns());
+            let age = o.ts_ns.saturating_sub(e.first_ns());
+            if (quiet < c.soon_ns) & (age < c.t.active_ns) {
+                e.add(o);
+                if o.tcp_flags & (tcp::FIN | tcp::RST) != 0 {
+                    mine.check[i] = check_at(e, &c.t);
                 }
-                Some(end) => {
-                    emit(c.stats, e, end, sink);
-                    *e = E::start(p.tag, key, o);
-                    mine.check[i] = check_at(e, c.t);
-                    c.stats.flows += 1;
-                }
+            } else {
+                restart_or_add(mine, c, i, o, key, p, sink);
             }
-            return;
         }
-        Err(i) => i,
-    };
+        Err(i) => insert(mine, other, c, i, o, key, p, sink),
+    }
+}
+
+/// A packet of a flow that may be past a timeout: its record ends and a new one starts with
+/// this packet, or (a FIN flow still within its grace) the packet is simply added.
+#[cold]
+#[inline(never)]
+fn restart_or_add<E: Entry>(
+    mine: &mut Slots<E>,
+    c: &mut Ctx<'_>,
+    i: usize,
+    o: &Observation,
+    key: &E::Key,
+    p: &Probe,
+    sink: &mut impl Sink,
+) {
+    let e = &mut mine.slots[i];
+    match due(e, o.ts_ns, &c.t) {
+        None => e.add(o),
+        Some(end) => {
+            emit(c.stats, e, end, sink);
+            *e = E::start(p.tag, key, o);
+            c.stats.flows += 1;
+        }
+    }
+    mine.check[i] = check_at(e, &c.t);
+}
+
+/// A packet of a flow not in the table: it goes in empty slot `i`, or, the table being full,
+/// where a flow evicted to make room leaves one.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn insert<E: Entry, F: Entry>(
+    mine: &mut Slots<E>,
+    other: &mut Slots<F>,
+    c: &mut Ctx<'_>,
+    i: usize,
+    o: &Observation,
+    key: &E::Key,
+    p: &Probe,
+    sink: &mut impl Sink,
+) {
     let i = if mine.len + other.len >= c.max {
         if mine.len > 0 {
             mine.evict_one(c.stats, sink);
@@ -369,7 +592,7 @@ fn update_one<E: Entry, F: Entry>(
         i
     };
     mine.slots[i] = E::start(p.tag, key, o);
-    mine.check[i] = check_at(&mine.slots[i], c.t);
+    mine.check[i] = check_at(&mine.slots[i], &c.t);
     mine.set_ctrl(i, p.ctrl);
     mine.len += 1;
     c.stats.flows += 1;
