@@ -53,8 +53,7 @@ pub(super) struct Probe {
     pub(super) v4: bool,
     /// Slot numbers in 32 bits keep a group's probes small beside the caches' other work.
     pub(super) home: u32,
-    /// Where the lookup looks first: the slot the entry was prefetched from (the one the
-    /// lookup most likely ends on), else home.
+    /// Where the entry was prefetched: the slot the lookup most likely ends on, tried first.
     pub(super) hint: u32,
 }
 
@@ -113,7 +112,6 @@ impl<E: Entry> Slots<E> {
     pub(super) fn probe(&self, h: u64, v4: bool) -> Probe {
         let tag = tag_of(h);
         let home = self.home(tag) as u32;
-        // Until a prefetch stage says otherwise, the home slot: most flows are there.
         Probe {
             tag,
             ctrl: ctrl_of(h),
@@ -127,13 +125,6 @@ impl<E: Entry> Slots<E> {
     #[inline(always)]
     pub(super) fn prefetch_ctrl(&self, p: &Probe) {
         ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
-    }
-
-    /// Starts loading `p`'s home entry, where most lookups end, without reading the control
-    /// bytes first (for tables whose entries mostly come from a nearer cache).
-    #[inline(always)]
-    pub(super) fn prefetch_home(&self, p: &Probe) {
-        self.slots[p.home as usize].prefetch();
     }
 
     /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
@@ -191,27 +182,9 @@ impl<E: Entry> Slots<E> {
     /// Finds the flow from `p.home` on; `Err` with the empty slot where it would go. Eight
     /// control bytes at a time: the slots whose byte matches, up to the first empty one, are
     /// the only entries read (almost always one, the flow's own), with no branch per slot.
+    /// (The update tries the prefetched slot, [`Probe::hint`], before this.)
     #[inline(always)]
     pub(super) fn find(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
-        // The flow is almost always where its entry was prefetched. A key is in the table at
-        // most once, so an entry in use holding it is the flow, whatever moved since the hint.
-        let h = p.hint as usize;
-        if self.ctrl[h] == p.ctrl && self.slots[h].matches(key) {
-            return Ok(h);
-        }
-        self.scan(p, key)
-    }
-
-    /// [`Slots::find`] past its first guess.
-    #[inline(never)]
-    fn scan(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
-        self.find_from_home(p, key)
-    }
-
-    /// Finds the flow by its probe run from home, eight slots at a time, with no guess: where
-    /// control bytes are cached, the scan costs less than a guess checked first would.
-    #[inline(always)]
-    pub(super) fn find_from_home(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
         let want = splat(p.ctrl);
         let mut i = p.home as usize;
         loop {

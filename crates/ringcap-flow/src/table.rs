@@ -120,26 +120,6 @@ const FAR: usize = 32;
 const NEAR: usize = 16;
 /// Control bytes (both arrays) beyond which they get their own prefetch stage: half of L2.
 const FAR_MIN_BYTES: usize = 256 << 10;
-/// IPv4 entries up to which a table is fed without prefetching (see [`Pipeline`]).
-const DIRECT_MAX_BYTES: usize = 0;
-
-impl Pipeline {
-    fn for_slots(cap: usize) -> Pipeline {
-        if cap * std::mem::size_of::<V4Entry>() <= DIRECT_MAX_BYTES {
-            Pipeline::Direct
-        } else if 2 * cap <= FAR_MIN_BYTES {
-            Pipeline::Staged {
-                ctrl: 0,
-                entry: NEAR,
-            }
-        } else {
-            Pipeline::Staged {
-                ctrl: FAR,
-                entry: NEAR,
-            }
-        }
-    }
-}
 /// At most this many slots visited by one [`FlowTable::expire`] call (the rest carries over).
 const MAX_SWEEP: u64 = 1 << 16;
 /// Flows sampled when choosing one to evict.
@@ -196,27 +176,16 @@ pub struct FlowTable {
     hasher: Hasher,
     timeouts: Timeouts,
     stats: TableStats,
-    /// How packets are fed through the table, by its size.
-    pipeline: Pipeline,
-    /// A group's hashes and keys between the stages, kept here so that no group pays for
-    /// clearing them.
+    /// Whether the control bytes are worth a prefetch stage of their own (beyond L2).
+    far: bool,
+    /// A group's probes and IPv4 keys between its stages, kept here so that no group pays
+    /// for clearing them.
     scratch: Box<Scratch>,
 }
 
 struct Scratch {
     probes: [Probe; GROUP],
     k4: [[u64; 2]; GROUP],
-}
-
-/// How [`FlowTable::update`] orders a group's memory accesses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pipeline {
-    /// One packet after another, no prefetch: the table is within the caches.
-    Direct,
-    /// Control bytes `ctrl` packets ahead (0: no such stage), the entry `entry` ahead.
-    Staged { ctrl: usize, entry: usize },
-    /// The home entry `entry` packets ahead, the lookup a plain scan of the control bytes.
-    Home { entry: usize },
 }
 
 impl FlowTable {
@@ -231,7 +200,7 @@ impl FlowTable {
         let max = max_flows.clamp(1, 1 << 31);
         let cap = (max + max / 2 + 1).max(16).next_multiple_of(16);
         FlowTable {
-            pipeline: Pipeline::for_slots(cap),
+            far: 2 * cap > FAR_MIN_BYTES,
             scratch: Box::new(Scratch {
                 probes: [Probe::default(); GROUP],
                 k4: [[0; 2]; GROUP],
@@ -245,10 +214,10 @@ impl FlowTable {
         }
     }
 
-    /// Another pipeline than the size picks, so tests can run each on any table.
-    #[doc(hidden)]
-    pub fn set_pipeline(&mut self, p: Pipeline) {
-        self.pipeline = p;
+    /// The other pipeline than the size picks, so tests can run both on any table.
+    #[cfg(test)]
+    pub(crate) fn set_far(&mut self, far: bool) {
+        self.far = far;
     }
 
     /// Flows in the table now.
@@ -285,58 +254,22 @@ impl FlowTable {
     /// past a timeout and of flows evicted to make room.
     pub fn update(&mut self, obs: &[Observation], sink: &mut impl Sink) {
         self.stats.packets += obs.len() as u64;
-        match self.pipeline {
-            Pipeline::Direct => {
-                for o in obs {
-                    self.update_direct(o, sink);
-                }
-            }
-            Pipeline::Staged { ctrl, entry } => {
-                for group in obs.chunks(GROUP) {
-                    self.update_group::<true>(group, ctrl, entry, sink);
-                }
-            }
-            Pipeline::Home { entry } => {
-                for group in obs.chunks(GROUP) {
-                    self.update_group::<false>(group, 0, entry, sink);
-                }
+        for group in obs.chunks(GROUP) {
+            if self.far {
+                self.update_group::<true>(group, sink);
+            } else {
+                self.update_group::<false>(group, sink);
             }
         }
     }
 
-    /// One packet, start to end: a table within the caches gains nothing from prefetching
-    /// (the loads hit, and the out-of-order window overlaps the few that do not), so it pays
-    /// for no group arrays or prefetch stages. The lookup tries the home slot first, where
-    /// most flows are.
+    /// One group, software-pipelined: the whole group hashed first, then packet `j + FAR`'s
+    /// control bytes (with `FAR_STAGE`) and packet `j + NEAR`'s entry start loading while
+    /// packet `j` is worked on, so on a table far larger than the caches the misses of several
+    /// packets overlap instead of queueing one behind another. A prefetch does not hold up the
+    /// instructions after it (a plain load would, from the reorder window).
     #[inline(always)]
-    fn update_direct(&mut self, o: &Observation, sink: &mut impl Sink) {
-        let c = &mut Ctx::new(self.max, &self.timeouts, &mut self.stats);
-        if o.key.kind == Kind::V4 {
-            let k = V4Entry::key_of(o);
-            let p = self.v4.probe(V4Entry::hash_of(&self.hasher, &k), true);
-            update_one::<false, _, _>(&mut self.v4, &mut self.wide, c, o, &k, &p, sink);
-        } else {
-            let p = self
-                .wide
-                .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
-            update_one::<false, _, _>(&mut self.wide, &mut self.v4, c, o, &o.key, &p, sink);
-        }
-    }
-
-    /// A group of packets, software-pipelined: the whole group hashed first, then packet
-    /// `j + FAR`'s control bytes (with `FAR_STAGE`) and packet `j + NEAR`'s entry start
-    /// loading while packet `j` is worked on, so on a table far larger than the caches the
-    /// misses of several packets overlap instead of queueing one behind another. A prefetch
-    /// does not hold up the instructions after it (a plain load would, from the reorder
-    /// window).
-    #[inline(always)]
-    fn update_group<const HINT: bool>(
-        &mut self,
-        group: &[Observation],
-        far: usize,
-        near: usize,
-        sink: &mut impl Sink,
-    ) {
+    fn update_group<const FAR_STAGE: bool>(&mut self, group: &[Observation], sink: &mut impl Sink) {
         let n = group.len();
         let Scratch { probes, k4 } = &mut *self.scratch;
         let mut wide = 0;
@@ -352,57 +285,32 @@ impl FlowTable {
             }
         }
         let probes = &mut probes[..n];
+        let c = &mut Ctx::new(self.max, &self.timeouts, &mut self.stats);
         if wide == 0 {
             // IPv4 only (the usual case): one array, no choice per packet.
-            run_group::<HINT, _>(
-                &mut self.v4,
-                &mut self.wide,
-                &mut Ctx::new(self.max, &self.timeouts, &mut self.stats),
-                group,
-                k4,
-                probes,
-                far,
-                near,
-                sink,
-            );
-            return;
+            let (v4, other) = (&mut self.v4, &mut self.wide);
+            return run_group::<FAR_STAGE, _>(v4, other, c, group, k4, probes, sink);
         }
-        if far > 0 {
-            for p in &probes[..far.min(n)] {
+        if FAR_STAGE {
+            for p in &probes[..FAR.min(n)] {
                 prefetch_ctrl(&self.v4, &self.wide, p);
             }
         }
-        for p in &mut probes[..near.min(n)] {
-            prefetch_entry::<HINT>(&self.v4, &self.wide, p);
+        for p in &mut probes[..NEAR.min(n)] {
+            prefetch_entry(&self.v4, &self.wide, p);
         }
-        let c = &mut Ctx::new(self.max, &self.timeouts, &mut self.stats);
         for (j, o) in group.iter().enumerate() {
-            if far > 0 && j + far < n {
-                prefetch_ctrl(&self.v4, &self.wide, &probes[j + far]);
+            if FAR_STAGE && j + FAR < n {
+                prefetch_ctrl(&self.v4, &self.wide, &probes[j + FAR]);
             }
-            if j + near < n {
-                prefetch_entry::<HINT>(&self.v4, &self.wide, &mut probes[j + near]);
+            if j + NEAR < n {
+                prefetch_entry(&self.v4, &self.wide, &mut probes[j + NEAR]);
             }
-            if probes[j].v4 {
-                update_one::<HINT, _, _>(
-                    &mut self.v4,
-                    &mut self.wide,
-                    c,
-                    o,
-                    &k4[j],
-                    &probes[j],
-                    sink,
-                );
+            let p = &probes[j];
+            if p.v4 {
+                update_one(&mut self.v4, &mut self.wide, c, o, &k4[j], p, sink);
             } else {
-                update_one::<HINT, _, _>(
-                    &mut self.wide,
-                    &mut self.v4,
-                    c,
-                    o,
-                    &o.key,
-                    &probes[j],
-                    sink,
-                );
+                update_one(&mut self.wide, &mut self.v4, c, o, &o.key, p, sink);
             }
         }
     }
@@ -434,12 +342,11 @@ fn prefetch_ctrl(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &Probe) {
 }
 
 #[inline(always)]
-fn prefetch_entry<const HINT: bool>(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
-    match (p.v4, HINT) {
-        (true, true) => v4.prefetch_entry(p),
-        (true, false) => v4.prefetch_home(p),
-        (false, true) => wide.prefetch_entry(p),
-        (false, false) => wide.prefetch_home(p),
+fn prefetch_entry(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
+    if p.v4 {
+        v4.prefetch_entry(p);
+    } else {
+        wide.prefetch_entry(p);
     }
 }
 
@@ -465,49 +372,46 @@ impl<'a> Ctx<'a> {
 }
 
 /// A group whose packets all go to `mine`, pipelined as [`FlowTable::update_group`] says.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn run_group<const HINT: bool, F: Entry>(
+fn run_group<const FAR_STAGE: bool, F: Entry>(
     mine: &mut Slots<V4Entry>,
     other: &mut Slots<F>,
     c: &mut Ctx<'_>,
     group: &[Observation],
     keys: &[[u64; 2]; GROUP],
     probes: &mut [Probe],
-    far: usize,
-    near: usize,
     sink: &mut impl Sink,
 ) {
     let n = probes.len().min(group.len());
-    if far > 0 {
-        for p in &probes[..far.min(n)] {
+    if FAR_STAGE {
+        for p in &probes[..FAR.min(n)] {
             mine.prefetch_ctrl(p);
         }
     }
-    for p in &mut probes[..near.min(n)] {
+    for p in &mut probes[..NEAR.min(n)] {
         mine.prefetch_entry(p);
     }
-    // The packets that have one `far` packets after them: both stages run, no test.
-    let steady = n.saturating_sub(far.max(near));
+    // The packets with a full stage distance after them: every stage runs, untested.
+    let steady = n.saturating_sub(if FAR_STAGE { FAR } else { NEAR });
     for j in 0..steady {
-        if far > 0 {
-            mine.prefetch_ctrl(&probes[j + far]);
+        if FAR_STAGE {
+            mine.prefetch_ctrl(&probes[j + FAR]);
         }
-        mine.prefetch_entry(&mut probes[j + near]);
-        update_one::<HINT, _, _>(mine, other, c, &group[j], &keys[j], &probes[j], sink);
+        mine.prefetch_entry(&mut probes[j + NEAR]);
+        update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
     for j in steady..n {
-        if j + near < n {
-            mine.prefetch_entry(&mut probes[j + near]);
+        if j + NEAR < n {
+            mine.prefetch_entry(&mut probes[j + NEAR]);
         }
-        update_one::<HINT, _, _>(mine, other, c, &group[j], &keys[j], &probes[j], sink);
+        update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
 }
 
 /// One packet into `mine` (the array of its layout); `other` is only a source of room when
 /// the table is full and `mine` is empty.
 #[inline(always)]
-fn update_one<const HINT: bool, E: Entry, F: Entry>(
+fn update_one<E: Entry, F: Entry>(
     mine: &mut Slots<E>,
     other: &mut Slots<F>,
     c: &mut Ctx<'_>,
@@ -516,27 +420,57 @@ fn update_one<const HINT: bool, E: Entry, F: Entry>(
     p: &Probe,
     sink: &mut impl Sink,
 ) {
-    let found = if HINT {
-        mine.find(p, key)
+    // The flow is almost always where its entry was prefetched. A key is in the table at most
+    // once, so an entry in use holding it is the flow, whatever moved since the hint.
+    let h = p.hint as usize;
+    if mine.ctrl[h] == p.ctrl && mine.slots[h].matches(key) {
+        account(mine, c, h, o, key, p, sink);
     } else {
-        mine.find_from_home(p, key)
-    };
-    match found {
-        Ok(i) => {
-            let e = &mut mine.slots[i];
-            // The common case in two compares: quiet for less than the shortest timeout that
-            // can apply and younger than the active one, so nothing is due.
-            let quiet = o.ts_ns.saturating_sub(e.last_ns());
-            let age = o.ts_ns.saturating_sub(e.first_ns());
-            if (quiet < c.soon_ns) & (age < c.t.active_ns) {
-                e.add(o);
-                if o.tcp_flags & (tcp::FIN | tcp::RST) != 0 {
-                    mine.check[i] = check_at(e, &c.t);
-                }
-            } else {
-                restart_or_add(mine, c, i, o, key, p, sink);
-            }
+        update_slow(mine, other, c, o, key, p, sink);
+    }
+}
+
+/// The packet's flow is in slot `i`: its counters take the packet.
+#[inline(always)]
+fn account<E: Entry>(
+    mine: &mut Slots<E>,
+    c: &mut Ctx<'_>,
+    i: usize,
+    o: &Observation,
+    key: &E::Key,
+    p: &Probe,
+    sink: &mut impl Sink,
+) {
+    let e = &mut mine.slots[i];
+    // The common case in two compares: quiet for less than the shortest timeout that can
+    // apply and younger than the active one, so nothing is due. (A packet older than the
+    // flow's times, out of order, wraps to a large difference and takes the exact path.)
+    let quiet = o.ts_ns.wrapping_sub(e.last_ns());
+    let age = o.ts_ns.wrapping_sub(e.first_ns());
+    if (quiet < c.soon_ns) & (age < c.t.active_ns) {
+        e.add(o);
+        if o.tcp_flags & (tcp::FIN | tcp::RST) != 0 {
+            mine.check[i] = check_at(e, &c.t);
         }
+    } else {
+        restart_or_add(mine, c, i, o, key, p, sink);
+    }
+}
+
+/// A lookup past its first guess: the probe run from home, then the packet added to the flow
+/// found, or a new flow.
+#[inline(never)]
+fn update_slow<E: Entry, F: Entry>(
+    mine: &mut Slots<E>,
+    other: &mut Slots<F>,
+    c: &mut Ctx<'_>,
+    o: &Observation,
+    key: &E::Key,
+    p: &Probe,
+    sink: &mut impl Sink,
+) {
+    match mine.find(p, key) {
+        Ok(i) => account(mine, c, i, o, key, p, sink),
         Err(i) => insert(mine, other, c, i, o, key, p, sink),
     }
 }
