@@ -38,7 +38,7 @@ fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
 }
 
-/// The byte index of the lowest flag in `m` (not 0).
+/// The byte index of the lowest flag in `m` (8 if none).
 #[inline(always)]
 fn first(m: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
@@ -53,7 +53,7 @@ pub(super) struct Probe {
     pub(super) v4: bool,
     /// Slot numbers in 32 bits keep a group's probes small beside the caches' other work.
     pub(super) home: u32,
-    /// Where the entry was prefetched: the slot the lookup most likely ends on.
+    /// Where the entry was prefetched: the slot the lookup most likely ends on, tried first.
     pub(super) hint: u32,
 }
 
@@ -111,12 +111,13 @@ impl<E: Entry> Slots<E> {
     #[inline(always)]
     pub(super) fn probe(&self, h: u64, v4: bool) -> Probe {
         let tag = tag_of(h);
+        let home = self.home(tag) as u32;
         Probe {
             tag,
             ctrl: ctrl_of(h),
             v4,
-            home: self.home(tag) as u32,
-            hint: 0,
+            home,
+            hint: home,
         }
     }
 
@@ -134,12 +135,9 @@ impl<E: Entry> Slots<E> {
         let home = p.home as usize;
         let w = self.group(home);
         let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
-        // Nothing in the eight slots from home (a long run, rare): the home entry will do.
-        let i = if m == 0 {
-            home
-        } else {
-            self.wrap(home + first(m))
-        };
+        // Nothing in the eight slots from home (a long run, rare): `first` says 8, and the
+        // entry after them is as good a guess as any.
+        let i = self.wrap(home + first(m));
         self.slots[i].prefetch();
         p.hint = i as u32;
     }
@@ -184,14 +182,9 @@ impl<E: Entry> Slots<E> {
     /// Finds the flow from `p.home` on; `Err` with the empty slot where it would go. Eight
     /// control bytes at a time: the slots whose byte matches, up to the first empty one, are
     /// the only entries read (almost always one, the flow's own), with no branch per slot.
+    /// (The update tries the prefetched slot, [`Probe::hint`], before this.)
     #[inline(always)]
     pub(super) fn find(&self, p: &Probe, key: &E::Key) -> Result<usize, usize> {
-        // The flow is almost always where its entry was prefetched. A key is in the table at
-        // most once, so an entry in use holding it is the flow, whatever moved since the hint.
-        let h = p.hint as usize;
-        if self.ctrl[h] == p.ctrl && self.slots[h].matches(key) {
-            return Ok(h);
-        }
         let want = splat(p.ctrl);
         let mut i = p.home as usize;
         loop {

@@ -179,11 +179,26 @@ impl Lcg {
     }
 }
 
-#[test]
-fn against_a_hash_map_model_with_churn_and_eviction() {
-    // Many flows on a small table: collisions, evictions, expiries and backward shifts all
-    // happen; per key, the records must carry exactly the packets and bytes sent.
+/// An IPv6 key for flow `n` (the wide array).
+fn key6(n: u32) -> FlowKey {
+    let mut k = key(n);
+    k.kind = Kind::V6;
+    k.ethertype = crate::key::ETHERTYPE_IPV6;
+    k.src = [0; 16];
+    k.src[..2].copy_from_slice(&[0x20, 0x01]);
+    k.src[12..].copy_from_slice(&n.to_be_bytes());
+    k.dst = [0; 16];
+    k.dst[15] = 1;
+    k
+}
+
+/// Many flows on a small table: collisions, evictions, expiries and backward shifts all
+/// happen; per key, the records must carry exactly the packets and bytes sent. `far`: with
+/// the control-byte prefetch stage (else without), whatever the table's size would pick;
+/// `v6_every`: every so many flows are IPv6 (0: none), so groups mix both arrays.
+fn model(far: bool, v6_every: u32) {
     let mut tab = FlowTable::with_hasher(300, t(1, 3), Hasher::fixed());
+    tab.set_far(far);
     let mut got: HashMap<FlowKey, (u64, u64)> = HashMap::new();
     let mut want: HashMap<FlowKey, (u64, u64)> = HashMap::new();
     let mut rng = Lcg(42);
@@ -192,14 +207,27 @@ fn against_a_hash_map_model_with_churn_and_eviction() {
     for b in 0..2000u32 {
         batch.clear();
         // 250 keys in use at a time, a window moving on: old flows go idle, and new ones come
-        // faster than idle ones leave, so the table fills and evicts too.
+        // faster than idle ones leave, so the table fills and evicts too. Some batches are
+        // larger than a group, so a group's pipeline runs full and its tail too.
         let base = b / 20 * 25;
-        for _ in 0..(rng.next() % 40) {
+        let big = b % 7 == 0;
+        let count = if big {
+            300 + rng.next() % 300
+        } else {
+            rng.next() % 40
+        };
+        // A big batch spans as much time as a small one.
+        let step = if big { MS / 16 } else { MS };
+        for _ in 0..count {
             let n = base + (rng.next() % 250) as u32;
             let len = 40 + (rng.next() % 1400) as u32;
-            ts += rng.next() % 2 * MS;
-            batch.push(obs(n, ts, len, 0));
-            let e = want.entry(key(n)).or_default();
+            ts += rng.next() % 2 * step;
+            let mut o = obs(n, ts, len, 0);
+            if v6_every > 0 && n.is_multiple_of(v6_every) {
+                o.key = key6(n);
+            }
+            batch.push(o);
+            let e = want.entry(o.key).or_default();
             e.0 += 1;
             e.1 += len as u64;
         }
@@ -224,10 +252,52 @@ fn against_a_hash_map_model_with_churn_and_eviction() {
 }
 
 #[test]
+fn against_a_hash_map_model_with_churn_and_eviction() {
+    model(false, 0);
+}
+
+#[test]
+fn against_the_model_with_the_control_byte_stage() {
+    model(true, 0);
+}
+
+#[test]
+fn against_the_model_with_ipv4_and_ipv6_in_one_group() {
+    model(false, 3);
+    model(true, 5);
+}
+
+#[test]
+fn a_packet_quiet_past_the_fin_timeout_without_fin_stays_in_its_record() {
+    // The quick check compares with the shorter of the idle and FIN timeouts; a flow without
+    // FIN quiet for longer than the FIN timeout (but not idle) must only be added to.
+    let mut tab = FlowTable::with_hasher(100, t(15, 60), Hasher::fixed());
+    let mut out = Vec::new();
+    for i in 0..5 {
+        tab.update(&[obs(1, S + i * 3 * S, 100, 0)], &mut |r: &FlowRecord| {
+            out.push(*r)
+        });
+    }
+    // Out of order: older than the flow's last packet (and than its first).
+    tab.update(&[obs(1, S / 2, 100, 0)], &mut |r: &FlowRecord| out.push(*r));
+    assert!(out.is_empty(), "{out:?}");
+    tab.flush(&mut |r: &FlowRecord| out.push(*r));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].packets, 6);
+    assert_eq!((out[0].first_ns, out[0].last_ns), (S, 13 * S));
+}
+
+#[test]
 fn every_flow_stays_findable_after_removals() {
+    findable(false);
+    findable(true);
+}
+
+fn findable(far: bool) {
     // Fill a table to its limit, end half the flows by time, then touch the rest: none may be
     // created anew (which would mean a removal broke a probe sequence).
     let mut tab = FlowTable::with_hasher(2000, t(1, 60), Hasher::fixed());
+    tab.set_far(far);
     let mut sink = |_: &FlowRecord| {};
     let old: Vec<_> = (0..1000).map(|i| obs(i, S, 64, 0)).collect();
     tab.update(&old, &mut sink);
