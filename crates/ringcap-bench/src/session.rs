@@ -331,7 +331,8 @@ impl Bench {
             if stop.is_stopped() {
                 break;
             }
-            self.scratch.clear();
+            // Beside the round's files (`--keep-files` keeps the last run's): the probe
+            // removes its own.
             match crate::disk::probe_round(&ctx, round)? {
                 Some(Ok(p)) => disk.push(p),
                 Some(Err(why)) => disk_failure = Some(why),
