@@ -210,15 +210,7 @@ impl UdpOut {
             };
             let sock = UdpSocket::bind(local).map_err(err)?;
             sock.connect(s.addr).map_err(err)?;
-            conns.push(Conn {
-                name: s.name.clone(),
-                sock,
-                sent: 0,
-                failed: 0,
-                failed_records: 0,
-                last_records: 0,
-                last_error: None,
-            });
+            conns.push(Conn::new(s.name.clone(), sock));
         }
         let max = specs.iter().map(|s| s.max_message).min().unwrap_or(1400);
         let enc = Encoder::new(proto, cfg.observation_domain, max, start_ms);

@@ -22,6 +22,21 @@ pub(crate) struct Conn {
     pub last_error: Option<String>,
 }
 
+impl Conn {
+    /// A collector's connected socket, nothing sent yet.
+    pub fn new(name: String, sock: UdpSocket) -> Conn {
+        Conn {
+            name,
+            sock,
+            sent: 0,
+            failed: 0,
+            failed_records: 0,
+            last_records: 0,
+            last_error: None,
+        }
+    }
+}
+
 /// Finished messages not yet handed to the kernel, with the records each holds.
 pub(crate) struct Batch {
     bufs: Vec<Vec<u8>>,
@@ -122,15 +137,7 @@ mod tests {
     fn conn(to: std::net::SocketAddr) -> Conn {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.connect(to).unwrap();
-        Conn {
-            name: to.to_string(),
-            sock,
-            sent: 0,
-            failed: 0,
-            failed_records: 0,
-            last_records: 0,
-            last_error: None,
-        }
+        Conn::new(to.to_string(), sock)
     }
 
     /// A batch reaches a real socket whole and in order, over several batches.
