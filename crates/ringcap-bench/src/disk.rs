@@ -87,7 +87,9 @@ pub(crate) fn probe_round(
     };
     // Inside the generator's run: it takes a moment to start and stops on time.
     let margin = (secs * 0.1).min(0.5);
-    let flood = start(margin, (secs - 2.0 * margin).max(0.1)).expect("the output probed once");
+    let Some(flood) = start(margin, (secs - 2.0 * margin).max(0.1)) else {
+        return Ok(None);
+    };
     let traffic = ctx.traffic();
     let flood = join(flood);
     if traffic?.interrupted || ctx.stop.is_stopped() {
