@@ -302,3 +302,24 @@ fn unresolvable_collector_is_one_line() {
     let line = tools::one_line_error(&out);
     assert!(line.contains("--ipfix"), "{line}");
 }
+
+/// A ring option out of range is one line at start, before any socket is opened.
+#[test]
+fn zero_block_timeout_is_one_line() {
+    let out = ringcap_in(
+        None,
+        &[
+            "flows",
+            "-i",
+            "lo",
+            "--json",
+            "-",
+            "--block-timeout-ms",
+            "0",
+        ],
+    )
+    .output()
+    .unwrap();
+    let line = tools::one_line_error(&out);
+    assert!(line.contains("--block-timeout-ms 0"), "{line}");
+}

@@ -390,3 +390,59 @@ fn the_sweep_is_never_late_however_packets_moved_a_deadline() {
     assert_eq!(ends[&4], [EndReason::Idle]);
     assert!(tab.is_empty());
 }
+
+#[test]
+fn every_flow_of_a_sparse_table_ends_on_time() {
+    // Thousands of short flows, IPv4 and IPv6, in tables mostly empty: the sweep skips
+    // stretches of slots a chunk at a time, stops at each slot whose check time has come,
+    // removes around it and wraps at the end of each array. Every flow must be reported once,
+    // never before its idle deadline and never later than one sweep period (and a step) after.
+    let tm = t(1, 60);
+    let mut tab = FlowTable::with_hasher(20_000, tm, Hasher::fixed());
+    let step = 7 * MS;
+    let now = std::cell::Cell::new(S);
+    let mut out: Vec<(FlowRecord, u64)> = Vec::new();
+    let mut sink = |r: &FlowRecord| out.push((*r, now.get()));
+    let mut rng = Lcg(7);
+    let mut sent: HashMap<FlowKey, u64> = HashMap::new();
+    let mut n = 0u32;
+    while now.get() < 7 * S {
+        let t0 = now.get();
+        let mut batch = Vec::new();
+        if t0 < 4 * S {
+            for _ in 0..rng.next() % 60 {
+                // Some flows get a second packet a little later (a renewed deadline).
+                let id = if n > 50 && rng.next().is_multiple_of(4) {
+                    n - 1 - (rng.next() % 50) as u32
+                } else {
+                    n += 1;
+                    n
+                };
+                let mut o = obs(id, t0, 100, 0);
+                if id % 3 == 0 {
+                    o.key = key6(id);
+                }
+                sent.insert(o.key, t0);
+                batch.push(o);
+            }
+        }
+        tab.update(&batch, &mut sink);
+        tab.expire(t0, &mut sink);
+        now.set(t0 + step);
+    }
+    let period = tm.sweep_period();
+    assert!(tab.is_empty(), "{} flows never ended", tab.len());
+    assert_eq!(out.len(), sent.len());
+    for (r, at) in &out {
+        assert_eq!(r.end, EndReason::Idle);
+        assert_eq!(
+            r.last_ns, sent[&r.key],
+            "one record per flow, with its last packet"
+        );
+        let deadline = r.last_ns + tm.idle_ns;
+        assert!(
+            *at >= deadline && *at <= deadline + period + step,
+            "reported at {at} for a deadline {deadline}"
+        );
+    }
+}
