@@ -230,6 +230,11 @@ fn cmd_has(cmd: &Command, flag: &str) -> bool {
 /// What to say about an option `sub` does not know (`word` as typed), or `None` to keep
 /// clap's message.
 pub fn hint_unknown(root: &Command, sub: Option<&str>, word: &str) -> Option<String> {
+    // A stray value (`--json out.json` where --json takes none) is no flag: clap's message
+    // names it as typed.
+    if !word.starts_with('-') || word == "-" {
+        return None;
+    }
     let flag = flag_name(word);
     let Some(sub_name) = sub else {
         // An option before any subcommand: say which subcommand has it.
@@ -433,6 +438,8 @@ mod tests {
         let h = hint_unknown(&c, None, "-i").unwrap();
         assert_eq!(h, "-i belongs to a subcommand: ringcap capture -i ...");
         assert!(hint_unknown(&c, Some("capture"), "--no-such-thing").is_none());
+        // Not a flag at all: no hint about `-t` for "/tmp/out.json".
+        assert!(hint_unknown(&c, Some("bench"), "/tmp/out.json").is_none());
     }
 
     #[test]

@@ -31,6 +31,9 @@ use ringcap_netlab::{skip, udp_frame, TestNet};
 
 /// Frames sent while the worker is frozen: far more than four 4 KiB blocks hold.
 const SENT: u32 = 2000;
+/// The same for the recv path: far more than its 4 MiB receive buffer (8 MiB of the kernel's
+/// accounting, at several hundred bytes per small frame) holds.
+const SENT_RECV: u32 = 40_000;
 /// Flows they make (the UDP source port varies).
 const FLOWS: u16 = 16;
 
@@ -108,11 +111,15 @@ struct Setup {
     /// `--ipfix` or `--netflow9`.
     export: &'static str,
     workers: usize,
+    /// `--mode`: `ring` (a ring of 16 KiB) or `recv` (the socket's default receive buffer,
+    /// which holds a few hundred of the frames).
+    mode: &'static str,
 }
 
 const IPFIX_ONE: Setup = Setup {
     export: "--ipfix",
     workers: 1,
+    mode: "ring",
 };
 
 /// A live `flows` capture exporting to nfcapd in a fresh namespace, tcpdump capturing the
@@ -149,14 +156,16 @@ impl Run {
         let nfcapd = Collector::nfcapd(Some(&net), &dir.join("nfcapd"), port);
         let wire = dir.join("ipfix.pcap");
         let dump = tcpdump_lo(&net, &wire, port);
+        let mut cmd = in_ns(Some(&net), BIN);
+        cmd.args(["flows", "-i", net.capture_if(), "--mode", setup.mode])
+            .args(["--threads", &setup.workers.to_string(), "--no-pin"])
+            .args([setup.export, &format!("127.0.0.1:{port}")]);
+        if setup.mode == "ring" {
+            // A ring of 16 KiB: a hundred or so of the frames fit, the rest are dropped.
+            cmd.args(["--block-size", "4096", "--blocks", "4"]);
+        }
         let mut flows = Reaped(Some(
-            in_ns(Some(&net), BIN)
-                .args(["flows", "-i", net.capture_if()])
-                .args(["--threads", &setup.workers.to_string(), "--no-pin"])
-                .args([setup.export, &format!("127.0.0.1:{port}")])
-                // A ring of 16 KiB: a hundred or so of the frames fit, the rest are dropped.
-                .args(["--block-size", "4096", "--blocks", "4"])
-                .args(["--template-refresh", refresh])
+            cmd.args(["--template-refresh", refresh])
                 // Only the test's frames: no IPv6 chatter of the namespace's own.
                 .args(["udp", "and", "net", "10.0.0.0/8"])
                 .stdin(Stdio::null())
@@ -192,11 +201,21 @@ impl Run {
         self.worker.as_ref().unwrap()
     }
 
-    /// Freezes the worker and sends [`SENT`] frames: the ring fills, the kernel drops the rest.
+    /// Frames [`Run::burst`] sends.
+    fn sent(&self) -> u32 {
+        if self.setup.mode == "recv" {
+            SENT_RECV
+        } else {
+            SENT
+        }
+    }
+
+    /// Freezes the worker and sends [`Run::sent`] frames: the ring (or receive buffer) fills,
+    /// the kernel drops the rest.
     fn burst(&self) {
         self.worker().freeze();
         let tx = self.net.sender().unwrap();
-        for i in 0..SENT {
+        for i in 0..self.sent() {
             tx.send(&udp_frame(i, i as u16 % FLOWS, 100)).unwrap();
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -214,12 +233,13 @@ impl Run {
         assert_eq!(past, 0, "{err}");
         assert_eq!(
             kernel,
-            u64::from(SENT),
+            u64::from(self.sent()),
             "the kernel saw every frame sent\n{err}"
         );
         assert!(
             dropped > 0,
-            "a ring of 16 KiB held all {SENT} frames?\n{err}"
+            "the ring or receive buffer held all {} frames?\n{err}",
+            self.sent()
         );
         assert!(received > 0, "{err}");
         assert_eq!(received + dropped, kernel, "{err}");
@@ -264,7 +284,7 @@ impl Run {
         );
         assert_eq!(
             d.flow_packets.iter().sum::<u64>() + last.ignored,
-            u64::from(SENT),
+            u64::from(self.sent()),
             "what the collector learns accounts for every frame sent"
         );
         // The filter selected every frame the kernel saw (drops come after the filter); the
@@ -375,6 +395,7 @@ fn kernel_drops_reach_the_collector_by_netflow9_and_from_two_workers() {
             Setup {
                 export: "--netflow9",
                 workers: 1,
+                mode: "ring",
             },
         ),
         (
@@ -382,9 +403,28 @@ fn kernel_drops_reach_the_collector_by_netflow9_and_from_two_workers() {
             Setup {
                 export: "--ipfix",
                 workers: 2,
+                mode: "ring",
             },
         ),
     ] {
         stopped_while_frozen(name, setup);
     }
+}
+
+/// The same by the recv path (one `recvfrom` per packet, no ring): the frozen worker leaves
+/// the frames in the socket's receive buffer until it overflows, and the kernel's count of
+/// what it dropped there reaches the collector the same way.
+#[test]
+fn kernel_drops_of_the_recv_path_reach_the_collector() {
+    if !can_run() {
+        return;
+    }
+    stopped_while_frozen(
+        "flows-drops-recv",
+        Setup {
+            export: "--ipfix",
+            workers: 1,
+            mode: "recv",
+        },
+    );
 }
