@@ -253,8 +253,12 @@ fn capture_with_metrics(net: &TestNet, port: u16, args: &[&str]) -> Reaped {
             .spawn()
             .unwrap(),
     ));
+    // The listener is up before the capture's sockets are open: wait for the capture itself
+    // (`ringcap_capture_running 1`), or frames sent next could miss it (seen under load).
     let until = Instant::now() + Duration::from_secs(10);
-    while curl_in(net, &format!("http://127.0.0.1:{port}/metrics")).is_none() {
+    while !curl_in(net, &format!("http://127.0.0.1:{port}/metrics"))
+        .is_some_and(|t| t.contains("\nringcap_capture_running 1"))
+    {
         if cap.child().try_wait().unwrap().is_some() {
             let out = cap.take().wait_with_output().unwrap();
             panic!(
