@@ -31,9 +31,10 @@ use ringcap_netlab::{skip, udp_frame, TestNet};
 
 /// Frames sent while the worker is frozen: far more than four 4 KiB blocks hold.
 const SENT: u32 = 2000;
-/// The same for the recv path: far more than its 4 MiB receive buffer (8 MiB of the kernel's
-/// accounting, at several hundred bytes per small frame) holds.
-const SENT_RECV: u32 = 40_000;
+/// The same for the recv path and AF_XDP: far more than the recv path's 4 MiB receive
+/// buffer (8 MiB of the kernel's accounting, at several hundred bytes per small frame) or an
+/// XDP socket's frames hold.
+const SENT_MANY: u32 = 40_000;
 /// Flows they make (the UDP source port varies).
 const FLOWS: u16 = 16;
 
@@ -203,10 +204,10 @@ impl Run {
 
     /// Frames [`Run::burst`] sends.
     fn sent(&self) -> u32 {
-        if self.setup.mode == "recv" {
-            SENT_RECV
-        } else {
+        if self.setup.mode == "ring" {
             SENT
+        } else {
+            SENT_MANY
         }
     }
 
@@ -425,6 +426,23 @@ fn kernel_drops_of_the_recv_path_reach_the_collector() {
             export: "--ipfix",
             workers: 1,
             mode: "recv",
+        },
+    );
+}
+
+/// The same by AF_XDP: the frozen worker refills no frames, the XDP socket's receive ring
+/// runs full and the kernel counts what it could not deliver.
+#[test]
+fn kernel_drops_of_the_xdp_path_reach_the_collector() {
+    if !can_run() {
+        return;
+    }
+    stopped_while_frozen(
+        "flows-drops-xdp",
+        Setup {
+            export: "--ipfix",
+            workers: 1,
+            mode: "xdp",
         },
     );
 }
