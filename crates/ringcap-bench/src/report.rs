@@ -169,6 +169,9 @@ struct RatioJson<'a> {
     marginal: Option<SeriesJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     marginal_per_offered: Option<SeriesJson>,
+    /// `--flows`: rounds left out of the marginal ratios, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    marginal_unpaired: Vec<Unpaired<'a>>,
     unpaired: Vec<Unpaired<'a>>,
 }
 
@@ -313,6 +316,14 @@ pub fn json(
                 each_per_offered: r.each_offered.iter().map(|(_, x)| num(*x, 4)).collect(),
                 marginal: series(&r.marginal),
                 marginal_per_offered: series(&r.marginal_offered),
+                marginal_unpaired: r
+                    .marginal_unpaired
+                    .iter()
+                    .map(|(round, why)| Unpaired {
+                        round: round + 1,
+                        why,
+                    })
+                    .collect(),
                 unpaired: r
                     .unpaired
                     .iter()

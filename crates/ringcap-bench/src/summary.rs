@@ -92,6 +92,10 @@ pub struct Ratio {
     /// packet, in the rounds where both have one above 0 (empty otherwise).
     pub marginal: Series,
     pub marginal_offered: Series,
+    /// `--flows`: (round, why) of every round where both ran well but one's marginal CPU is
+    /// missing or not above 0 (the method's run-to-run error can exceed a small cost), so
+    /// that a median of fewer rounds says which were left out.
+    pub marginal_unpaired: Vec<(usize, String)>,
     /// (round, why) of every round without a ratio.
     pub unpaired: Vec<(usize, String)>,
 }
@@ -136,10 +140,15 @@ fn pair(mine: &[Run], theirs: &[Run]) -> Ratio {
     let mut each_offered = Vec::new();
     let mut unpaired = Vec::new();
     let (mut marginal, mut marginal_offered) = (Vec::new(), Vec::new());
+    let mut marginal_unpaired = Vec::new();
     for (a, b) in mine.iter().zip(theirs) {
-        if let Some((x, y)) = marginal_ratio(a, b) {
-            marginal.push((a.round, x));
-            marginal_offered.push((a.round, y));
+        match marginal_ratio(a, b) {
+            Ok(Some((x, y))) => {
+                marginal.push((a.round, x));
+                marginal_offered.push((a.round, y));
+            }
+            Ok(None) => {}
+            Err(why) => marginal_unpaired.push((a.round, why)),
         }
         match ratio(a, b) {
             Ok((x, y)) => {
@@ -166,22 +175,37 @@ fn pair(mine: &[Run], theirs: &[Run]) -> Ratio {
         each_offered,
         marginal: Series::of(marginal),
         marginal_offered: Series::of(marginal_offered),
+        marginal_unpaired,
         unpaired,
     }
 }
 
-/// One round's marginal-CPU ratios (per captured, per offered packet), when both runs are
-/// good and have a marginal CPU above 0.
-fn marginal_ratio(a: &Run, b: &Run) -> Option<(f64, f64)> {
+/// One round's marginal-CPU ratios (per captured, per offered packet) when both runs are
+/// good and have a marginal CPU above 0; `None` when a run failed or neither has a marginal
+/// figure (not `--flows`: the unpaired list says why already); why not otherwise.
+fn marginal_ratio(a: &Run, b: &Run) -> Result<Option<(f64, f64)>, String> {
     if a.is_failed() || b.is_failed() {
-        return None;
+        return Ok(None);
     }
     let get = |r: &Run| {
         let c = &r.counts;
-        Some((c.marginal_per_pkt()?, c.marginal_per_offered()?)).filter(|(x, _)| *x > 0.0)
+        Some((c.marginal_per_pkt()?, c.marginal_per_offered()?))
     };
-    let ((a1, a2), (b1, b2)) = (get(a)?, get(b)?);
-    Some((a1 / b1, a2 / b2))
+    let (ma, mb) = (get(a), get(b));
+    if ma.is_none() && mb.is_none() {
+        return Ok(None);
+    }
+    let mut pick = |r: &Run, m: Option<(f64, f64)>| match m {
+        Some((x, y)) if x > 0.0 => Ok((x, y)),
+        Some((x, _)) => Err(format!(
+            "{}'s marginal CPU is {x:.0} ns/pkt, not above 0 (within the method's error)",
+            r.name
+        )),
+        None => Err(format!("no marginal CPU for {}", r.name)),
+    };
+    let (a1, a2) = pick(a, ma)?;
+    let (b1, b2) = pick(b, mb)?;
+    Ok(Some((a1 / b1, a2 / b2)))
 }
 
 /// One round's ratios (per captured, per offered packet), or why there are none.
@@ -304,6 +328,42 @@ mod tests {
                 "tcpdump -w /dev/null failed: captured nothing of 57000 frames offered".into()
             )]
         );
+    }
+
+    #[test]
+    fn a_marginal_cpu_not_above_zero_is_left_out_and_said() {
+        let with = |name: &str, side: Side, round: usize, ns: f64| {
+            let mut r = run(name, side, round, 1000, 5000);
+            r.counts.marginal = Some(crate::busy::Marginal {
+                window: Default::default(),
+                baseline_ns: 0.0,
+                ns,
+            });
+            r
+        };
+        let runs = vec![
+            vec![
+                with("ringcap flows", Side::Ringcap, 0, 1000.0),
+                with("ringcap flows", Side::Ringcap, 1, -203_000.0),
+            ],
+            vec![
+                with("softflowd", Side::Compared, 0, 4000.0),
+                with("softflowd", Side::Compared, 1, 3000.0),
+            ],
+        ];
+        let r = &paired_ratios(&runs)[0];
+        assert_eq!(r.marginal.each, [(0, 0.25)]);
+        assert_eq!(
+            r.marginal_unpaired,
+            [(
+                1,
+                "ringcap flows's marginal CPU is -203 ns/pkt, not above 0 (within the method's error)"
+                    .into()
+            )]
+        );
+        // The rusage ratios are paired in both rounds.
+        assert_eq!(r.each.len(), 2);
+        assert!(r.unpaired.is_empty());
     }
 
     #[test]

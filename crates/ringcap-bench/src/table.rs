@@ -306,8 +306,13 @@ pub fn ratio_line(r: &Ratio) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
+        let left_out: String = r
+            .marginal_unpaired
+            .iter()
+            .map(|(round, why)| format!("; no ratio in run {}: {why}", round + 1))
+            .collect();
         s += &format!(
-            "\nbench: {}: marginal CPU per captured packet {m:.2}x that of {} ({}); per offered packet {}x ({})",
+            "\nbench: {}: marginal CPU per captured packet {m:.2}x that of {} ({}{left_out}); per offered packet {}x ({})",
             r.mode,
             r.versus,
             values(&r.marginal.each),
@@ -508,6 +513,7 @@ mod tests {
             each_offered: vec![(0, 1.1), (2, 0.9)],
             marginal: Default::default(),
             marginal_offered: Default::default(),
+            marginal_unpaired: Vec::new(),
             unpaired: vec![(1, "tcpdump -w tmpfs failed: exited with status 1".into())],
         };
         assert_eq!(
@@ -526,6 +532,11 @@ mod tests {
         };
         assert!(ratio_line(&m).ends_with(
             "\nbench: ring x1: marginal CPU per captured packet 0.45x that of tcpdump -w tmpfs (0.40 0.50); per offered packet 0.40x (0.30 0.50)"
+        ));
+        // A round left out of the marginal median says why.
+        m.marginal_unpaired = vec![(3, "x's marginal CPU is -203 ns/pkt, not above 0".into())];
+        assert!(ratio_line(&m).ends_with(
+            "(0.40 0.50; no ratio in run 4: x's marginal CPU is -203 ns/pkt, not above 0); per offered packet 0.40x (0.30 0.50)"
         ));
         r.unpaired.clear();
         r.each.pop();
