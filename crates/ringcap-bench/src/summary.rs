@@ -195,7 +195,7 @@ fn marginal_ratio(a: &Run, b: &Run) -> Result<Option<(f64, f64)>, String> {
     if ma.is_none() && mb.is_none() {
         return Ok(None);
     }
-    let mut pick = |r: &Run, m: Option<(f64, f64)>| match m {
+    let pick = |r: &Run, m: Option<(f64, f64)>| match m {
         Some((x, y)) if x > 0.0 => Ok((x, y)),
         Some((x, _)) => Err(format!(
             "{}'s marginal CPU is {x:.0} ns/pkt, not above 0 (within the method's error)",
