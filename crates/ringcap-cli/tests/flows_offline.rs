@@ -303,6 +303,28 @@ fn unresolvable_collector_is_one_line() {
     assert!(line.contains("--ipfix"), "{line}");
 }
 
+/// An unreachable collector is one line at start too: in a namespace of the test's own, whose
+/// only routes are its veth's and loopback's, no route leads to a documentation address.
+#[test]
+fn unreachable_collector_is_one_line() {
+    if !ringcap_netlab::can_run("unreachable_collector_is_one_line") {
+        return;
+    }
+    let net = ringcap_netlab::TestNet::new().unwrap();
+    let (_, file) = known_pcap("unreachable-pcap");
+    for (flag, to) in [
+        ("--ipfix", "203.0.113.1:4739"),
+        ("--netflow9", "[2001:db8::1]:2055"),
+    ] {
+        let out = ringcap_in(Some(&net), &["flows", "-r", &file, flag, to])
+            .output()
+            .unwrap();
+        let line = tools::one_line_error(&out);
+        assert!(line.contains(&format!("{flag} {to}")), "{line}");
+        assert!(line.contains("no route"), "{line}");
+    }
+}
+
 /// A ring option out of range is one line at start, before any socket is opened.
 #[test]
 fn zero_block_timeout_is_one_line() {
