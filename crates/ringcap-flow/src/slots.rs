@@ -315,7 +315,7 @@ impl<E: Entry> Slots<E> {
             self.ahead_pos = self.sweep_pos;
             return;
         }
-        // A clock past 2^63 ns (a capture file's nonsense time) ends every flow.
+        // A clock past 2^63 ns (a capture file's nonsense time) counts as 2^63 - 1 ns.
         let now1 = now.min(NEVER - 1) + 1;
         // Prefetching needs room to run ahead of the sweep and wrap without catching it.
         let ahead = cap >= 4 * (SWEEP_AHEAD + SWEEP_GROUP);
