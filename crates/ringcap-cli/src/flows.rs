@@ -173,9 +173,7 @@ impl Args {
                 ..Geometry::default()
             });
         }
-        if self.block_timeout_ms == 0 {
-            bail!("--block-timeout-ms 0: needs at least 1");
-        }
+        // 0 is refused with the rest of the ring's geometry (`Config::validate`).
         cfg.geometry.block_timeout_ms = self.block_timeout_ms;
         cfg.promisc = !self.no_promisc;
         cfg.snaplen = self.snaplen;
