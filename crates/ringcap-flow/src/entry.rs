@@ -21,6 +21,10 @@ pub(crate) trait Entry: Copy + Default {
     /// The tag stored at [`Entry::start`]: where this entry's home slot is, for removals.
     fn tag(&self) -> u32;
     fn matches(&self, k: &Self::Key) -> bool;
+    /// What an empty slot holds: an entry whose key no packet can have, so that an entry
+    /// found holding a packet's key is in use without a look at the control byte (the hot
+    /// path tests only the key of the slot it prefetched).
+    fn vacant() -> Self;
     fn start(tag: u32, k: &Self::Key, o: &Observation) -> Self;
     fn add(&mut self, o: &Observation);
     fn first_ns(&self) -> u64;
@@ -115,6 +119,14 @@ impl Entry for V4Entry {
         (self.key[0] ^ k[0]) | (self.key[1] ^ k[1]) == 0
     }
 
+    fn vacant() -> Self {
+        // The top byte of a key's second word is always 0 (see `key_of`).
+        V4Entry {
+            key: [u64::MAX; 2],
+            ..V4Entry::default()
+        }
+    }
+
     #[inline(always)]
     fn start(tag: u32, k: &[u64; 2], o: &Observation) -> Self {
         V4Entry {
@@ -192,6 +204,17 @@ impl Entry for WideEntry {
     #[inline(always)]
     fn matches(&self, k: &FlowKey) -> bool {
         self.key == *k
+    }
+
+    fn vacant() -> Self {
+        // IPv4 flows live in the other array: no key looked up here is of this kind.
+        WideEntry {
+            key: FlowKey {
+                kind: Kind::V4,
+                ..FlowKey::default()
+            },
+            ..WideEntry::default()
+        }
     }
 
     #[inline(always)]

@@ -110,7 +110,7 @@ impl<E: Entry> Slots<E> {
         let _ = ringcap_sys::hint::advise_huge_pages(&mut slots);
         let _ = ringcap_sys::hint::advise_huge_pages(&mut ctrl);
         let _ = ringcap_sys::hint::advise_huge_pages(&mut check);
-        slots.resize(cap, E::default());
+        slots.resize(cap, E::vacant());
         ctrl.resize(cap + MIRROR, 0);
         check.resize(cap, NEVER);
         Slots {
@@ -149,25 +149,34 @@ impl<E: Entry> Slots<E> {
         ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
     }
 
-    /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
-    /// whose control byte matches or is empty. (A hint only: packets updated before this one
-    /// may still move entries; [`Slots::find`] decides.)
+    /// Sets `p.hint` to the slot where a lookup from `p` will most likely end: the first
+    /// whose control byte matches or is empty; says whether it is empty (a new flow). A hint
+    /// only: packets updated before this one may still move entries; [`Slots::find`] decides.
     #[inline(always)]
-    pub(super) fn prefetch_entry(&self, p: &mut Probe) {
+    pub(super) fn guess(&self, p: &mut Probe) -> bool {
         let home = p.home as usize;
         let w = self.group(home);
         let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
         // Nothing in the eight slots from home (a long run, rare): `first` says 8, and the
         // entry after them is as good a guess as any.
         let f = first(m);
-        let i = self.wrap(home + f);
+        p.hint = self.wrap(home + f) as u32;
+        f < 8 && (w >> (8 * f)) as u8 == 0
+    }
+
+    /// Starts loading the entry a lookup from `p` will most likely end on. With `FAR` (a
+    /// table beyond the caches, whose control bytes were prefetched a stage earlier) this
+    /// makes the [`Slots::guess`] first, and for a new flow also loads its check time (a
+    /// line of its own, as far from the caches as the entry); without, the guess was made
+    /// when the group was hashed, the control bytes being cached.
+    #[inline(always)]
+    pub(super) fn prefetch_entry<const FAR: bool>(&self, p: &mut Probe) {
+        let empty = FAR && self.guess(p);
+        let i = p.hint as usize;
         self.slots[i].prefetch();
-        // An empty slot there: a new flow, whose insert also writes the slot's check time
-        // (a line of its own, as far from the caches as the entry).
-        if f < 8 && (w >> (8 * f)) as u8 == 0 {
+        if empty {
             ringcap_sys::hint::prefetch(&self.check[i]);
         }
-        p.hint = i as u32;
     }
 
     #[inline(always)]
@@ -257,6 +266,7 @@ impl<E: Entry> Slots<E> {
         }
         self.set_ctrl(hole, 0);
         self.check[hole] = NEVER;
+        self.slots[hole] = E::vacant();
         self.len -= 1;
     }
 
@@ -408,6 +418,7 @@ impl<E: Entry> Slots<E> {
             emit(stats, e, end, sink);
             self.set_ctrl(i, 0);
             self.check[i] = NEVER;
+            self.slots[i] = E::vacant();
         }
         self.len = 0;
     }

@@ -13,18 +13,25 @@
 //! Nothing here allocates after [`FlowTable::new`], which also writes every page so no page
 //! fault lands on the hot path (the arrays are asked for in huge pages, so that a table far
 //! larger than the caches does not add a TLB miss to each lookup). [`FlowTable::update`] takes
-//! packets in groups, hashes the whole group first, then prefetches in two stages: a packet's
-//! control bytes 32 packets before it is updated, and 16 packets before, the entry those bytes
-//! say the lookup will end on. The misses of many packets overlap instead of queueing one
-//! behind another (measured on a 1-million-flow table: 8 entries in flight cost ~10 % more per
-//! packet than 16, and 24 or 32 no less).
+//! packets in groups and hashes the whole group first. A table within the caches also finds
+//! each packet's likely slot then (its control bytes are cached); a larger one prefetches in
+//! two stages: a packet's control bytes 48 packets before it is updated, and 24 packets
+//! before, the entry those bytes say the lookup will end on. Either way the entry's load
+//! starts 24 packets ahead, so the misses of many packets overlap instead of queueing one
+//! behind another. (Measured on a 1-million-flow table: 8 entries in flight cost ~10 % more
+//! per packet than 16, and 24 ~8 % less than 16 when the shared machine's memory is slow,
+//! the same when it is not; 32 no less than 24. Measured in-process, A and B builds
+//! alternating in slices of a few milliseconds.)
 //!
-//! Within the caches (10 k flows) the update is bound by instructions, not memory: a table
-//! of 100 flows costs nearly as much per packet as one of 10 k. So the hot path is kept short
-//! — an all-IPv4 group runs a loop over one array, the lookup tries the prefetched slot and
-//! nothing else, the nothing-due test is two compares — and everything rarer (a lookup past
-//! the guess, a new flow, a timeout, FIN/RST) is out of line. Prefetching still pays there:
-//! a table without it, or prefetching the home slot only, measured 5–30 % slower at 10 k.
+//! Within the caches (10 k flows) the update is bound by instructions more than memory (a
+//! table of 2 k or 5 k flows, whose entries fit L2, costs little less per packet than one of
+//! 10 k). So the hot path is kept short — an all-IPv4 group runs a loop over one array, the lookup
+//! tries the prefetched slot and nothing else (an empty slot's entry holds a key no packet
+//! has, so the key alone says it is the flow), the nothing-due test is two compares — and
+//! everything rarer (a lookup past the guess, a new flow, a timeout, FIN/RST) is out of
+//! line. Prefetching still pays there: a table without it, or prefetching the home slot
+//! only, measured 5–30 % slower at 10 k; prefetching every entry of the group at once as it
+//! is hashed, ~15 % slower.
 //!
 //! Expiry is amortised: [`FlowTable::expire`] advances a sweep cursor by as many slots as the
 //! time since its last call is worth (the whole table once per [`Timeouts::sweep_period`]), so
@@ -123,8 +130,8 @@ const GROUP: usize = 256;
 /// prefetched, and (`NEAR`) the entry where that probe will end: enough to cover a miss with
 /// the work of the packets between, few enough that the lines are not pushed out again before
 /// use. The entry's prefetch needs the control line already there to know which entry.
-const FAR: usize = 32;
-const NEAR: usize = 16;
+const FAR: usize = 48;
+const NEAR: usize = 24;
 /// Control bytes (both arrays) beyond which they get their own prefetch stage: half of L2.
 const FAR_MIN_BYTES: usize = 256 << 10;
 /// At most this many slots visited by one [`FlowTable::expire`] call (the rest carries over).
@@ -285,10 +292,18 @@ impl FlowTable {
             if o.key.kind == Kind::V4 {
                 *k = V4Entry::key_of(o);
                 *p = self.v4.probe(V4Entry::hash_of(&self.hasher, k), true);
+                if !FAR_STAGE {
+                    // Control bytes within the caches: the lookup's likely end is known now,
+                    // and the pipeline below only has to load it.
+                    self.v4.guess(p);
+                }
             } else {
                 *p = self
                     .wide
                     .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
+                if !FAR_STAGE {
+                    self.wide.guess(p);
+                }
                 wide += 1;
             }
         }
@@ -305,14 +320,14 @@ impl FlowTable {
             }
         }
         for p in &mut probes[..NEAR.min(n)] {
-            prefetch_entry(&self.v4, &self.wide, p);
+            prefetch_entry::<FAR_STAGE>(&self.v4, &self.wide, p);
         }
         for (j, o) in group.iter().enumerate() {
             if FAR_STAGE && j + FAR < n {
                 prefetch_ctrl(&self.v4, &self.wide, &probes[j + FAR]);
             }
             if j + NEAR < n {
-                prefetch_entry(&self.v4, &self.wide, &mut probes[j + NEAR]);
+                prefetch_entry::<FAR_STAGE>(&self.v4, &self.wide, &mut probes[j + NEAR]);
             }
             let p = &probes[j];
             if p.v4 {
@@ -350,11 +365,11 @@ fn prefetch_ctrl(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &Probe) {
 }
 
 #[inline(always)]
-fn prefetch_entry(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
+fn prefetch_entry<const FAR: bool>(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
     if p.v4 {
-        v4.prefetch_entry(p);
+        v4.prefetch_entry::<FAR>(p);
     } else {
-        wide.prefetch_entry(p);
+        wide.prefetch_entry::<FAR>(p);
     }
 }
 
@@ -397,7 +412,7 @@ fn run_group<const FAR_STAGE: bool, F: Entry>(
         }
     }
     for p in &mut probes[..NEAR.min(n)] {
-        mine.prefetch_entry(p);
+        mine.prefetch_entry::<FAR_STAGE>(p);
     }
     // The packets with a full stage distance after them: every stage runs, untested.
     let steady = n.saturating_sub(if FAR_STAGE { FAR } else { NEAR });
@@ -405,12 +420,12 @@ fn run_group<const FAR_STAGE: bool, F: Entry>(
         if FAR_STAGE {
             mine.prefetch_ctrl(&probes[j + FAR]);
         }
-        mine.prefetch_entry(&mut probes[j + NEAR]);
+        mine.prefetch_entry::<FAR_STAGE>(&mut probes[j + NEAR]);
         update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
     for j in steady..n {
         if j + NEAR < n {
-            mine.prefetch_entry(&mut probes[j + NEAR]);
+            mine.prefetch_entry::<FAR_STAGE>(&mut probes[j + NEAR]);
         }
         update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
@@ -429,9 +444,10 @@ fn update_one<E: Entry, F: Entry>(
     sink: &mut impl Sink,
 ) {
     // The flow is almost always where its entry was prefetched. A key is in the table at most
-    // once, so an entry in use holding it is the flow, whatever moved since the hint.
+    // once and an empty slot's entry matches no key, so an entry holding it is the flow,
+    // whatever moved since the hint.
     let h = p.hint as usize;
-    if mine.ctrl[h] == p.ctrl && mine.slots[h].matches(key) {
+    if mine.slots[h].matches(key) {
         account(mine, c, h, o, key, p, sink);
     } else {
         update_slow(mine, other, c, o, key, p, sink);

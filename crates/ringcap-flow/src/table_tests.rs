@@ -446,3 +446,36 @@ fn every_flow_of_a_sparse_table_ends_on_time() {
         );
     }
 }
+
+#[test]
+fn a_flow_seen_again_after_a_flush_or_a_removal_starts_a_new_record() {
+    // An emptied slot still sits where the flow's next lookup is prefetched; the packet must
+    // open a new flow there, not count into the ended one.
+    for far in [false, true] {
+        let mut tab = FlowTable::with_hasher(100, t(1, 60), Hasher::fixed());
+        tab.set_far(far);
+        let mut out = Vec::new();
+        tab.update(
+            &[obs(7, S, 100, 0), obs(8, S, 60, 0)],
+            &mut |r: &FlowRecord| out.push(*r),
+        );
+        tab.flush(&mut |r: &FlowRecord| out.push(*r));
+        assert_eq!(out.len(), 2);
+        tab.update(&[obs(7, 2 * S, 200, 0)], &mut |r: &FlowRecord| out.push(*r));
+        assert_eq!(tab.len(), 1);
+        assert_eq!(tab.stats().flows, 3);
+        // Removed by the sweep this time, then seen again.
+        for step in 1..=20 {
+            tab.expire(2 * S + step * 100 * MS, &mut |r: &FlowRecord| out.push(*r));
+        }
+        assert_eq!(out.len(), 3, "{out:?}");
+        tab.update(&[obs(7, 5 * S, 300, 0)], &mut |r: &FlowRecord| out.push(*r));
+        tab.flush(&mut |r: &FlowRecord| out.push(*r));
+        let sevens: Vec<_> = out
+            .iter()
+            .filter(|r| r.key == key(7))
+            .map(|r| (r.packets, r.octets))
+            .collect();
+        assert_eq!(sevens, [(1, 100), (1, 200), (1, 300)]);
+    }
+}
