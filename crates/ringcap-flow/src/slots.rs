@@ -130,16 +130,24 @@ impl<E: Entry> Slots<E> {
         ((tag as u64 * self.slots.len() as u64) >> 32) as usize
     }
 
+    /// The probe of hash `h`, with its hint: without `FAR` (a table whose control bytes are
+    /// cached) the guess of [`Slots::first_match`]; with, the home slot for now (the guess
+    /// waits for the control bytes' prefetch).
     #[inline(always)]
-    pub(super) fn probe(&self, h: u64, v4: bool) -> Probe {
+    pub(super) fn probe<const FAR: bool>(&self, h: u64, v4: bool) -> Probe {
         let tag = tag_of(h);
         let home = self.home(tag) as u32;
+        let ctrl = ctrl_of(h);
         Probe {
             tag,
-            ctrl: ctrl_of(h),
+            ctrl,
             v4,
             home,
-            hint: home,
+            hint: if FAR {
+                home
+            } else {
+                self.first_match(home as usize, ctrl).0 as u32
+            },
         }
     }
 
@@ -149,34 +157,41 @@ impl<E: Entry> Slots<E> {
         ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
     }
 
-    /// Sets `p.hint` to the slot where a lookup from `p` will most likely end: the first
-    /// whose control byte matches or is empty; says whether it is empty (a new flow). A hint
-    /// only: packets updated before this one may still move entries; [`Slots::find`] decides.
+    /// The slot where a lookup from `home` for control byte `ctrl` will most likely end: the
+    /// first whose control byte matches or is empty; and whether it is empty (a new flow). A
+    /// hint only: packets updated before this one may still move entries; [`Slots::find`]
+    /// decides.
     #[inline(always)]
-    pub(super) fn guess(&self, p: &mut Probe) -> bool {
-        let home = p.home as usize;
+    fn first_match(&self, home: usize, ctrl: u8) -> (usize, bool) {
         let w = self.group(home);
-        let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
+        let m = zero_bytes(w) | zero_bytes(w ^ splat(ctrl));
         // Nothing in the eight slots from home (a long run, rare): `first` says 8, and the
         // entry after them is as good a guess as any.
         let f = first(m);
-        p.hint = self.wrap(home + f) as u32;
-        f < 8 && (w >> (8 * f)) as u8 == 0
+        (self.wrap(home + f), f < 8 && (w >> (8 * f)) as u8 == 0)
     }
 
     /// Starts loading the entry a lookup from `p` will most likely end on. With `FAR` (a
     /// table beyond the caches, whose control bytes were prefetched a stage earlier) this
-    /// makes the [`Slots::guess`] first, and for a new flow also loads its check time (a
+    /// makes the guess ([`Slots::first_match`]) first, and for a new flow also loads its check time (a
     /// line of its own, as far from the caches as the entry); without, the guess was made
     /// when the group was hashed, the control bytes being cached.
     #[inline(always)]
     pub(super) fn prefetch_entry<const FAR: bool>(&self, p: &mut Probe) {
-        let empty = FAR && self.guess(p);
-        let i = p.hint as usize;
-        self.slots[i].prefetch();
-        if empty {
-            ringcap_sys::hint::prefetch(&self.check[i]);
+        if FAR {
+            let (i, empty) = self.first_match(p.home as usize, p.ctrl);
+            p.hint = i as u32;
+            if empty {
+                ringcap_sys::hint::prefetch(&self.check[i]);
+            }
         }
+        self.slots[p.hint as usize].prefetch();
+    }
+
+    /// Starts loading the entry at `p.hint`.
+    #[inline(always)]
+    pub(super) fn prefetch_hint(&self, p: &Probe) {
+        self.slots[p.hint as usize].prefetch();
     }
 
     #[inline(always)]

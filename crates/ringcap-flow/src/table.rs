@@ -289,21 +289,17 @@ impl FlowTable {
         let Scratch { probes, k4 } = &mut *self.scratch;
         let mut wide = 0;
         for ((o, p), k) in group.iter().zip(probes.iter_mut()).zip(k4.iter_mut()) {
+            // Control bytes within the caches (no `FAR_STAGE`): the lookup's likely end is
+            // found now, and the pipeline below only has to load it.
             if o.key.kind == Kind::V4 {
                 *k = V4Entry::key_of(o);
-                *p = self.v4.probe(V4Entry::hash_of(&self.hasher, k), true);
-                if !FAR_STAGE {
-                    // Control bytes within the caches: the lookup's likely end is known now,
-                    // and the pipeline below only has to load it.
-                    self.v4.guess(p);
-                }
+                *p = self
+                    .v4
+                    .probe::<FAR_STAGE>(V4Entry::hash_of(&self.hasher, k), true);
             } else {
                 *p = self
                     .wide
-                    .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
-                if !FAR_STAGE {
-                    self.wide.guess(p);
-                }
+                    .probe::<FAR_STAGE>(WideEntry::hash_of(&self.hasher, &o.key), false);
                 wide += 1;
             }
         }
@@ -406,26 +402,42 @@ fn run_group<const FAR_STAGE: bool, F: Entry>(
     sink: &mut impl Sink,
 ) {
     let n = probes.len().min(group.len());
-    if FAR_STAGE {
-        for p in &probes[..FAR.min(n)] {
-            mine.prefetch_ctrl(p);
-        }
-    }
-    for p in &mut probes[..NEAR.min(n)] {
-        mine.prefetch_entry::<FAR_STAGE>(p);
-    }
+    let (group, keys, probes) = (&group[..n], &keys[..n], &mut probes[..n]);
     // The packets with a full stage distance after them: every stage runs, untested.
     let steady = n.saturating_sub(if FAR_STAGE { FAR } else { NEAR });
-    for j in 0..steady {
-        if FAR_STAGE {
-            mine.prefetch_ctrl(&probes[j + FAR]);
+    if !FAR_STAGE {
+        // Each slot was guessed when the group was hashed: only the entries' loads to start.
+        for p in &probes[..NEAR.min(n)] {
+            mine.prefetch_hint(p);
         }
-        mine.prefetch_entry::<FAR_STAGE>(&mut probes[j + NEAR]);
+        let ahead = probes.get(NEAR..).unwrap_or_default();
+        for (((o, k), p), a) in group.iter().zip(keys).zip(&*probes).zip(ahead) {
+            mine.prefetch_hint(a);
+            update_one(mine, other, c, o, k, p, sink);
+        }
+        for ((o, k), p) in group[steady..]
+            .iter()
+            .zip(&keys[steady..])
+            .zip(&probes[steady..])
+        {
+            update_one(mine, other, c, o, k, p, sink);
+        }
+        return;
+    }
+    for p in &probes[..FAR.min(n)] {
+        mine.prefetch_ctrl(p);
+    }
+    for p in &mut probes[..NEAR.min(n)] {
+        mine.prefetch_entry::<true>(p);
+    }
+    for j in 0..steady {
+        mine.prefetch_ctrl(&probes[j + FAR]);
+        mine.prefetch_entry::<true>(&mut probes[j + NEAR]);
         update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
     for j in steady..n {
         if j + NEAR < n {
-            mine.prefetch_entry::<FAR_STAGE>(&mut probes[j + NEAR]);
+            mine.prefetch_entry::<true>(&mut probes[j + NEAR]);
         }
         update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
