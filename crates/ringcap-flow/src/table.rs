@@ -19,9 +19,9 @@
 //! before, the entry those bytes say the lookup will end on. Either way the entry's load
 //! starts 24 packets ahead, so the misses of many packets overlap instead of queueing one
 //! behind another. (Measured on a 1-million-flow table: 8 entries in flight cost ~10 % more
-//! per packet than 16, and 24 ~8 % less than 16 when the shared machine's memory is slow,
-//! the same when it is not; 32 no less than 24. Measured in-process, A and B builds
-//! alternating in slices of a few milliseconds.)
+//! per packet than 16; 24 up to ~8 % less than 16, depending on how busy the shared
+//! machine's memory is; 32 no less than 24. Measured in-process, two builds alternating in
+//! slices of a few milliseconds.)
 //!
 //! Within the caches (10 k flows) the update is bound by instructions more than memory (a
 //! table of 2 k or 5 k flows, whose entries fit L2, costs little less per packet than one of
