@@ -211,6 +211,19 @@ fn rotation_ring_and_snaplen() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The line of `text` starting with `prefix`, and the numbers in it in order.
+pub fn line_numbers<'a>(text: &'a str, prefix: &str) -> (&'a str, Vec<u64>) {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"));
+    let nums = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (line, nums)
+}
+
 /// Unmounts on drop.
 struct Mount(PathBuf);
 impl Drop for Mount {
@@ -246,27 +259,13 @@ fn full_disk_leaves_a_valid_file_and_counts() {
     send(&net, &sent);
     let (code, _, e) = finish(child, err);
     assert_eq!(code, 1, "{e}");
-    let line = e
-        .lines()
-        .find(|l| l.starts_with("output:"))
-        .unwrap_or_else(|| panic!("{e}"));
     // "output: W packets written to 1 file, N not written (…No space left on device…)"
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
+    let (line, nums) = line_numbers(&e, "output:");
     let (written, not_written) = (nums[0], nums[2]);
     // The first failed write ends the capture, so frames still on the wire then are never
     // received: what was received is all written or counted as not written.
-    let counts = e
-        .lines()
-        .find(|l| l.starts_with("counts add up:"))
-        .unwrap_or_else(|| panic!("{e}"));
-    let c: Vec<u64> = counts
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
     // "counts add up: kernel K = received R + past -c (or unprocessed) P + dropped D"
+    let (counts, c) = line_numbers(&e, "counts add up:");
     let (kernel, received, past, dropped) = (c[0], c[1], c[2], c[3]);
     assert_eq!(kernel, received + past + dropped, "{counts}");
     assert!(kernel <= 200, "{counts}");
