@@ -5,8 +5,9 @@
 //! flows in random order — every flow once per N packets, no locality at all, the worst case
 //! for the caches — in batches of 256 (one ring block's worth), each batch followed by the
 //! amortised expiry sweep as a worker runs it. Packet times advance 100 ns per packet
-//! (10 Mpps on the core), so every flow stays active and the sweep visits its share of slots. Throughput is in packets: criterion prints the time
-//! per batch; divide by 256 for ns/packet (the `thrpt` line gives packets per second).
+//! (10 Mpps on the core), so every flow stays active and the sweep visits its share of slots.
+//! Throughput is in packets: criterion prints the time per batch; divide by 256 for ns/packet
+//! (the `thrpt` line gives packets per second).
 //!
 //! What one timed batch includes: reading 256 flow numbers from a prepared random sequence
 //! (4 MB, read in order), writing each packet's observation — the parsed fields: key, time,

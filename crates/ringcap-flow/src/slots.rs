@@ -173,9 +173,9 @@ impl<E: Entry> Slots<E> {
 
     /// Starts loading the entry a lookup from `p` will most likely end on. With `FAR` (a
     /// table beyond the caches, whose control bytes were prefetched a stage earlier) this
-    /// makes the guess ([`Slots::first_match`]) first, and for a new flow also loads its check time (a
-    /// line of its own, as far from the caches as the entry); without, the guess was made
-    /// when the group was hashed, the control bytes being cached.
+    /// makes the guess ([`Slots::first_match`]) first, and for a new flow also loads its
+    /// check time (a line of its own, as far from the caches as the entry); without, the
+    /// guess was made when the group was hashed, the control bytes being cached.
     #[inline(always)]
     pub(super) fn prefetch_entry<const FAR: bool>(&self, p: &mut Probe) {
         if FAR {
@@ -185,7 +185,7 @@ impl<E: Entry> Slots<E> {
                 ringcap_sys::hint::prefetch(&self.check[i]);
             }
         }
-        self.slots[p.hint as usize].prefetch();
+        self.prefetch_hint(p);
     }
 
     /// Starts loading the entry at `p.hint`.

@@ -25,10 +25,10 @@
 //!
 //! Within the caches (10 k flows) the update is bound by instructions more than memory (a
 //! table of 2 k or 5 k flows, whose entries fit L2, costs little less per packet than one of
-//! 10 k). So the hot path is kept short — an all-IPv4 group runs a loop over one array, the lookup
-//! tries the prefetched slot and nothing else (an empty slot's entry holds a key no packet
-//! has, so the key alone says it is the flow), the nothing-due test is two compares — and
-//! everything rarer (a lookup past the guess, a new flow, a timeout, FIN/RST) is out of
+//! 10 k). So the hot path is kept short — an all-IPv4 group runs a loop over one array, the
+//! lookup tries the prefetched slot and nothing else (an empty slot's entry holds a key no
+//! packet has, so the key alone says it is the flow), the nothing-due test is two compares —
+//! and everything rarer (a lookup past the guess, a new flow, a timeout, FIN/RST) is out of
 //! line. Prefetching still pays there: a table without it, or prefetching the home slot
 //! only, measured 5–30 % slower at 10 k; prefetching every entry of the group at once as it
 //! is hashed, ~15 % slower.
