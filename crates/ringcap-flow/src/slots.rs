@@ -130,24 +130,16 @@ impl<E: Entry> Slots<E> {
         ((tag as u64 * self.slots.len() as u64) >> 32) as usize
     }
 
-    /// The probe of hash `h`, with its hint: without `FAR` (a table whose control bytes are
-    /// cached) the guess of [`Slots::first_match`]; with, the home slot for now (the guess
-    /// waits for the control bytes' prefetch).
     #[inline(always)]
-    pub(super) fn probe<const FAR: bool>(&self, h: u64, v4: bool) -> Probe {
+    pub(super) fn probe(&self, h: u64, v4: bool) -> Probe {
         let tag = tag_of(h);
         let home = self.home(tag) as u32;
-        let ctrl = ctrl_of(h);
         Probe {
             tag,
-            ctrl,
+            ctrl: ctrl_of(h),
             v4,
             home,
-            hint: if FAR {
-                home
-            } else {
-                self.first_match(home as usize, ctrl).0 as u32
-            },
+            hint: home,
         }
     }
 
@@ -157,41 +149,25 @@ impl<E: Entry> Slots<E> {
         ringcap_sys::hint::prefetch(&self.ctrl[p.home as usize]);
     }
 
-    /// The slot where a lookup from `home` for control byte `ctrl` will most likely end: the
-    /// first whose control byte matches or is empty; and whether it is empty (a new flow). A
-    /// hint only: packets updated before this one may still move entries; [`Slots::find`]
-    /// decides.
+    /// Starts loading the entry where a lookup from `p` will most likely end: the first slot
+    /// whose control byte matches or is empty. (A hint only: packets updated before this one
+    /// may still move entries; [`Slots::find`] decides.)
     #[inline(always)]
-    fn first_match(&self, home: usize, ctrl: u8) -> (usize, bool) {
+    pub(super) fn prefetch_entry(&self, p: &mut Probe) {
+        let home = p.home as usize;
         let w = self.group(home);
-        let m = zero_bytes(w) | zero_bytes(w ^ splat(ctrl));
+        let m = zero_bytes(w) | zero_bytes(w ^ splat(p.ctrl));
         // Nothing in the eight slots from home (a long run, rare): `first` says 8, and the
         // entry after them is as good a guess as any.
         let f = first(m);
-        (self.wrap(home + f), f < 8 && (w >> (8 * f)) as u8 == 0)
-    }
-
-    /// Starts loading the entry a lookup from `p` will most likely end on. With `FAR` (a
-    /// table beyond the caches, whose control bytes were prefetched a stage earlier) this
-    /// makes the guess ([`Slots::first_match`]) first, and for a new flow also loads its
-    /// check time (a line of its own, as far from the caches as the entry); without, the
-    /// guess was made when the group was hashed, the control bytes being cached.
-    #[inline(always)]
-    pub(super) fn prefetch_entry<const FAR: bool>(&self, p: &mut Probe) {
-        if FAR {
-            let (i, empty) = self.first_match(p.home as usize, p.ctrl);
-            p.hint = i as u32;
-            if empty {
-                ringcap_sys::hint::prefetch(&self.check[i]);
-            }
+        let i = self.wrap(home + f);
+        self.slots[i].prefetch();
+        // An empty slot there: a new flow, whose insert also writes the slot's check time
+        // (a line of its own, as far from the caches as the entry).
+        if f < 8 && (w >> (8 * f)) as u8 == 0 {
+            ringcap_sys::hint::prefetch(&self.check[i]);
         }
-        self.prefetch_hint(p);
-    }
-
-    /// Starts loading the entry at `p.hint`.
-    #[inline(always)]
-    pub(super) fn prefetch_hint(&self, p: &Probe) {
-        self.slots[p.hint as usize].prefetch();
+        p.hint = i as u32;
     }
 
     #[inline(always)]

@@ -13,25 +13,24 @@
 //! Nothing here allocates after [`FlowTable::new`], which also writes every page so no page
 //! fault lands on the hot path (the arrays are asked for in huge pages, so that a table far
 //! larger than the caches does not add a TLB miss to each lookup). [`FlowTable::update`] takes
-//! packets in groups and hashes the whole group first. A table within the caches also finds
-//! each packet's likely slot then (its control bytes are cached); a larger one prefetches in
-//! two stages: a packet's control bytes 48 packets before it is updated, and 24 packets
-//! before, the entry those bytes say the lookup will end on. Either way the entry's load
-//! starts 24 packets ahead, so the misses of many packets overlap instead of queueing one
+//! packets in groups, hashes the whole group first, then prefetches in two stages: a packet's
+//! control bytes 48 packets before it is updated, and 24 packets before, the entry those bytes
+//! say the lookup will end on. The misses of many packets overlap instead of queueing one
 //! behind another. (Measured on a 1-million-flow table: 8 entries in flight cost ~10 % more
-//! per packet than 16; 24 up to ~8 % less than 16, depending on how busy the shared
-//! machine's memory is; 32 no less than 24. Measured in-process, two builds alternating in
-//! slices of a few milliseconds.)
+//! per packet than 16; 24 up to ~8 % less than 16, depending on how busy the shared machine's
+//! memory is; 32 no less than 24. Measured in-process, two builds alternating in slices of a
+//! few milliseconds.)
 //!
-//! Within the caches (10 k flows) the update is bound by instructions more than memory (a
+//! Within the caches (10 k flows) the update is bound by instructions more than memory: a
 //! table of 2 k or 5 k flows, whose entries fit L2, costs little less per packet than one of
-//! 10 k). So the hot path is kept short — an all-IPv4 group runs a loop over one array, the
+//! 10 k. So the hot path is kept short — an all-IPv4 group runs a loop over one array, the
 //! lookup tries the prefetched slot and nothing else (an empty slot's entry holds a key no
 //! packet has, so the key alone says it is the flow), the nothing-due test is two compares —
 //! and everything rarer (a lookup past the guess, a new flow, a timeout, FIN/RST) is out of
 //! line. Prefetching still pays there: a table without it, or prefetching the home slot
-//! only, measured 5–30 % slower at 10 k; prefetching every entry of the group at once as it
-//! is hashed, ~15 % slower.
+//! only, measured 5–30 % slower at 10 k. Fewer instructions are not always faster: finding
+//! each packet's slot while the group is hashed (13 % fewer instructions) measured 2–8 %
+//! slower on a quiet machine, and prefetching every entry of the group then, 13–16 % slower.
 //!
 //! Expiry is amortised: [`FlowTable::expire`] advances a sweep cursor by as many slots as the
 //! time since its last call is worth (the whole table once per [`Timeouts::sweep_period`]), so
@@ -289,17 +288,13 @@ impl FlowTable {
         let Scratch { probes, k4 } = &mut *self.scratch;
         let mut wide = 0;
         for ((o, p), k) in group.iter().zip(probes.iter_mut()).zip(k4.iter_mut()) {
-            // Control bytes within the caches (no `FAR_STAGE`): the lookup's likely end is
-            // found now, and the pipeline below only has to load it.
             if o.key.kind == Kind::V4 {
                 *k = V4Entry::key_of(o);
-                *p = self
-                    .v4
-                    .probe::<FAR_STAGE>(V4Entry::hash_of(&self.hasher, k), true);
+                *p = self.v4.probe(V4Entry::hash_of(&self.hasher, k), true);
             } else {
                 *p = self
                     .wide
-                    .probe::<FAR_STAGE>(WideEntry::hash_of(&self.hasher, &o.key), false);
+                    .probe(WideEntry::hash_of(&self.hasher, &o.key), false);
                 wide += 1;
             }
         }
@@ -316,14 +311,14 @@ impl FlowTable {
             }
         }
         for p in &mut probes[..NEAR.min(n)] {
-            prefetch_entry::<FAR_STAGE>(&self.v4, &self.wide, p);
+            prefetch_entry(&self.v4, &self.wide, p);
         }
         for (j, o) in group.iter().enumerate() {
             if FAR_STAGE && j + FAR < n {
                 prefetch_ctrl(&self.v4, &self.wide, &probes[j + FAR]);
             }
             if j + NEAR < n {
-                prefetch_entry::<FAR_STAGE>(&self.v4, &self.wide, &mut probes[j + NEAR]);
+                prefetch_entry(&self.v4, &self.wide, &mut probes[j + NEAR]);
             }
             let p = &probes[j];
             if p.v4 {
@@ -361,11 +356,11 @@ fn prefetch_ctrl(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &Probe) {
 }
 
 #[inline(always)]
-fn prefetch_entry<const FAR: bool>(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
+fn prefetch_entry(v4: &Slots<V4Entry>, wide: &Slots<WideEntry>, p: &mut Probe) {
     if p.v4 {
-        v4.prefetch_entry::<FAR>(p);
+        v4.prefetch_entry(p);
     } else {
-        wide.prefetch_entry::<FAR>(p);
+        wide.prefetch_entry(p);
     }
 }
 
@@ -402,42 +397,26 @@ fn run_group<const FAR_STAGE: bool, F: Entry>(
     sink: &mut impl Sink,
 ) {
     let n = probes.len().min(group.len());
-    let (group, keys, probes) = (&group[..n], &keys[..n], &mut probes[..n]);
-    // The packets with a full stage distance after them: every stage runs, untested.
-    let steady = n.saturating_sub(if FAR_STAGE { FAR } else { NEAR });
-    if !FAR_STAGE {
-        // Each slot was guessed when the group was hashed: only the entries' loads to start.
-        for p in &probes[..NEAR.min(n)] {
-            mine.prefetch_hint(p);
+    if FAR_STAGE {
+        for p in &probes[..FAR.min(n)] {
+            mine.prefetch_ctrl(p);
         }
-        let ahead = probes.get(NEAR..).unwrap_or_default();
-        for (((o, k), p), a) in group.iter().zip(keys).zip(&*probes).zip(ahead) {
-            mine.prefetch_hint(a);
-            update_one(mine, other, c, o, k, p, sink);
-        }
-        for ((o, k), p) in group[steady..]
-            .iter()
-            .zip(&keys[steady..])
-            .zip(&probes[steady..])
-        {
-            update_one(mine, other, c, o, k, p, sink);
-        }
-        return;
-    }
-    for p in &probes[..FAR.min(n)] {
-        mine.prefetch_ctrl(p);
     }
     for p in &mut probes[..NEAR.min(n)] {
-        mine.prefetch_entry::<true>(p);
+        mine.prefetch_entry(p);
     }
+    // The packets with a full stage distance after them: every stage runs, untested.
+    let steady = n.saturating_sub(if FAR_STAGE { FAR } else { NEAR });
     for j in 0..steady {
-        mine.prefetch_ctrl(&probes[j + FAR]);
-        mine.prefetch_entry::<true>(&mut probes[j + NEAR]);
+        if FAR_STAGE {
+            mine.prefetch_ctrl(&probes[j + FAR]);
+        }
+        mine.prefetch_entry(&mut probes[j + NEAR]);
         update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
     for j in steady..n {
         if j + NEAR < n {
-            mine.prefetch_entry::<true>(&mut probes[j + NEAR]);
+            mine.prefetch_entry(&mut probes[j + NEAR]);
         }
         update_one(mine, other, c, &group[j], &keys[j], &probes[j], sink);
     }
