@@ -54,7 +54,10 @@ pub struct LiveWorker {
 pub struct Snapshot {
     /// Seconds since the run started (0 before).
     pub elapsed: f64,
-    /// The run has started and has not ended yet.
+    /// Every worker's intake is open (its socket bound, its filter installed: frames sent now
+    /// are seen) and the run has not ended yet. Before that the counters already move, but a
+    /// frame sent then may pass the capture by (an AF_XDP queue whose socket is not yet in the
+    /// XSKMAP hands its frames to the host).
     pub running: bool,
     /// Why it ended, once it has.
     pub ended: Option<EndReason>,
@@ -94,7 +97,8 @@ impl Monitor {
         if let Some((shared, start)) = run {
             s.elapsed = start.elapsed().as_secs_f64();
             s.ended = shared.stop.reason();
-            s.running = s.ended.is_none();
+            s.running = s.ended.is_none()
+                && shared.started.load(Ordering::Acquire) >= shared.published.len();
         }
         for (i, cpu) in self.0.cpus.iter().enumerate() {
             let mut w = LiveWorker {
