@@ -58,8 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .write
         .as_deref()
         .map_or(args.quiet, |w| w != "-");
-    // The output opens before the start line, so its notices follow it at once. -q alone
-    // counts only: no output pipeline at all.
+    // -q alone counts only: no output pipeline at all.
     let output = if args.quiet && !writes {
         None
     } else {
@@ -77,32 +76,41 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         };
         Some(crate::output::open(&args.output, lines, &capture)?)
     };
+    // Said once every worker takes packets (tcpdump's "listening on" comes once the socket is
+    // ready too): traffic started after the start line is all seen. The notes follow it.
+    let mut intro = Vec::new();
     if !args.quiet {
-        eprintln!("{}", start_line(&capture, &why));
+        intro.push(start_line(&capture, &why));
     }
     // Said even with -q: the host loses the frames the capture takes.
-    {
-        if cfg.mode == Mode::Xdp {
-            if cfg.filter.is_some() && !cfg.xdp.user_filter {
-                eprintln!(
-                    "ringcap: note: in xdp mode the frames the filter matches no longer reach \
-                     this host's network stack; the others pass to it"
-                );
-            } else {
-                eprintln!("ringcap: note: {}", ringcap::xdp::HOST_STACK_WARNING);
-            }
-            if args.threads.is_some() {
-                eprintln!(
-                    "ringcap: note: --threads is ignored in xdp mode: one worker per RX queue"
-                );
-            }
+    if cfg.mode == Mode::Xdp {
+        if cfg.filter.is_some() && !cfg.xdp.user_filter {
+            intro.push(
+                "ringcap: note: in xdp mode the frames the filter matches no longer reach this \
+                 host's network stack; the others pass to it"
+                    .to_string(),
+            );
+        } else {
+            intro.push(format!(
+                "ringcap: note: {}",
+                ringcap::xdp::HOST_STACK_WARNING
+            ));
+        }
+        if args.threads.is_some() {
+            intro.push(
+                "ringcap: note: --threads is ignored in xdp mode: one worker per RX queue"
+                    .to_string(),
+            );
         }
     }
     if let Some((_, sink)) = &output {
-        for n in sink.notices() {
-            eprintln!("ringcap: {n}");
-        }
+        intro.extend(sink.notices().into_iter().map(|n| format!("ringcap: {n}")));
     }
+    let on_ready = move || {
+        for line in intro {
+            eprintln!("{line}");
+        }
+    };
     // JSON statistics go to standard output unless the packets do.
     let stats = args.stats.clone();
     let on_tick = |t: &Tick| match stats.as_deref() {
@@ -119,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Some((handlers, sink)) => {
             let live = crate::output::OutputSummary::new(&handlers, &sink);
             let _server = crate::metrics::serve_capture(exporter, &capture, Some(&live))?;
-            let report = capture.run(handlers, on_tick)?;
+            let report = capture.run_notify(handlers, on_ready, on_tick)?;
             let summary = sink.close();
             print_summary(&report, json);
             eprintln!("{}", crate::output::summary_line(&summary));
@@ -128,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None => {
             let handlers: Vec<CountOnly> = (0..capture.workers()).map(|_| CountOnly).collect();
             let _server = crate::metrics::serve_capture(exporter, &capture, None)?;
-            let report = capture.run(handlers, on_tick)?;
+            let report = capture.run_notify(handlers, on_ready, on_tick)?;
             print_summary(&report, json);
             (report, false)
         }

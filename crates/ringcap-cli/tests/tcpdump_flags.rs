@@ -37,8 +37,8 @@ impl Bg {
         fs::read_to_string(&self.err).unwrap_or_default()
     }
 
-    /// Waits until standard error holds `needle` (the start line: sockets open), and a little
-    /// more: ringcap's workers start taking packets right after its start line.
+    /// Waits until standard error holds `needle` (ringcap's start line, said once its workers
+    /// take packets; tcpdump's "listening on", once its socket is open), and a little more.
     fn ready(&mut self, needle: &str) {
         let t = Instant::now();
         while !self.stderr().contains(needle) {
