@@ -8,7 +8,6 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use ringcap::config::{parse_cpu_list, Geometry};
@@ -20,7 +19,7 @@ use ringcap_flow::{
 };
 use ringcap_pcap::{linktype, Reader};
 
-use crate::util::parse_size;
+use crate::util::{parse_size, seconds_arg};
 
 /// Turn packets into flow records: IPFIX, NetFlow v9 or JSON to collectors (live or from files).
 #[derive(clap::Args)]
@@ -128,17 +127,10 @@ fn parse_size_u32(s: &str) -> Result<u32, String> {
     u32::try_from(v).map_err(|_| format!("{s} is too large"))
 }
 
-fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
-    if !(v.is_finite() && v > 0.0) {
-        bail!("{name} {v}: needs a positive number of seconds");
-    }
-    Ok(Duration::from_secs_f64(v))
-}
-
 impl Args {
     fn timeouts(&self) -> anyhow::Result<Timeouts> {
-        let idle = secs("--idle-timeout", self.idle_timeout)?;
-        let active = secs("--active-timeout", self.active_timeout)?;
+        let idle = seconds_arg("--idle-timeout", self.idle_timeout)?;
+        let active = seconds_arg("--active-timeout", self.active_timeout)?;
         Ok(Timeouts {
             idle_ns: idle.as_nanos() as u64,
             active_ns: active.as_nanos() as u64,
@@ -179,7 +171,7 @@ impl Args {
         cfg.snaplen = self.snaplen;
         cfg.count = self.count;
         if let Some(d) = self.duration {
-            cfg.duration = Some(secs("--duration", d)?);
+            cfg.duration = Some(seconds_arg("--duration", d)?);
         }
         if !self.expr.is_empty() {
             cfg.filter = Some(crate::capture::compile_live(
@@ -245,7 +237,7 @@ fn export_config(args: &Args, workers: usize) -> anyhow::Result<ExportConfig> {
             ) as Box<dyn std::io::Write + Send>,
         )),
     };
-    let refresh = secs("--template-refresh", args.template_refresh)?;
+    let refresh = seconds_arg("--template-refresh", args.template_refresh)?;
     if args.template_refresh_messages == 0 {
         bail!("--template-refresh-messages 0: needs at least 1");
     }

@@ -2,7 +2,6 @@
 //! through AF_PACKET TX rings, one sender per CPU.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use ringcap::config::{format_cpu_list, parse_cpu_list};
@@ -272,10 +271,7 @@ fn config(args: &Args, source: Source) -> anyhow::Result<GenConfig> {
     cfg.pps = args.pps;
     cfg.count = args.count;
     if let Some(d) = args.duration {
-        if !(d > 0.0 && d < 1e9) {
-            bail!("--duration {d} is out of range (above 0 seconds)");
-        }
-        cfg.duration = Some(Duration::from_secs_f64(d));
+        cfg.duration = Some(crate::util::seconds_arg("--duration", d)?);
     }
     cfg.threads = args.threads;
     if let Some(list) = &args.cpus {

@@ -17,6 +17,25 @@ pub fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
+/// The most seconds a command-line time may give (about 31 years): far beyond any capture, and
+/// small enough that a deadline `now + d` and a time in nanoseconds never overflow.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// A time in seconds given as `flag`: finite, above 0 and at most [`MAX_SECONDS`], else a
+/// one-line error (a float too large for a `Duration` would panic in the conversion).
+pub fn seconds_arg(flag: &str, v: f64) -> anyhow::Result<std::time::Duration> {
+    if !(v.is_finite() && v > 0.0 && v <= MAX_SECONDS) {
+        // 1e30 as itself, not as 31 digits.
+        let shown = if v.abs() >= 1e6 {
+            format!("{v:e}")
+        } else {
+            format!("{v}")
+        };
+        anyhow::bail!("{flag} {shown}: needs a number of seconds above 0 and at most 1e9");
+    }
+    Ok(std::time::Duration::from_secs_f64(v))
+}
+
 /// A JSON line of `v`. Our JSON values hold only strings, integers, booleans and numbers made
 /// finite by [`json_num`], which serde_json always serialises.
 pub fn to_json(v: &impl serde::Serialize) -> String {

@@ -170,6 +170,13 @@ fn bad_input_gets_one_clear_line() {
     assert_one_line_error(&o, "TPACKET_ALIGNMENT");
     let o = run_in(&net, &["capture", "-i", "rc0", "--coalesce-ms", "5000"]);
     assert_one_line_error(&o, "--coalesce-ms 5000 is above 1000");
+    // A time too large for a duration (it once panicked converting), and none at all.
+    for cmd in ["capture", "top", "gen"] {
+        let o = run_in(&net, &[cmd, "-i", "rc0", "--duration", "1e30"]);
+        assert_one_line_error(&o, "--duration 1e30: needs a number of seconds above 0");
+        let o = run_in(&net, &[cmd, "-i", "rc0", "--duration", "0"]);
+        assert_one_line_error(&o, "--duration 0: needs a number of seconds above 0");
+    }
     let o = run_in(
         &net,
         &[

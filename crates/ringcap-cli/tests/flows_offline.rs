@@ -348,3 +348,42 @@ fn zero_block_timeout_is_one_line() {
         "{line}"
     );
 }
+
+/// Times out of range are one line at start: zero, negative, not a number, and too large for a
+/// duration (1e30 s once panicked converting it).
+#[test]
+fn times_out_of_range_are_one_line() {
+    let (_, file) = known_pcap("bad-times-pcap");
+    for (flag, v) in [
+        ("--idle-timeout", "0"),
+        ("--idle-timeout", "-1"),
+        ("--active-timeout", "1e30"),
+        ("--active-timeout", "nan"),
+        ("--template-refresh", "inf"),
+        ("--idle-timeout", "1000000001"),
+    ] {
+        let out = ringcap_in(
+            None,
+            &["flows", "-r", &file, "--json", "-", &format!("{flag}={v}")],
+        )
+        .output()
+        .unwrap();
+        let line = tools::one_line_error(&out);
+        assert!(
+            line.contains(flag) && line.contains("needs a number of seconds above 0"),
+            "{flag} {v}: {line}"
+        );
+    }
+    // The largest accepted: the file's flows all come out.
+    let out = ringcap_in(
+        None,
+        &["flows", "-r", &file, "--json", "-", "--idle-timeout", "1e9"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

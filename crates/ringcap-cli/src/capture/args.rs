@@ -256,11 +256,10 @@ impl Args {
         }
         cfg.coalesce = Duration::from_millis(self.coalesce_ms);
         cfg.count = self.count;
-        cfg.duration = match self.duration {
-            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-            Some(d) => bail!("--duration {d} must be a positive number of seconds"),
-            None => None,
-        };
+        cfg.duration = self
+            .duration
+            .map(|d| crate::util::seconds_arg("--duration", d))
+            .transpose()?;
         cfg.xdp = XdpOptions {
             native: self.xdp_mode.as_deref().map(|m| m == "native"),
             zero_copy: self.zero_copy,

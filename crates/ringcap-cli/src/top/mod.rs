@@ -89,11 +89,10 @@ impl Args {
         }
         cfg.promisc = !self.no_promisc;
         cfg.count = self.count;
-        cfg.duration = match self.duration {
-            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-            Some(d) => bail!("--duration {d} must be a positive number of seconds"),
-            None => None,
-        };
+        cfg.duration = self
+            .duration
+            .map(|d| crate::util::seconds_arg("--duration", d))
+            .transpose()?;
         if !(1..=1000).contains(&self.rows) {
             bail!("--rows {} must be between 1 and 1000", self.rows);
         }
