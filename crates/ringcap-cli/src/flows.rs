@@ -244,6 +244,19 @@ fn export_config(args: &Args, workers: usize) -> anyhow::Result<ExportConfig> {
     if args.max_flows == 0 {
         bail!("--max-flows 0: needs at least 1");
     }
+    if args.max_flows > ringcap_flow::table::MAX_FLOWS {
+        bail!(
+            "--max-flows {}: at most {} per worker",
+            args.max_flows,
+            ringcap_flow::table::MAX_FLOWS
+        );
+    }
+    if args.export_queue > MAX_EXPORT_QUEUE {
+        bail!(
+            "--export-queue {}: at most {MAX_EXPORT_QUEUE} records",
+            args.export_queue
+        );
+    }
     Ok(ExportConfig {
         ipfix,
         netflow9,
@@ -297,6 +310,38 @@ impl Handler for FlowSink {
     }
 }
 
+/// The most records --export-queue may hold: its chunks are reserved at the start (address
+/// space only, touched as the queue fills), 16 Mi records being a few GB of it.
+const MAX_EXPORT_QUEUE: usize = 1 << 24;
+
+/// The flow tables are written whole when made (so that no page fault comes with the first
+/// packets): `workers` tables for `max_flows` must fit the memory available now, or the
+/// allocation would abort the process or the kernel's OOM killer end it mid-way.
+fn check_table_memory(max_flows: usize, workers: usize) -> anyhow::Result<()> {
+    let per = FlowTable::memory_for(max_flows) as u64;
+    let total = per.saturating_mul(workers as u64);
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| ringcap::sizing::meminfo_bytes(&m, "MemAvailable"));
+    if let Some(avail) = available {
+        if total > avail {
+            let human = ringcap::stats::human_bytes;
+            let tables = if workers == 1 {
+                "the flow table".to_string()
+            } else {
+                format!("{workers} flow tables of {} each", human(per))
+            };
+            bail!(
+                "--max-flows {max_flows}: {tables} would take {}, more than the {} of memory \
+                 available; lower --max-flows",
+                human(total),
+                human(avail)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The wall clock in ns since the epoch (the ring's timestamps are CLOCK_REALTIME too).
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -319,6 +364,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ringcap::signals::stop_on_signal(&capture.stop_handle())
         .context("installing signal handlers")?;
     let workers = capture.workers();
+    check_table_memory(args.max_flows, workers)?;
     ecfg.workers = workers;
     let (exporter, queue) = Exporter::start(ecfg)?;
     let counters = exporter.counters().clone();
@@ -469,6 +515,7 @@ fn run_files(
     metrics: Option<crate::metrics::Exporter>,
 ) -> anyhow::Result<i32> {
     let ecfg = export_config(args, 1)?;
+    check_table_memory(args.max_flows, 1)?;
     let expr = args.expr.join(" ");
     let (exporter, queue) = Exporter::start(ecfg)?;
     let counters = exporter.counters().clone();

@@ -387,3 +387,34 @@ fn times_out_of_range_are_one_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Limits beyond what can be allocated are one line at start, never an abort: a table limit
+/// beyond 2^31 flows, one whose tables need more memory than the machine has (2^31 flows take
+/// about 534 GiB), and an export queue beyond its cap.
+#[test]
+fn limits_beyond_memory_are_one_line() {
+    let (_, file) = known_pcap("bad-limits-pcap");
+    for (flag, v, says) in [
+        (
+            "--max-flows",
+            "18446744073709551615",
+            "at most 2147483648 per worker",
+        ),
+        (
+            "--max-flows",
+            "2147483648",
+            "of memory available; lower --max-flows",
+        ),
+        (
+            "--export-queue",
+            "18446744073709551615",
+            "at most 16777216 records",
+        ),
+    ] {
+        let out = ringcap_in(None, &["flows", "-r", &file, "--json", "-", flag, v])
+            .output()
+            .unwrap();
+        let line = tools::one_line_error(&out);
+        assert!(line.contains(says), "{flag} {v}: {line}");
+    }
+}

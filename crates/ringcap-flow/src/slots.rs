@@ -39,7 +39,7 @@ fn sweep_bit(c: u64, now_plus_1: u64) -> u64 {
 }
 
 /// Control bytes mirrored after the end of the array: the width of one [`Slots::group`] read.
-const MIRROR: usize = 8;
+pub(super) const MIRROR: usize = 8;
 
 #[inline(always)]
 fn splat(b: u8) -> u64 {

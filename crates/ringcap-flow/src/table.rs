@@ -180,6 +180,15 @@ fn emit<E: Entry>(stats: &mut TableStats, e: &E, end: EndReason, sink: &mut impl
     sink.record(&e.record(end));
 }
 
+/// The most flows a table holds: slot numbers fit 32 bits (at 2^31 flows a table takes about
+/// 570 GB).
+pub const MAX_FLOWS: usize = 1 << 31;
+
+/// Slots of each array for a limit of `max` flows: a load of at most 2/3.
+fn capacity_for(max: usize) -> usize {
+    (max + max / 2 + 1).max(16).next_multiple_of(16)
+}
+
 /// A per-worker flow table holding at most `max_flows` flows: IPv4 flows in one array of
 /// 64-byte entries, IPv6 and non-IP flows in another of 96-byte entries, each sized for the
 /// whole limit at a load of at most 2/3, the limit counting both.
@@ -210,9 +219,8 @@ impl FlowTable {
     }
 
     pub fn with_hasher(max_flows: usize, timeouts: Timeouts, hasher: Hasher) -> FlowTable {
-        // Slot numbers fit 32 bits (a limit far beyond any memory this could be given).
-        let max = max_flows.clamp(1, 1 << 31);
-        let cap = (max + max / 2 + 1).max(16).next_multiple_of(16);
+        let max = max_flows.clamp(1, MAX_FLOWS);
+        let cap = capacity_for(max);
         FlowTable {
             far: 2 * cap > FAR_MIN_BYTES,
             scratch: Box::new(Scratch {
@@ -254,6 +262,17 @@ impl FlowTable {
             + self.v4.ctrl.len()
             + self.wide.ctrl.len()
             + (self.v4.check.len() + self.wide.check.len()) * std::mem::size_of::<u64>()
+    }
+
+    /// Bytes a table for `max_flows` flows would hold ([`FlowTable::memory_bytes`]), known
+    /// before it is made: a caller checks a limit against the memory it has first, since the
+    /// table writes all of it at once (and an allocation that fails aborts).
+    pub fn memory_for(max_flows: usize) -> usize {
+        let cap = capacity_for(max_flows.clamp(1, MAX_FLOWS));
+        cap * (std::mem::size_of::<V4Entry>()
+            + std::mem::size_of::<WideEntry>()
+            + 2 * std::mem::size_of::<u64>())
+            + 2 * (cap + slots::MIRROR)
     }
 
     pub fn stats(&self) -> &TableStats {

@@ -479,3 +479,17 @@ fn a_flow_seen_again_after_a_flush_or_a_removal_starts_a_new_record() {
         assert_eq!(sevens, [(1, 100), (1, 200), (1, 300)]);
     }
 }
+
+/// The memory a limit will take is known before the table is made, exactly.
+#[test]
+fn memory_for_a_limit_is_the_tables_memory() {
+    for n in [0, 1, 15, 100, 10_000, 262_144] {
+        let t = FlowTable::new(n, Timeouts::default());
+        assert_eq!(FlowTable::memory_for(n), t.memory_bytes(), "{n}");
+    }
+    // Beyond the limit, what the limit takes.
+    assert_eq!(
+        FlowTable::memory_for(usize::MAX),
+        FlowTable::memory_for(MAX_FLOWS)
+    );
+}

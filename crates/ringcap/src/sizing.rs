@@ -185,7 +185,14 @@ impl fmt::Display for Budget {
 
 /// `MemTotal` of /proc/meminfo, in bytes.
 pub fn parse_mem_total(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    meminfo_bytes(meminfo, "MemTotal")
+}
+
+/// A field of /proc/meminfo (`MemTotal`, `MemAvailable`, ...), in bytes.
+pub fn meminfo_bytes(meminfo: &str, field: &str) -> Option<u64> {
+    let line = meminfo
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
     let mut words = line.split_whitespace().skip(1);
     let n: u64 = words.next()?.parse().ok()?;
     match words.next() {
@@ -273,6 +280,9 @@ mod tests {
             Some(24684544 * 1024)
         );
         assert_eq!(parse_mem_total("nothing"), None);
+        let m = "MemTotal: 8 kB\nMemAvailableX: 1 kB\nMemAvailable:   5 kB\n";
+        assert_eq!(meminfo_bytes(m, "MemAvailable"), Some(5 * 1024));
+        assert_eq!(meminfo_bytes(m, "MemFree"), None);
     }
 
     #[test]
