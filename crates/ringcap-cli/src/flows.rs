@@ -57,7 +57,8 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub active_timeout: f64,
     /// Flows each worker's table holds; when full, the longest-quiet flow of a few is
-    /// exported early (counted as evicted) to make room.
+    /// exported early (counted as evicted) to make room. About 270 bytes a flow, allocated at
+    /// the start (refused if the tables would not fit the memory available).
     #[arg(long, value_name = "N", default_value_t = 262_144)]
     pub max_flows: usize,
     /// IPFIX observation domain id (NetFlow v9 source id) of this exporter.
