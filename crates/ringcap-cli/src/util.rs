@@ -31,7 +31,9 @@ pub fn seconds_arg(flag: &str, v: f64) -> anyhow::Result<std::time::Duration> {
         } else {
             format!("{v}")
         };
-        anyhow::bail!("{flag} {shown}: needs a number of seconds above 0 and at most 1e9");
+        anyhow::bail!(
+            "{flag} {shown}: needs a number of seconds above 0 and at most {MAX_SECONDS:e}"
+        );
     }
     Ok(std::time::Duration::from_secs_f64(v))
 }
