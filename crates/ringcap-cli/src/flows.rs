@@ -129,6 +129,27 @@ fn parse_size_u32(s: &str) -> Result<u32, String> {
 }
 
 impl Args {
+    /// The limits that size memory, checked before anything is opened or created.
+    fn check_limits(&self) -> anyhow::Result<()> {
+        if self.max_flows == 0 {
+            bail!("--max-flows 0: needs at least 1");
+        }
+        if self.max_flows > ringcap_flow::table::MAX_FLOWS {
+            bail!(
+                "--max-flows {}: at most {} per worker",
+                self.max_flows,
+                ringcap_flow::table::MAX_FLOWS
+            );
+        }
+        if self.export_queue > MAX_EXPORT_QUEUE {
+            bail!(
+                "--export-queue {}: at most {MAX_EXPORT_QUEUE} records",
+                self.export_queue
+            );
+        }
+        Ok(())
+    }
+
     fn timeouts(&self) -> anyhow::Result<Timeouts> {
         let idle = seconds_arg("--idle-timeout", self.idle_timeout)?;
         let active = seconds_arg("--active-timeout", self.active_timeout)?;
@@ -214,6 +235,11 @@ fn export_config(args: &Args, workers: usize) -> anyhow::Result<ExportConfig> {
     if args.ipfix.is_empty() && args.netflow9.is_empty() && args.json.is_none() {
         bail!("nowhere to send flows: give --ipfix HOST:PORT, --netflow9 HOST:PORT or --json FILE");
     }
+    // The options first: a refused one leaves no --json file behind.
+    let refresh = seconds_arg("--template-refresh", args.template_refresh)?;
+    if args.template_refresh_messages == 0 {
+        bail!("--template-refresh-messages 0: needs at least 1");
+    }
     let ipfix = args
         .ipfix
         .iter()
@@ -238,26 +264,6 @@ fn export_config(args: &Args, workers: usize) -> anyhow::Result<ExportConfig> {
             ) as Box<dyn std::io::Write + Send>,
         )),
     };
-    let refresh = seconds_arg("--template-refresh", args.template_refresh)?;
-    if args.template_refresh_messages == 0 {
-        bail!("--template-refresh-messages 0: needs at least 1");
-    }
-    if args.max_flows == 0 {
-        bail!("--max-flows 0: needs at least 1");
-    }
-    if args.max_flows > ringcap_flow::table::MAX_FLOWS {
-        bail!(
-            "--max-flows {}: at most {} per worker",
-            args.max_flows,
-            ringcap_flow::table::MAX_FLOWS
-        );
-    }
-    if args.export_queue > MAX_EXPORT_QUEUE {
-        bail!(
-            "--export-queue {}: at most {MAX_EXPORT_QUEUE} records",
-            args.export_queue
-        );
-    }
     Ok(ExportConfig {
         ipfix,
         netflow9,
@@ -353,6 +359,7 @@ fn now_ns() -> u64 {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let timeouts = args.timeouts()?;
+    args.check_limits()?;
     let metrics = crate::metrics::bind(&args.metrics, "flows")?;
     if !args.read.is_empty() {
         return run_files(&args, timeouts, metrics);
@@ -515,8 +522,9 @@ fn run_files(
     timeouts: Timeouts,
     metrics: Option<crate::metrics::Exporter>,
 ) -> anyhow::Result<i32> {
-    let ecfg = export_config(args, 1)?;
+    // Before export_config, which creates the --json file: a refused limit leaves none.
     check_table_memory(args.max_flows, 1)?;
+    let ecfg = export_config(args, 1)?;
     let expr = args.expr.join(" ");
     let (exporter, queue) = Exporter::start(ecfg)?;
     let counters = exporter.counters().clone();

@@ -417,4 +417,23 @@ fn limits_beyond_memory_are_one_line() {
         let line = tools::one_line_error(&out);
         assert!(line.contains(says), "{flag} {v}: {line}");
     }
+    // Refused before the --json file is created: nothing left behind.
+    let json = std::env::temp_dir().join(format!("ringcap-limits-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&json);
+    let out = ringcap_in(
+        None,
+        &[
+            "flows",
+            "-r",
+            &file,
+            "--json",
+            json.to_str().unwrap(),
+            "--max-flows",
+            "2147483648",
+        ],
+    )
+    .output()
+    .unwrap();
+    tools::one_line_error(&out);
+    assert!(!json.exists(), "{} was created", json.display());
 }
